@@ -1,0 +1,2 @@
+"""Audits on predictions, labels and embeddings: stratify (schema completion) and cluster.
+Never imports torch."""

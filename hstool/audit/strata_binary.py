@@ -1,0 +1,240 @@
+"""Schema completion for a binary task: per-group AUC (DeLong) and operating-point metrics.
+
+Each group is compared with a comparator: the rest of the data (default) or a named reference
+group. How a group's cases are chosen depends on the stratifier's scope:
+
+- `group`: the group holds both classes; all metrics come from its own cases and the
+  comparator is disjoint from it (independent-samples tests).
+- `positives` / `negatives`: the stratifier describes one class only (every group is pure, as
+  for a subclass of the disease such as "chest drain"). A positive subclass is scored against
+  all negatives, and compared with the other positives against the same negatives; the shared
+  negatives make the two AUCs correlated, and the DeLong test accounts for it. Negative
+  subclasses are the mirror image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hstool.audit.groups import MISSING, Stratifier
+from hstool.audit.strata_table import OVERALL, StratifyOptions
+from hstool.errors import UsageError
+from hstool.stats.auc import DelongComponents, class_counts, delong_components, rank_classes, shared_class_covariance
+from hstool.stats.bootstrap import bootstrap_intervals
+from hstool.stats.delong import compare_aucs, wald_interval
+from hstool.stats.proportions import compare_proportions, interval, proportion
+
+PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv")
+TESTED = ("auc",) + PROPORTIONS
+
+SCHEMA: dict = {"stratifier": str, "group": str, "scope": str, "comparator": str, "n": int, "n_pos": int}
+SCHEMA.update({"prevalence": float, "threshold": float})
+for _m in ("auc",):
+    SCHEMA.update({_m: float, f"{_m}_se": float, f"{_m}_ci_low": float, f"{_m}_ci_high": float})
+    SCHEMA.update({f"{_m}_delta": float, f"{_m}_p": float, f"{_m}_p_adj": float})
+for _m in PROPORTIONS:
+    SCHEMA.update({_m: float, f"{_m}_ci_low": float, f"{_m}_ci_high": float})
+    SCHEMA.update({f"{_m}_delta": float, f"{_m}_p": float, f"{_m}_p_adj": float})
+SCHEMA.update({"accuracy": float, "accuracy_ci_low": float, "accuracy_ci_high": float, "brier": float})
+SCHEMA.update({"tp": int, "fp": int, "tn": int, "fn": int, "flag": bool, "worse_on": str, "status": str, "reason": str})
+
+
+@dataclass(frozen=True)
+class Data:
+    scores: np.ndarray
+    labels: np.ndarray  # bool
+    called: np.ndarray  # bool: score >= threshold
+    classes: np.ndarray  # rank class of each score
+    n_classes: int
+    threshold: float
+
+    @classmethod
+    def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> "Data":
+        classes, n_classes = rank_classes(scores)
+        return cls(scores, labels, scores >= threshold, classes, n_classes, threshold)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The cases behind one AUC: positives and negatives (boolean masks over rows)."""
+
+    pos: np.ndarray
+    neg: np.ndarray
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    m: int
+    n: int
+    tp: int
+    fp: int
+    comp: DelongComponents | None
+
+    @property
+    def tn(self) -> int:
+        return self.n - self.fp
+
+    @property
+    def fn(self) -> int:
+        return self.m - self.tp
+
+    def counts(self, metric: str) -> tuple[int, int]:
+        """(successes, trials) of a proportion."""
+        return {
+            "sensitivity": (self.tp, self.m),
+            "specificity": (self.tn, self.n),
+            "ppv": (self.tp, self.tp + self.fp),
+            "npv": (self.tn, self.tn + self.fn),
+            "accuracy": (self.tp + self.tn, self.m + self.n),
+        }[metric]
+
+
+def evaluate(data: Data, sample: Sample) -> Evaluation:
+    pos_counts = class_counts(data.classes, sample.pos, data.n_classes)
+    neg_counts = class_counts(data.classes, sample.neg, data.n_classes)
+    return Evaluation(
+        m=int(sample.pos.sum()),
+        n=int(sample.neg.sum()),
+        tp=int((sample.pos & data.called).sum()),
+        fp=int((sample.neg & data.called).sum()),
+        comp=delong_components(pos_counts, neg_counts),
+    )
+
+
+def scope_of(stratifier: Stratifier, labels: np.ndarray) -> str:
+    """'group' unless every group is pure (one class only): then 'class' (see module doc)."""
+    pos = np.bincount(stratifier.codes[labels], minlength=len(stratifier.levels))
+    neg = np.bincount(stratifier.codes[~labels], minlength=len(stratifier.levels))
+    pure = (pos == 0) | (neg == 0)
+    return "class" if pure.all() and (pos > 0).any() and (neg > 0).any() else "group"
+
+
+def _reference_code(stratifier: Stratifier, options: StratifyOptions) -> int | None:
+    wanted = options.reference.get(stratifier.name)
+    if wanted is None:
+        return None
+    if wanted not in stratifier.levels:
+        shown = ", ".join(stratifier.levels[:10])
+        raise UsageError(f"--reference {stratifier.name}={wanted}: no such group (groups: {shown})")
+    return stratifier.levels.index(wanted)
+
+
+def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions) -> list[dict]:
+    """Rows of the strata table: the overall row, then every group of every stratifier."""
+    everything = np.ones(len(data.labels), bool)
+    overall = Sample(data.labels, ~data.labels)
+    rows = [_row(data, OVERALL, OVERALL, "all", overall, None, None, "", everything, options, 0)]
+    for stratifier in stratifiers:
+        scope = scope_of(stratifier, data.labels)
+        ref = _reference_code(stratifier, options)
+        for code, level in enumerate(stratifier.levels):
+            member = stratifier.codes == code
+            if not member.any():
+                continue
+            row = _group_row(data, stratifier, scope, code, level, member, ref, options, len(rows))
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def _group_row(data, stratifier, scope, code, level, member, ref, options, index) -> dict | None:
+    pos, neg = data.labels, ~data.labels
+    ref_member = stratifier.codes == ref if ref is not None else None
+    if scope == "group":
+        sample = Sample(pos & member, neg & member)
+        other = ref_member if ref is not None else ~member
+        comparator = Sample(pos & other, neg & other)
+        return _row(data, stratifier.name, level, "group", sample, comparator, None, _comparator_name(stratifier, ref), member, options, index)
+    group_is_positive = bool((member & pos).any())
+    own = pos if group_is_positive else neg
+    if level == MISSING and (member == own).all():
+        return None  # the whole class without a value: the pool, not a subgroup
+    other = (ref_member if ref is not None else ~member) & own
+    if group_is_positive:
+        sample, comparator, shared, kind = Sample(member & pos, neg), Sample(other, neg), "neg", "positives"
+    else:
+        sample, comparator, shared, kind = Sample(pos, member & neg), Sample(pos, other), "pos", "negatives"
+    return _row(data, stratifier.name, level, kind, sample, comparator, shared, _comparator_name(stratifier, ref), member, options, index)
+
+
+def _comparator_name(stratifier: Stratifier, ref: int | None) -> str:
+    return "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
+
+
+def _row(data, name, level, scope, sample, comparator, shared, comparator_name, member, options, index) -> dict:
+    n_members = int(member.sum())
+    n_pos = int((member & data.labels).sum())
+    brier = float(np.mean((data.scores[member] - data.labels[member]) ** 2))
+    row: dict = {"stratifier": name, "group": level, "scope": scope, "comparator": comparator_name if comparator else ""}
+    row.update({"n": n_members, "n_pos": n_pos, "prevalence": n_pos / n_members, "threshold": data.threshold})
+    row.update({"tp": int((member & data.labels & data.called).sum()), "fp": int((member & ~data.labels & data.called).sum())})
+    row.update({"tn": n_members - n_pos - row["fp"], "fn": n_pos - row["tp"], "brier": brier})
+    reasons: list[str] = []
+    size = n_members if scope in ("group", "all") else (n_pos if scope == "positives" else n_members - n_pos)
+    if size < options.min_n:
+        row.update({"status": "too_small", "reason": f"{size} cases, below --min-n {options.min_n}"})
+        return row
+    ev = evaluate(data, sample)
+    ref = evaluate(data, comparator) if comparator is not None else None
+    _auc_columns(row, ev, ref, shared, options, reasons)
+    reported = {"group": PROPORTIONS + ("accuracy",), "all": PROPORTIONS + ("accuracy",), "positives": ("sensitivity",), "negatives": ("specificity",)}[scope]
+    for metric in reported:
+        _proportion_columns(row, metric, ev, ref, options, reasons)
+    if options.ci == "bootstrap":
+        rng = np.random.default_rng([options.seed, index])
+        boot = bootstrap_intervals(
+            data.classes[sample.pos], data.classes[sample.neg], data.called[sample.pos], data.called[sample.neg],
+            n_boot=options.n_boot, level=options.level, rng=rng,
+        )
+        for metric in ("auc",) + reported:
+            if row.get(metric) is not None:
+                row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = boot[metric]
+    row["status"] = "partial" if reasons else "ok"
+    row["reason"] = "; ".join(dict.fromkeys(reasons))
+    return row
+
+
+def _auc_columns(row, ev: Evaluation, ref: Evaluation | None, shared, options, reasons) -> None:
+    if ev.comp is None:
+        reasons.append("AUC undefined: the group has " + ("no positives" if ev.m == 0 else "no negatives"))
+        return
+    var = ev.comp.variance()
+    row["auc"] = ev.comp.auc
+    if var is None:
+        reasons.append("no DeLong variance: fewer than 2 positives or negatives")
+    else:
+        row["auc_se"] = float(np.sqrt(var))
+        row["auc_ci_low"], row["auc_ci_high"] = wald_interval(ev.comp.auc, var, options.level)
+    if ref is None:
+        return
+    if ref.comp is None:
+        reasons.append("no AUC test: the comparator has " + ("no positives" if ref.m == 0 else "no negatives"))
+        return
+    ref_var = ref.comp.variance()
+    cov = shared_class_covariance(ev.comp, ref.comp, shared) if shared and var is not None and ref_var is not None else 0.0
+    test = compare_aucs(ev.comp.auc, var, ref.comp.auc, ref_var, cov or 0.0)
+    row["auc_delta"] = test.delta
+    row["auc_p"] = test.p
+    if test.p is None:
+        reasons.append("no AUC test: variance undefined")
+
+
+def _proportion_columns(row, metric: str, ev: Evaluation, ref: Evaluation | None, options, reasons) -> None:
+    k, n = ev.counts(metric)
+    if n == 0:
+        reasons.append(f"{metric} undefined (0 cases in its denominator)")
+        return
+    row[metric] = float(proportion(k, n))
+    low, high = interval(k, n, options.level, "wilson" if options.ci == "bootstrap" else options.ci)
+    row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = float(low), float(high)
+    if ref is None or metric == "accuracy":
+        return
+    k2, n2 = ref.counts(metric)
+    if n2 == 0:
+        reasons.append(f"no {metric} test: the comparator has no cases for it")
+        return
+    p, _test = compare_proportions(k, n, k2, n2)
+    row[f"{metric}_delta"] = k / n - k2 / n2
+    row[f"{metric}_p"] = p

@@ -1,0 +1,49 @@
+"""The `hs` command. Commands are small modules under hstool/cli/; heavy libraries (polars,
+scipy, torch, onnxruntime) are imported inside each command, so `hs --help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from hstool import __version__
+
+# (command name, module under hstool.cli). Each module exposes `command` and may set EPILOG
+# (examples shown at the end of its --help).
+COMMANDS: list[tuple[str, str]] = [
+    ("stratify", "stratify"),
+]
+
+app = typer.Typer(
+    name="hs",
+    help="hs: find where medical imaging models silently fail (hidden stratification audits).\n\n"
+    "Composable commands that exchange CSV/NPY files joined on image_id. "
+    "Exit codes: 0 ok, 1 data error, 2 usage error, 3 audit failed (--fail-on), 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """hs: find where medical imaging models silently fail."""
+
+
+for _name, _module in COMMANDS:
+    _mod = importlib.import_module(f"hstool.cli.{_module}")
+    app.command(name=_name, epilog=getattr(_mod, "EPILOG", None))(_mod.command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+"""What every command shares: error handling, exit codes, messages on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator
+
+import typer
+
+from hstool.errors import EXIT_DATA, EXIT_INTERRUPTED, HsError
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal: always stderr, never mixed with data."""
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def handled(verbose: bool = False) -> Iterator[None]:
+    """Turn hs errors into one line on stderr and the documented exit code.
+
+    No traceback for user errors (and never local variables, which can hold patient data);
+    `--verbose` adds the traceback for bug reports.
+    """
+    try:
+        yield
+    except HsError as exc:
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        say(f"hs: error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        say("hs: interrupted; no output was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # an hs bug, not a user error
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        say(f"hs: internal error: {type(exc).__name__}: {first} (re-run with --verbose for a traceback and report it)")
+        raise typer.Exit(EXIT_DATA) from None

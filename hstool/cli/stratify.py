@@ -1,0 +1,70 @@
+"""`hs stratify PREDS LABELS`: per-subgroup metrics with DeLong tests (schema completion)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hstool.cli.common import handled, say
+from hstool.cli.options import Format, Output, Quiet, Seed, Verbose
+
+EPILOG = """\
+Examples:
+
+  hs stratify preds.csv labels.csv
+
+  hs stratify preds.csv labels.csv --by drain --cross sex,age --bins age=0,40,65,200
+
+  hs stratify preds.csv labels.csv --threshold youden --fail-on worse -o strata.csv
+
+Output: one row per stratifier and group plus an overall row, with columns stratifier, group, scope, comparator, n, n_pos, prevalence, threshold, auc, auc_se, auc_ci_low, auc_ci_high, auc_delta, auc_p, auc_p_adj, the same _ci_low/_ci_high/_delta/_p/_p_adj pattern for sensitivity, specificity, ppv and npv, accuracy with its interval, brier, tp, fp, tn, fn, flag, worse_on, status and reason. With a 'pred' column instead of 'score' (multi-class), accuracy per group. Details: docs/formats.md and docs/statistics.md.
+"""
+
+
+def command(
+    preds: Annotated[str, typer.Argument(help="Predictions: image_id,score (binary) or image_id,pred (multi-class). '-' = stdin.")],
+    labels: Annotated[str, typer.Argument(help="Labels: image_id,label and any stratifier columns.")],
+    by: Annotated[Optional[list[str]], typer.Option("--by", help="Stratify by this column (repeatable). Default: every labels column.")] = None,
+    cross: Annotated[Optional[list[str]], typer.Option("--cross", help="Intersection of columns, e.g. sex,age (repeatable).")] = None,
+    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 (edges) or age=q4 (quantiles).")] = None,
+    threshold: Annotated[str, typer.Option("--threshold", help="Operating point on the whole set: a number, youden, sens=0.95, spec=0.9, or a calibration .json.")] = "0.5",
+    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson (DeLong for AUC), clopper-pearson, or bootstrap (stratified).")] = "wilson",
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates with --ci bootstrap.")] = 1000,
+    level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = 0.95,
+    correction: Annotated[str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")] = "holm",
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")] = 0.05,
+    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no metrics.")] = 10,
+    reference: Annotated[Optional[list[str]], typer.Option("--reference", help="Compare a stratifier's groups with one group, e.g. sex=M, instead of the rest.")] = None,
+    max_levels: Annotated[int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")] = 20,
+    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Analyse ids present in both files; count the rest in the metadata.")] = False,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")] = None,
+    seed: Seed = 0,
+    output: Output = None,
+    fmt: Format = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Per-subgroup AUC (DeLong), sensitivity, specificity, PPV, NPV with intervals, tests and flags."""
+    with handled(verbose):
+        from hstool.audit.stratify import run_stratify
+        from hstool.cli.stratify_args import stratify_options
+        from hstool.errors import AuditFailed
+        from hstool.io.atomic import refuse_overwriting_inputs
+        from hstool.io.render import emit
+
+        options = stratify_options(
+            by=by, cross=cross, bins=bins, threshold=threshold, positive=positive, ci=ci, n_boot=n_boot,
+            seed=seed, level=level, correction=correction, alpha=alpha, min_n=min_n, reference=reference,
+            max_levels=max_levels, allow_unmatched=allow_unmatched, fail_on=fail_on,
+        )
+        refuse_overwriting_inputs([output], [preds, labels])
+        result = run_stratify(preds, labels, options)
+        emit(result.table, fmt=fmt, output=output, meta=result.meta, view=result.view)
+        if not quiet:
+            for line in result.notes + result.summary:
+                say(line)
+        if fail_on == "worse" and result.n_flagged:
+            raise AuditFailed(f"{result.n_flagged} group(s) significantly worse (--fail-on worse)")
+

@@ -1,0 +1,1 @@
+"""File contracts: reading and validating tables and arrays, atomic writes, sidecars, rendering."""

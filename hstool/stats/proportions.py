@@ -1,0 +1,90 @@
+"""Proportions (sensitivity, specificity, PPV, NPV, accuracy): intervals and two-sample tests.
+
+Vectorised over arrays of counts. An undefined proportion (0 of 0) is NaN, never a number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from hstool.stats.delong import normal_quantile
+
+INTERVALS = ("wilson", "clopper-pearson")
+
+
+def _as_arrays(k, n):
+    return np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
+
+
+def proportion(k, n) -> np.ndarray:
+    k, n = _as_arrays(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
+
+
+def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (no continuity correction), Wilson 1927."""
+    k, n = _as_arrays(k, n)
+    z = normal_quantile(level)
+    safe_n = np.where(n > 0, n, 1)
+    p = k / safe_n
+    denom = 1 + z**2 / safe_n
+    centre = (p + z**2 / (2 * safe_n)) / denom
+    half = z * np.sqrt(p * (1 - p) / safe_n + z**2 / (4 * safe_n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    # Exact endpoints at the boundaries (rounding can leave 1e-17 instead of 0).
+    low = np.where((n > 0) & (k == 0), 0.0, low)
+    high = np.where((n > 0) & (k == n), 1.0, high)
+    return low, high
+
+
+def clopper_pearson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Clopper-Pearson 1934) interval from beta quantiles."""
+    k, n = _as_arrays(k, n)
+    alpha = 1 - level
+    with np.errstate(invalid="ignore"):
+        low = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
+        high = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
+
+
+def interval(k, n, level: float = 0.95, method: str = "wilson") -> tuple[np.ndarray, np.ndarray]:
+    if method == "wilson":
+        return wilson_interval(k, n, level)
+    if method == "clopper-pearson":
+        return clopper_pearson_interval(k, n, level)
+    raise ValueError(f"unknown interval method {method!r}")
+
+
+def two_proportion_z_p(k1: float, n1: float, k2: float, n2: float) -> float:
+    """Two-sided pooled two-proportion z-test."""
+    pooled = (k1 + k2) / (n1 + n2)
+    var = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if var <= 0:
+        return 1.0
+    z = (k1 / n1 - k2 / n2) / np.sqrt(var)
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test on the 2x2 table [[k1, n1-k1], [k2, n2-k2]]."""
+    table = [[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]]
+    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def compare_proportions(k1: float, n1: float, k2: float, n2: float) -> tuple[float | None, str | None]:
+    """Two-sided test of p1 = p2 for independent samples; returns (p, test name).
+
+    Fisher's exact test when any expected cell count is below 5 (where the normal
+    approximation is poor), the pooled z-test otherwise. None when either sample is empty.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return None, None
+    total = n1 + n2
+    successes = k1 + k2
+    expected = [n * successes / total for n in (n1, n2)] + [n * (total - successes) / total for n in (n1, n2)]
+    if min(expected) < 5:
+        return fisher_p(k1, n1, k2, n2), "fisher"
+    return two_proportion_z_p(k1, n1, k2, n2), "z"
