@@ -12,8 +12,10 @@ with the scale factor, like torchvision's antialias=True), so 1024 px radiograph
 28 px do not alias. Resize modes:
 
 - `stretch`: scale each axis to (H, W), ignoring the aspect ratio;
-- `pad`: keep the aspect ratio, fit inside (H, W), centre, and fill the borders with 0 (black);
-- `crop`: keep the aspect ratio, fill (H, W), cut the centre (the cut box is exact, sub-pixel).
+- `pad`: keep the aspect ratio, fit inside (H, W), centre (an odd margin leaves its extra pixel at
+  the bottom/right), and fill the borders with 0 (black);
+- `crop`: keep the aspect ratio, cut the largest centred box of the target's shape (whole pixels),
+  then resize it to (H, W).
 """
 
 from __future__ import annotations
@@ -131,10 +133,13 @@ class Preprocessing:
         if self.resize == "stretch":
             return _as_array(im.resize((width, height), Image.Resampling.BILINEAR))
         if self.resize == "crop":
-            # The largest centred box with the target's aspect ratio, in source pixels.
-            box_w, box_h = min(w, h * width / height), min(h, w * height / width)
-            box = ((w - box_w) / 2, (h - box_h) / 2, (w + box_w) / 2, (h + box_h) / 2)
-            return _as_array(im.resize((width, height), Image.Resampling.BILINEAR, box=box))
+            # Cut the largest centred box with the target's aspect ratio (whole pixels; an odd
+            # margin leaves its extra pixel at the bottom/right), then resize only what is kept.
+            box_w = max(1, min(w, round(h * width / height)))
+            box_h = max(1, min(h, round(w * height / width)))
+            left, top = (w - box_w) // 2, (h - box_h) // 2
+            im = im.crop((left, top, left + box_w, top + box_h))
+            return _as_array(im.resize((width, height), Image.Resampling.BILINEAR))
         scale = min(height / h, width / w)
         new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
         canvas = np.zeros((height, width), dtype=np.float32)
