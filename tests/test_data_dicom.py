@@ -4,6 +4,7 @@ by hand from the DICOM standard's formulas, not by pydicom)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
 
@@ -156,6 +157,32 @@ def test_refusals_never_show_patient_tags(tmp_path, fixture_pixels):
     with pytest.raises(ImageError, match="truncated.dcm: corrupt") as info:
         load_image(truncated)
     assert "Doe" not in str(info.value) and "4711" not in str(info.value)
+
+
+def relabel(source: Path, target: Path, transfer_syntax) -> Path:
+    ds = pydicom.dcmread(source)
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
+    ds.save_as(target)
+    return target
+
+
+def test_transfer_syntax_without_decoder_is_unsupported(tmp_path, data_dir):
+    from pydicom.uid import JPEGLosslessSV1
+
+    if importlib.util.find_spec("pylibjpeg") or importlib.util.find_spec("gdcm"):
+        pytest.skip("a JPEG Lossless decoder is installed here")
+    path = relabel(data_dir / "xray-fixtures" / MONO2, tmp_path / "lossless.dcm", JPEGLosslessSV1)
+    with pytest.raises(ImageError, match="unsupported: no decoder for the transfer syntax JPEG Lossless.*install pylibjpeg"):
+        load_image(path)
+
+
+def test_pixel_data_that_does_not_decode_is_corrupt(tmp_path, data_dir):
+    from pydicom.uid import RLELossless
+
+    # A JPEG stream labelled RLE: pydicom's own RLE decoder rejects it.
+    path = relabel(data_dir / "xray-fixtures" / MONO2, tmp_path / "rle.dcm", RLELossless)
+    with pytest.raises(ImageError, match="corrupt: the RLE Lossless pixel data cannot be decoded"):
+        load_image(path)
 
 
 def test_not_a_dicom_and_no_pixel_data(tmp_path, fixture_pixels):

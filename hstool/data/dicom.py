@@ -76,8 +76,9 @@ def _decode(path: Path, ds) -> np.ndarray:
     try:
         return ds.pixel_array
     except (NotImplementedError, RuntimeError, ImportError) as exc:
-        # pydicom says so when no installed plugin handles the transfer syntax.
-        if "plugin" in str(exc).lower() or isinstance(exc, (NotImplementedError, ImportError)):
+        # pydicom says 'all plugins are missing dependencies' when nothing installed can decode
+        # the transfer syntax; any other failure means the data itself is bad.
+        if "missing dependencies" in str(exc) or isinstance(exc, (NotImplementedError, ImportError)):
             raise fail(
                 path,
                 f"unsupported: no decoder for the transfer syntax {name}; install pylibjpeg "

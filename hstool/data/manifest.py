@@ -25,7 +25,7 @@ SPLITS = ("train", "val", "test")
 _SHOWN = 3  # how many offending rows a message lists
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Manifest:
     """A validated manifest: the table as read (image_id as text) and one absolute, resolved
     path per row, in the same order."""
