@@ -37,6 +37,16 @@ def _names(class_names: str | None) -> list[str] | None:
     return names
 
 
+def _export(build, *args, class_names: str | None, quiet: bool, **options) -> None:
+    """Run an array import (npz, idx) with a progress bar, then print its summary."""
+    from hstool.cli.progress import progress_bar
+
+    with progress_bar("writing PNG files", quiet=quiet) as progress:
+        built = build(*args, class_names=_names(class_names), progress=progress, **options)
+    if not quiet:
+        say(built.summary())
+
+
 FOLDER_EPILOG = """\
 Examples:
 
@@ -98,15 +108,10 @@ def npz(
 ) -> None:
     """Write the images of a MedMNIST .npz as PNG files, with a manifest (split column)."""
     with handled(verbose):
-        from hstool.cli.progress import progress_bar
         from hstool.data.build import manifest_from_npz
 
         wanted = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
-        with progress_bar("writing PNG files", quiet=quiet) as progress:
-            built = manifest_from_npz(file, out_dir, splits=wanted, limit=limit, class_names=_names(class_names),
-                                      force=force, progress=progress)
-        if not quiet:
-            say(built.summary())
+        _export(manifest_from_npz, file, out_dir, splits=wanted, limit=limit, class_names=class_names, force=force, quiet=quiet)
 
 
 IDX_EPILOG = """\
@@ -135,14 +140,9 @@ def idx(
 ) -> None:
     """Write the images of MNIST-style idx files (gzip or not) as PNG files, with a manifest."""
     with handled(verbose):
-        from hstool.cli.progress import progress_bar
         from hstool.data.build import manifest_from_idx
 
-        with progress_bar("writing PNG files", quiet=quiet) as progress:
-            built = manifest_from_idx(images, labels, out_dir, split=split, limit=limit, class_names=_names(class_names),
-                                      force=force, progress=progress)
-        if not quiet:
-            say(built.summary())
+        _export(manifest_from_idx, images, labels, out_dir, split=split, limit=limit, class_names=class_names, force=force, quiet=quiet)
 
 
 CHECK_EPILOG = """\

@@ -1,7 +1,8 @@
 """DICOM pixels to display intensities in [0, 1], following the DICOM grey-scale pipeline.
 
 1. Decode the stored values (pydicom; compressed transfer syntaxes through its plugins: JPEG
-   Baseline goes through Pillow, which hs already needs).
+   Baseline/Extended and JPEG 2000 go through Pillow, which hs already needs; JPEG Lossless,
+   JPEG-LS and HTJ2K need the optional pylibjpeg plugins).
 2. Modality LUT: Rescale Slope/Intercept (or a Modality LUT Sequence) turns stored values into
    physical units (e.g. Hounsfield units).
 3. VOI LUT: a VOI LUT Sequence when present (preferred, as DICOM viewers do), else Window
@@ -81,8 +82,8 @@ def _decode(path: Path, ds) -> np.ndarray:
         if "missing dependencies" in str(exc) or isinstance(exc, (NotImplementedError, ImportError)):
             raise fail(
                 path,
-                f"unsupported: no decoder for the transfer syntax {name}; install pylibjpeg "
-                "(with pylibjpeg-libjpeg and pylibjpeg-openjpeg) or decompress the file with dcmdjpeg",
+                f"unsupported: no decoder for the transfer syntax {name}; pip install pylibjpeg "
+                "pylibjpeg-libjpeg pylibjpeg-openjpeg, or decompress the file (e.g. dcmdjpeg)",
             ) from None
         raise fail(path, f"corrupt: the {name} pixel data cannot be decoded ({type(exc).__name__})") from None
     except (ValueError, OSError, EOFError, TypeError, AttributeError, KeyError) as exc:
