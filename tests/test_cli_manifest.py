@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hstool.data.build import manifest_from_folder, manifest_from_idx, manifest_from_npz
+from hstool.data.build import manifest_from_idx, manifest_from_npz
+from hstool.data.folder import manifest_from_folder
 from hstool.data.manifest import read_manifest
 from hstool.errors import InputError, OutputError, UsageError
 

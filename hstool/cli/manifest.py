@@ -72,7 +72,7 @@ def folder(
     with handled(verbose):
         from pathlib import Path
 
-        from hstool.data.build import manifest_from_folder
+        from hstool.data.folder import manifest_from_folder
         from hstool.io.render import emit
 
         to_file = output is not None and output != "-"

@@ -1,5 +1,5 @@
-"""Making manifests: from a folder tree of images, or from array files (MedMNIST .npz, MNIST
-idx) whose images are written out as PNG files.
+"""Making manifests from array files (MedMNIST .npz, MNIST idx) whose images are written out as
+PNG files, and what every manifest writer shares (`Built`, `write_manifest`, `prepare_out_dir`).
 
 Array imports write into an output folder: `images/<image_id>.png` and `manifest.csv` (with its
 `hs.manifest/1` sidecar). The manifest is written last and atomically: it is the commit point,
@@ -11,16 +11,14 @@ input gives byte-identical files.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from hstool.data.images import IMAGE_EXTENSIONS
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
 from hstool.errors import InputError, OutputError, UsageError
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
@@ -44,99 +42,6 @@ class Built:
     def summary(self) -> str:
         """One line for the terminal: rows, and images per class and split."""
         return describe(self.table) + (f" -> {self.manifest}" if self.manifest else "")
-
-
-# ---------------------------------------------------------------------------- folder tree
-
-
-def manifest_from_folder(folder: str, *, manifest_dir: str | Path, split_dirs: bool = False) -> Built:
-    """One row per image file under `folder` (by extension, hidden files skipped, symbolic
-    links to folders not followed), sorted by path. The class is the name of the first-level
-    subfolder (`folder/<class>/...`), or of the second with `split_dirs`
-    (`folder/<split>/<class>/...`, split = train/val/test). image_id is the path relative to
-    `folder` without its extension; `path` is relative to `manifest_dir` (where the manifest
-    will be written), which must contain `folder`.
-    """
-    top = Path(folder)
-    if not top.is_dir():
-        raise InputError(f"{folder}: no such folder; pass the folder that holds the images")
-    real_top, base = os.path.realpath(top), os.path.realpath(manifest_dir)
-    if os.path.commonpath([real_top, base]) != base:
-        raise UsageError(
-            f"{folder} is not inside {base}, the manifest's folder: manifest paths must stay inside "
-            f"it; write the manifest into {folder} or a folder above it (-o {folder}/{MANIFEST_NAME})"
-        )
-    files = sorted(_image_files(real_top, base))
-    if not files:
-        raise InputError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found; check the folder")
-    rows = [_folder_row(folder, rel, os.path.relpath(os.path.join(real_top, rel), base), split_dirs) for rel in files]
-    table = _folder_table(folder, rows)
-    meta = build_sidecar(
-        schema=SCHEMA,
-        parameters={"source": "folder", "split_dirs": split_dirs},
-        inputs=[{"path": folder, "files": len(files)}],
-        rows=table.height,
-        extra=_counts(table),
-    )
-    return Built(table=table, meta=meta)
-
-
-def _image_files(top: str, base: str) -> Iterable[str]:
-    """Image files below `top`, as '/'-separated paths relative to it."""
-    for here, dirs, names in os.walk(top):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.startswith(".") or not name.lower().endswith(IMAGE_EXTENSIONS):
-                continue
-            full = os.path.join(here, name)
-            if os.path.islink(full) and os.path.commonpath([os.path.realpath(full), base]) != base:
-                raise InputError(
-                    f"{full}: is a symbolic link to a file outside {base}, which a manifest may not "
-                    "reference; copy the file or write the manifest in a folder containing both"
-                )
-            yield Path(os.path.relpath(full, top)).as_posix()
-
-
-def _folder_row(folder: str, rel: str, path: str, split_dirs: bool) -> dict:
-    parts = rel.split("/")
-    row = {KEY: rel.rsplit(".", 1)[0], PATH: Path(path).as_posix(), LABEL: None, SPLIT: None}
-    if split_dirs:
-        if len(parts) < 2 or parts[0] not in SPLITS:
-            raise InputError(
-                f"{folder}/{rel}: with --split-dirs every image must be under {folder}/<split>/ with split "
-                f"one of {', '.join(SPLITS)}; move it or drop --split-dirs"
-            )
-        row[SPLIT] = parts[0]
-        parts = parts[1:]
-    if len(parts) > 1:
-        row[LABEL] = parts[0]
-    return row
-
-
-def _folder_table(folder: str, rows: list[dict]) -> pl.DataFrame:
-    table = pl.DataFrame(rows, schema={KEY: pl.String, PATH: pl.String, LABEL: pl.String, SPLIT: pl.String})
-    unlabelled = table[LABEL].is_null()
-    if unlabelled.all():
-        table = table.drop(LABEL)
-    elif unlabelled.any():
-        i = int(unlabelled.arg_true()[0])
-        raise InputError(
-            f"{folder}: {table[PATH][i]} is not in a class folder while other images are; put every "
-            "image under <class>/ (or none, for an unlabelled manifest)"
-        )
-    if table[SPLIT].is_null().all():
-        table = table.drop(SPLIT)
-    duplicated = table[KEY].is_duplicated()
-    if duplicated.any():
-        same = table.filter(table[KEY] == table[KEY][int(duplicated.arg_true()[0])])[PATH].to_list()
-        raise InputError(
-            f"{folder}: {same[0]} and {same[1]} would share the image_id {table[KEY][int(duplicated.arg_true()[0])]!r} "
-            "(ids are paths without extension); rename one of them"
-        )
-    return table
-
-
-# ---------------------------------------------------------------------------- array files
 
 
 def manifest_from_npz(
@@ -288,11 +193,21 @@ def _write_images(parts, out_dir: str, *, sources: list[str], force: bool, progr
     table = pl.DataFrame(rows, schema={KEY: pl.String, PATH: pl.String, LABEL: pl.String, SPLIT: pl.String})
     if all(split is None for split, _, _ in parts):
         table = table.drop(SPLIT)
-    meta = build_sidecar(schema=SCHEMA, parameters=parameters, inputs=inputs, rows=table.height, extra=_counts(table))
-    manifest = folder / MANIFEST_NAME
-    write_text(manifest, table.write_csv())
-    write_sidecar(manifest, meta)
+    meta = manifest_meta(table, parameters=parameters, inputs=inputs)
+    manifest = write_manifest(folder / MANIFEST_NAME, table, meta)
     return Built(table=table, meta=meta, manifest=manifest)
+
+
+def write_manifest(path: str | Path, table: pl.DataFrame, meta: dict) -> Path:
+    """Write a manifest CSV atomically, then its `.meta.json` sidecar (meta from `manifest_meta`)."""
+    write_text(path, table.write_csv())
+    write_sidecar(path, meta)
+    return Path(path)
+
+
+def manifest_meta(table: pl.DataFrame, *, parameters: dict, inputs: list[dict]) -> dict:
+    """The `hs.manifest/1` sidecar: provenance plus image counts per class and split."""
+    return build_sidecar(schema=SCHEMA, parameters=parameters, inputs=inputs, rows=table.height, extra=_counts(table))
 
 
 def _counts(table: pl.DataFrame) -> dict:
