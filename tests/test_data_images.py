@@ -117,6 +117,13 @@ def test_npy_refused(tmp_path, array, reason):
         load_image(tmp_path / "a.npy")
 
 
+def test_truncated_npy_is_corrupt(tmp_path):
+    np.save(tmp_path / "full.npy", np.zeros((64, 64), np.uint16))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "full.npy").read_bytes()[:-100])
+    with pytest.raises(ImageError, match=r"cut\.npy: corrupt"):
+        load_image(tmp_path / "cut.npy")
+
+
 def test_npy_object_array_is_refused_without_unpickling(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ImageError, match="corrupt"):

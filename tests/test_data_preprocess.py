@@ -123,6 +123,8 @@ def test_metadata_round_trip_and_errors():
     "kwargs, message",
     [
         ({"size": (0, 5)}, "two positive integers"),
+        ({"size": "28"}, "two positive integers"),
+        ({"size": (28.5, 28)}, "two positive integers"),
         ({"size": (5, 5), "channels": 2}, "must be 1 .grey. or 3"),
         ({"size": (5, 5), "resize": "zoom"}, "choose one of stretch, pad, crop"),
         ({"size": (5, 5), "channels": 3, "mean": (0.5,)}, "need 3 value"),

@@ -48,9 +48,9 @@ class Preprocessing:
     std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        size = tuple(int(v) for v in self.size)
+        size = () if isinstance(self.size, (str, bytes)) else tuple(int(v) for v in self.size if int(v) == v)
         if len(size) != 2 or min(size) < 1:
-            raise UsageError(f"input size {self.size!r}: expected two positive integers (height, width)")
+            raise UsageError(f"input size {self.size!r}: expected two positive integers (height, width); see parse_size")
         if self.channels not in (1, 3):
             raise UsageError(f"channels {self.channels!r}: must be 1 (grey) or 3 (RGB)")
         if self.resize not in RESIZE_MODES:
