@@ -15,6 +15,9 @@ from hstool import __version__
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
     ("manifest", "manifest"),
+    ("predict", "predict"),
+    ("embed", "embed"),
+    ("merge", "merge"),
 ]
 
 app = typer.Typer(

@@ -12,13 +12,36 @@ from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, *, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str, *, quiet: bool, unit: str | None = None) -> Iterator[Callable[[int, int], None]]:
+    """With `unit` (e.g. "images"), the bar also shows done/total, the rate (units/s) and the ETA.
+
+    The first report sets the starting point without counting as progress, so work done before
+    (e.g. chunks kept from an interrupted run) does not inflate the rate.
+    """
     if quiet or not sys.stderr.isatty():
         yield lambda done, total: None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else f"- {unit}/s")
+
+    columns = list(Progress.get_default_columns())
+    if unit:
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        started = False
+
+        def update(done: int, total: int) -> None:
+            nonlocal started
+            if not started:
+                bar.reset(task, total=total, completed=done)
+                started = True
+            else:
+                bar.update(task, completed=done, total=total)
+
+        yield update

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,32 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
 
 def write_embeddings(npy: str | Path, ids: list[str] | pl.Series, matrix: np.ndarray) -> Path:
     """Write the array and its ids file atomically; returns the ids path."""
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError("embeddings must be a 2-D array (n, d)")
+    return write_embeddings_streamed(npy, ids, [matrix], matrix.shape[1])
+
+
+def write_embeddings_streamed(npy: str | Path, ids: Sequence[str] | pl.Series, blocks: Iterable[np.ndarray], dim: int) -> Path:
+    """Like write_embeddings, for a matrix given as consecutive row blocks (n = len(ids)), so that
+    hundreds of thousands of rows never need to be in memory at once. The bytes are those
+    np.save would write for the whole matrix. Returns the ids path."""
     ids_series = pl.Series(KEY, list(ids), dtype=pl.String)
-    if len(ids_series) != matrix.shape[0]:
-        raise ValueError("ids and embedding rows differ in length")
+    n = len(ids_series)
     ids_file = ids_path_for(npy)
     with atomic_path(ids_file) as tmp:
         ids_series.to_frame().write_csv(tmp)
     with atomic_path(npy) as tmp:
         with open(tmp, "wb") as fh:
-            np.save(fh, matrix, allow_pickle=False)
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False, "shape": (n, dim)}
+            np.lib.format.write_array_header_1_0(fh, header)
+            written = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block, dtype="<f4")
+                if block.ndim != 2 or block.shape[1] != dim:
+                    raise ValueError(f"embedding block of shape {block.shape}, expected (rows, {dim})")
+                fh.write(block.tobytes())
+                written += block.shape[0]
+        if written != n:
+            raise ValueError(f"{written} embedding rows for {n} ids")
     return ids_file
