@@ -37,11 +37,14 @@ def refuse_overwriting_inputs(outputs: Iterable[str | Path | None], inputs: Iter
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to `target`; rename it onto `target` when the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed and the
-    previous content of `target`, if any, is left untouched.
+    previous content of `target`, if any, is left untouched. `durable=False` skips the fsync
+    before the rename: still atomic for a killed process, but after a power cut the file may be
+    empty or torn, so use it only for intermediate files whose reader verifies them (the
+    inference chunks, whose zip checksums are checked on --resume).
     """
     target = check_writable(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
@@ -49,8 +52,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         # mkstemp creates 0600 files; give outputs the usual permissions.
         umask = os.umask(0)
         os.umask(umask)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from hstool.io.atomic import atomic_path, write_text
 
 PARTS_SCHEMA = "hs.inference-parts/1"
 STATE = "state.json"
+_REQUIRED = ("rows", "failed_rows", "failed_reasons")  # in every chunk file
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,21 @@ class DiskChunks(MemoryChunks):
         return self.folder / f"chunk-{index:06d}.npz"
 
     def has(self, index: int) -> bool:
-        return self._path(index).is_file()
+        """True when the chunk is saved and intact; a damaged one (possible only after a power
+        cut, as chunks are not fsynced) is removed, to be computed again."""
+        path = self._path(index)
+        if not path.is_file():
+            return False
+        try:
+            self.load(index)  # reads every array: zip checksums catch torn files
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)
+            return False
+        return True
 
     def save(self, index: int, result: ChunkResult) -> None:
-        with atomic_path(self._path(index)) as tmp:
+        # No fsync per chunk (a few ms each, thousands of chunks): `has` verifies chunks instead.
+        with atomic_path(self._path(index), durable=False) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **result.arrays())
 
@@ -168,7 +181,9 @@ class DiskChunks(MemoryChunks):
         # An .npz is read one array at a time: assembling preds.csv never reads the embeddings.
         with np.load(self._path(index), allow_pickle=False) as data:
             def get(name: str):
-                return data[name] if (fields is None or name in fields) and name in data.files else None
+                if fields is not None and name not in fields:
+                    return None
+                return data[name] if name in data.files or name in _REQUIRED else None  # KeyError: damaged
 
             reasons = get("failed_reasons")
             return ChunkResult(

@@ -270,6 +270,7 @@ def _finish(model, loaded, manifest, plan, store, targets, options, workers, res
             errors.write_csv(tmp)
 
     def frames() -> Iterator:
+        yield preds_frame(info, [], np.empty((0, len(info.class_names)), np.float32))  # the header, even for no rows
         for i in range(n_chunks):
             chunk = store.load(i, ("rows", "probabilities"))
             yield preds_frame(info, ids.gather(chunk.rows).to_list(), chunk.probabilities)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hstool.errors import InputError, UsageError
 from hstool.io.arrays import ids_path_for, read_embeddings, write_embeddings_streamed
 from hstool.io.atomic import refuse_overwriting_inputs, write_bytes
@@ -148,16 +150,29 @@ def _concatenate_csv(paths: list[str | Path], output: str | Path, *, role: str, 
 
 
 def _concatenate_embeddings(shards: list[str], output: str, metas: list[dict[str, Any]]) -> int:
-    loaded = [read_embeddings(path) for path in shards]
-    dims = {values.shape[1] for _, values, _ in loaded}
+    loaded = [_shard_embeddings(path, meta) for path, meta in zip(shards, metas)]
+    dims = {values.shape[1] for _, values in loaded}
     if len(dims) > 1:
         raise InputError(f"the shards have embeddings of different widths ({sorted(dims)}); they do not come from one model")
-    for path, meta, (ids, _, _) in zip(shards, metas, loaded):
-        if len(ids) != meta["rows"]:
-            raise InputError(f"{path}: has {len(ids)} rows but its sidecar says {meta['rows']}; the file was changed after hs wrote it")
-    ids = [i for ids, _, _ in loaded for i in ids.to_list()]
-    write_embeddings_streamed(output, ids, (values for _, values, _ in loaded), dims.pop())
+    ids = [i for shard_ids, _ in loaded for i in shard_ids]
+    write_embeddings_streamed(output, ids, (values for _, values in loaded), dims.pop())
     return len(ids)
+
+
+def _shard_embeddings(path: str, meta: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """A shard's ids and (memory-mapped) matrix; a shard can hold no rows (more shards than batches)."""
+    if meta["rows"] == 0:
+        try:
+            values = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{path}: not a readable .npy array ({exc}); pass the file written by hs embed") from None
+        if values.ndim == 2 and values.shape[0] == 0:
+            return [], values
+        raise InputError(f"{path}: has shape {values.shape} but its sidecar says 0 rows; the file was changed after hs wrote it")
+    ids, values, _ = read_embeddings(path)
+    if len(ids) != meta["rows"]:
+        raise InputError(f"{path}: has {len(ids)} rows but its sidecar says {meta['rows']}; the file was changed after hs wrote it")
+    return ids.to_list(), values
 
 
 def _merged_sidecar(shards, metas, output, rows, skipped, providers) -> dict[str, Any]:
