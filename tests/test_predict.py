@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from hstool.data.preprocess import Preprocessing, load_batch
 from hstool.model.inference import InferenceOptions, Targets, run_inference
 from onnx_models import TinyModel, write_manifest, write_pngs
@@ -223,3 +227,18 @@ def test_write_pngs_helper_round_trips(tmp_path):
     paths = write_pngs(tmp_path, images)
     assert np.array_equal(np.asarray(Image.open(tmp_path / paths[1])), images[1])
     shutil.rmtree(tmp_path / "images")
+
+
+def test_inference_never_imports_torch(case):
+    """predict/embed must run where PyTorch is not installed."""
+    folder = case[0]
+    probe = (
+        "import sys\nfrom hstool.cli.app import app\nsys.argv = ['hs', 'predict', 'model.onnx', 'manifest.csv', '-o', 'p.csv', '-q']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", probe], cwd=folder, capture_output=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.decode().strip().splitlines()[-1] == "[]"
+    assert (folder / "p.csv").exists()

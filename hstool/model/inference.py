@@ -25,7 +25,7 @@ from hstool.io.arrays import ids_path_for, write_embeddings_streamed
 from hstool.io.atomic import atomic_path, check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
 from hstool.model.chunks import ChunkResult, DiskChunks, MemoryChunks, Plan, Shard, make_plan, parts_folder
-from hstool.model.outputs import (
+from hstool.model.preds_format import (
     EMBEDDINGS_SCHEMA,
     PREDS_SCHEMA,
     check_outputs,

@@ -4,7 +4,7 @@ would have written, byte for byte.
 The shards' sidecars say which block of which manifest each one holds and which model made it.
 The merge refuses shards of different models, manifests or batch sizes, a missing or repeated
 shard, and blocks that do not tile the manifest; then it concatenates the blocks in shard order
-(each row's text does not depend on the others, see `hstool.model.outputs`), with their errors
+(each row's text does not depend on the others, see `hstool.model.preds_format`), with their errors
 lists when images were skipped.
 """
 
@@ -23,7 +23,7 @@ from hstool.io.atomic import refuse_overwriting_inputs, write_bytes
 from hstool.io.sidecar import command_line, read_sidecar, sidecar_path, write_sidecar
 from hstool.io.tables import read_table
 from hstool.model.chunks import Shard
-from hstool.model.outputs import EMBEDDINGS_SCHEMA, PREDS_SCHEMA, errors_path_for
+from hstool.model.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA, errors_path_for
 
 # Sidecar fields every shard of one run shares, with how to read them.
 _SAME = {
