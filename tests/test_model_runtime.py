@@ -76,7 +76,9 @@ def test_load_model_reads_the_contract(tmp_path):
     loaded = load_model(str(model.save(tmp_path / "m.onnx")), device="cpu", threads=1)
     info = loaded.info
     assert loaded.provider == CPU
-    assert loaded.session.get_session_options().intra_op_num_threads == 1
+    options = loaded.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert info.task == "binary" and info.class_names == ("normal", "pneumonia")
     assert info.preprocessing.size == (12, 10) and info.preprocessing.channels == 3
     assert info.embedding_dim == 5 and info.architecture == "tiny-test-cnn"

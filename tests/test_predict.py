@@ -242,3 +242,17 @@ def test_inference_never_imports_torch(case):
     assert res.returncode == 0, res.stderr
     assert res.stdout.decode().strip().splitlines()[-1] == "[]"
     assert (folder / "p.csv").exists()
+
+
+def test_check_outputs():
+    from hstool.errors import InputError
+    from hstool.model.preds_format import check_outputs
+
+    ids = ["a", "b"].__getitem__
+    emb = np.zeros((2, 3), np.float32)
+    probs = np.array([[1 + 1e-7, -1e-7], [0.25, 0.75]], np.float32)
+    np.testing.assert_array_equal(check_outputs("m.onnx", ids, probs, emb), [[1, 0], [0.25, 0.75]])
+    with pytest.raises(InputError, match="'embedding' is NaN or infinite for image 'b'"):
+        check_outputs("m.onnx", ids, probs, np.array([[0, 0, 0], [0, np.nan, 0]], np.float32))
+    with pytest.raises(InputError, match="is 1.5 for image 'b', outside"):
+        check_outputs("m.onnx", ids, np.array([[0.5, 0.5], [-0.5, 1.5]], np.float32), emb)

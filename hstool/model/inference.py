@@ -231,8 +231,7 @@ def _compute(loaded, manifest, plan, todo, store, targets, options, workers, don
             good = decoded.rows[ok]
             if len(good):
                 probabilities, embedding = loaded.run(decoded.images if ok.all() else decoded.images[ok])
-                batch_ids = ids.gather(good).to_list()
-                probabilities = check_outputs(info.path, batch_ids, probabilities, embedding)
+                probabilities = check_outputs(info.path, lambda i: ids[int(good[i])], probabilities, embedding)
                 builder.rows.append(good)
                 builder.probabilities.append(probabilities)
                 builder.embedding.append(embedding)

@@ -12,7 +12,7 @@ model and manifest give the same bytes, and each row's text does not depend on a
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,21 +46,22 @@ def preds_frame(info: ModelInfo, ids: list[str], probabilities: np.ndarray) -> p
     return pl.DataFrame(columns)
 
 
-def check_outputs(model_path: str, ids: list[str], probabilities: np.ndarray, embedding: np.ndarray) -> np.ndarray:
-    """Refuse outputs that break the contract (NaN, values outside [0, 1]); return the
-    probabilities with float rounding just outside [0, 1] clipped."""
+def check_outputs(model_path: str, id_of: Callable[[int], str], probabilities: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """Refuse outputs that break the contract (NaN, values outside [0, 1]), naming the image
+    (`id_of(i)` for row i of the batch); return the probabilities with float rounding just
+    outside [0, 1] clipped."""
     for name, values in ((PROBABILITIES, probabilities), (EMBEDDING, embedding)):
         bad = ~np.isfinite(values).all(axis=1)
         if bad.any():
             raise InputError(
-                f"{model_path}: output '{name}' is NaN or infinite for image {ids[int(np.flatnonzero(bad)[0])]!r} "
+                f"{model_path}: output '{name}' is NaN or infinite for image {id_of(int(np.flatnonzero(bad)[0]))!r} "
                 f"({int(bad.sum())} images in this batch); check the image and the model"
             )
     outside = (probabilities < -_TOLERANCE) | (probabilities > 1 + _TOLERANCE)
     if outside.any():
         i, j = np.argwhere(outside)[0]
         raise InputError(
-            f"{model_path}: output '{PROBABILITIES}' is {probabilities[i, j]:g} for image {ids[i]!r}, outside [0, 1]; "
+            f"{model_path}: output '{PROBABILITIES}' is {probabilities[i, j]:g} for image {id_of(int(i))!r}, outside [0, 1]; "
             "the model must end with a softmax (re-export it with hs train)"
         )
     return np.clip(probabilities, 0.0, 1.0)
