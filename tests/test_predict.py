@@ -254,5 +254,5 @@ def test_check_outputs():
     np.testing.assert_array_equal(check_outputs("m.onnx", ids, probs, emb), [[1, 0], [0.25, 0.75]])
     with pytest.raises(InputError, match="'embedding' is NaN or infinite for image 'b'"):
         check_outputs("m.onnx", ids, probs, np.array([[0, 0, 0], [0, np.nan, 0]], np.float32))
-    with pytest.raises(InputError, match="is 1.5 for image 'b', outside"):
+    with pytest.raises(InputError, match="is -0.5 for image 'b', outside"):
         check_outputs("m.onnx", ids, np.array([[0.5, 0.5], [-0.5, 1.5]], np.float32), emb)
