@@ -1,0 +1,104 @@
+"""Thumbnails: an image array becomes a small PNG/JPEG, embedded in the report as a data URI.
+
+Only pixels are encoded (Pillow writes no metadata here), so no DICOM tag, patient name or
+date can reach the report through a thumbnail. Images are decoded and encoded in worker
+processes; results come back in request order, so the report is the same for any number of
+workers. An image that cannot be read becomes a placeholder that says why, never a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """A rendered thumbnail (`uri` set) or a placeholder (`reason` set)."""
+
+    uri: str | None = None
+    width: int = 0
+    height: int = 0
+    reason: str = ""
+
+
+def thumbnail(image: np.ndarray, size: int) -> Thumb:
+    """Encode an (H, W, C) float image in [0, 1] (C = 1 or 3) to fit in size x size pixels.
+
+    Images larger than the box are downscaled (area-averaging) and stored as JPEG, which is a
+    third of the size of PNG for radiographs at this scale; smaller images keep their exact
+    pixels as PNG and are scaled up by the browser.
+    """
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3) or 0 in array.shape:
+        return Thumb(reason=f"unexpected image shape {tuple(image.shape)}")
+    pixels = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    picture = Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    if max(picture.size) > size:
+        picture.thumbnail((size, size), Image.Resampling.BOX)
+        picture.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+        mime = "image/jpeg"
+    else:
+        picture.save(buffer, format="PNG", optimize=True)
+        mime = "image/png"
+    uri = f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Thumb(uri=uri, width=picture.size[0], height=picture.size[1])
+
+
+def _render(path: str, size: int) -> Thumb:
+    from hstool.data.images import load_image  # the image layer (PNG/JPEG/DICOM/NPY)
+    from hstool.errors import HsError
+
+    try:
+        return thumbnail(load_image(path), size)
+    except HsError as exc:
+        return Thumb(reason=_reason(str(exc), path))
+    except (OSError, ValueError) as exc:  # a file that breaks a decoder in an unforeseen way
+        return Thumb(reason=f"cannot read the image ({type(exc).__name__})")
+
+
+def _reason(message: str, path: str) -> str:
+    """The loader's message without the absolute path (the report shows paths relative)."""
+    return message.replace(str(path), "").strip(" :;,") or "cannot read the image"
+
+
+def _render_chunk(job: tuple[Sequence[str], int]) -> list[Thumb]:
+    paths, size = job
+    return [_render(p, size) for p in paths]
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def render_thumbnails(paths: Sequence[Path | None], size: int, workers: int | None = None) -> list[Thumb]:
+    """Thumbnails of `paths` in the same order; None (no path known) gives a placeholder."""
+    todo = [(i, str(p)) for i, p in enumerate(paths) if p is not None]
+    result = [Thumb(reason="no image: pass --manifest to show images") for _ in paths]
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(todo) < 32:
+        rendered = _render_chunk(([p for _, p in todo], size))
+    else:
+        # Chunks of a few dozen images keep the inter-process traffic small relative to decoding.
+        step = max(8, min(64, len(todo) // (workers * 4) or 1))
+        jobs = [([p for _, p in todo[s : s + step]], size) for s in range(0, len(todo), step)]
+        # spawn, not fork: forking a process that runs polars' thread pool can deadlock the child.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            rendered = [t for chunk in pool.map(_render_chunk, jobs) for t in chunk]
+    for (i, _), thumb in zip(todo, rendered):
+        result[i] = thumb
+    return result
