@@ -14,6 +14,7 @@ from hstool import __version__
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
     ("report", "report"),
+    ("audit", "audit"),
 ]
 
 app = typer.Typer(

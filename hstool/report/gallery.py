@@ -36,6 +36,7 @@ class ThumbTable:
     thumbs: list[Thumb] = field(default_factory=list)
     shown_paths: dict[str, str] = field(default_factory=dict)
     capped: bool = False
+    with_images: bool = False  # a manifest was given: draw thumbnails, not captions alone
 
     def admit(self, galleries: list[Gallery]) -> None:
         """Give each gallery item a slot; items beyond the cap are dropped (and counted)."""
@@ -53,13 +54,14 @@ class ThumbTable:
 
     def render(self, paths: dict[str, tuple[str, Path]], workers: int | None) -> None:
         ids = list(self.slots)
+        self.with_images = bool(paths)
         self.shown_paths = {i: paths[i][0] for i in ids if i in paths}
         self.thumbs = render_thumbnails([paths[i][1] if i in paths else None for i in ids], self.size, workers)
 
     def defs(self) -> Raw:
         """One hidden SVG holding every thumbnail as a symbol (placeholders included)."""
         symbols = []
-        if not self.shown_paths:
+        if not self.with_images:
             return Raw("")
         for image_id, slot in self.slots.items():
             thumb = self.thumbs[slot]
@@ -75,7 +77,7 @@ class ThumbTable:
 
     def figure(self, item: Item) -> Raw:
         lines = [el("span", line) for line in item.caption]
-        if not self.shown_paths:  # no manifest: captions only (the section says why)
+        if not self.with_images:  # no manifest: captions only (the section says why)
             return el("figure", el("figcaption", *lines), cls="text")
         slot = self.slots[item.image_id]
         thumb = self.thumbs[slot]

@@ -88,7 +88,7 @@ def default_workers() -> int:
 def render_thumbnails(paths: Sequence[Path | None], size: int, workers: int | None = None) -> list[Thumb]:
     """Thumbnails of `paths` in the same order; None (no path known) gives a placeholder."""
     todo = [(i, str(p)) for i, p in enumerate(paths) if p is not None]
-    result = [Thumb(reason="no image: pass --manifest to show images") for _ in paths]
+    result = [Thumb(reason="not in the manifest") for _ in paths]
     workers = default_workers() if workers is None else workers
     if workers <= 1 or len(todo) < 32:
         rendered = _render_chunk(([p for _, p in todo], size))
