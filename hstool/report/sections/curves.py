@@ -80,28 +80,40 @@ def _binary_cases(data: ReportData, anchor: str, title: str, what: str) -> Secti
     return None
 
 
+def _section(data: ReportData, anchor: str, title: str, intro: str, overall_figure, panel) -> Section:
+    """Intro, then one panel per stratifier (or the overall figure alone when there are none)."""
+    parts = [el("p", intro, cls="muted")]
+    if not data.stratifiers:
+        parts.append(el("div", overall_figure, cls="figure"))
+    for stratifier in data.stratifiers:
+        parts.extend(panel(stratifier))
+    return Section(anchor, title, el("div", *parts))
+
+
+def _figure(plot, stratifier: Stratifier, skipped: list[str], options: ReportOptions) -> list:
+    note = _skipped_note(stratifier, skipped, options)
+    return [el("div", plot, cls="figure")] + ([el("p", note, cls="muted")] if note else [])
+
+
 def build_roc(data: ReportData, options: ReportOptions) -> Section:
     missing = _binary_cases(data, "roc", "ROC curves", "ROC curves")
     if missing:
         return missing
     scores, y = data.cases.table["score"].to_numpy(), data.cases.table[Y].to_numpy()
     overall = roc_points(scores, y)
-    parts = [el("p", "Each panel shows one stratifier: the dashed grey curve is the whole test set, coloured curves the groups. "
-                     "A curve below the overall one means the model ranks that group's cases worse. For a subclass of the "
-                     "positives (scope positives) the curve scores its positives against all negatives.", cls="muted")]
-    if not data.stratifiers:
-        parts.append(el("div", roc_plot("ROC curve, overall", overall, []), cls="figure"))
-    for stratifier in data.stratifiers:
+
+    def panel(stratifier: Stratifier) -> list:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=False)
         curves = [Curve(f"{s.level} (n={s.size})", roc_points(np.concatenate([scores[s.pos], scores[s.neg]]),
                                                             np.concatenate([np.ones(s.pos.sum(), bool), np.zeros(s.neg.sum(), bool)])))
                   for s in kept]
-        parts.append(el("h3", f"{stratifier.name}", el("span", f" (scope: {scope if scope == 'group' else 'one class'})", cls="muted")))
-        parts.append(el("div", roc_plot(f"ROC curves by {stratifier.name}", overall, curves), cls="figure"))
-        note = _skipped_note(stratifier, skipped, options)
-        if note:
-            parts.append(el("p", note, cls="muted"))
-    return Section("roc", "ROC curves", el("div", *parts))
+        heading = el("h3", stratifier.name, el("span", f" (scope: {scope if scope == 'group' else 'one class'})", cls="muted"))
+        return [heading] + _figure(roc_plot(f"ROC curves by {stratifier.name}", overall, curves), stratifier, skipped, options)
+
+    intro = ("Each panel shows one stratifier: the dashed grey curve is the whole test set, coloured curves the groups. "
+             "A curve below the overall one means the model ranks that group's cases worse. For a subclass of the "
+             "positives (scope positives) the curve scores its positives against all negatives.")
+    return _section(data, "roc", "ROC curves", intro, roc_plot("ROC curve, overall", overall, []), panel)
 
 
 def build_calibration(data: ReportData, options: ReportOptions) -> Section:
@@ -109,24 +121,21 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
     if missing:
         return missing
     scores, y = data.cases.table["score"].to_numpy(), data.cases.table[Y].to_numpy()
-    n_bins = options.calibration_bins
-    overall = calibration_bins(scores, y, n_bins, options.stratify.level)
-    parts = [el("p", f"Scores are cut into {n_bins} equal-width bins; each point is a bin's mean score against the fraction of "
-                     "its cases that are positive (hover for the interval and count). Points on the diagonal are calibrated; "
-                     "below it the model overstates risk, above it understates it.", cls="muted")]
-    if not data.stratifiers:
-        parts.append(el("div", calibration_plot("Calibration, overall", overall, []), cls="figure"))
-    for stratifier in data.stratifiers:
+    n_bins, level = options.calibration_bins, options.stratify.level
+    overall = calibration_bins(scores, y, n_bins, level)
+
+    def panel(stratifier: Stratifier) -> list:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=True)
-        parts.append(el("h3", stratifier.name))
         if scope != "group":
-            parts.append(el("p", f"{stratifier.name} describes a subclass of one class, so its groups hold one class only and "
-                                 "have no calibration of their own; see its ROC curves.", cls="muted"))
-            continue
-        curves = [Curve(f"{s.level} (n={s.size})", calibration_bins(scores[s.pos | s.neg], y[s.pos | s.neg], n_bins, options.stratify.level))
+            return [el("h3", stratifier.name),
+                    el("p", f"{stratifier.name} describes a subclass of one class, so its groups hold one class only and "
+                            "have no calibration of their own; see its ROC curves.", cls="muted")]
+        curves = [Curve(f"{s.level} (n={s.size})", calibration_bins(scores[s.pos | s.neg], y[s.pos | s.neg], n_bins, level))
                   for s in kept]
-        parts.append(el("div", calibration_plot(f"Calibration by {stratifier.name}", overall, curves), cls="figure"))
-        note = _skipped_note(stratifier, skipped, options)
-        if note:
-            parts.append(el("p", note, cls="muted"))
-    return Section("calibration", "Calibration", el("div", *parts))
+        plot = calibration_plot(f"Calibration by {stratifier.name}", overall, curves)
+        return [el("h3", stratifier.name)] + _figure(plot, stratifier, skipped, options)
+
+    intro = (f"Scores are cut into {n_bins} equal-width bins; each point is a bin's mean score against the fraction of "
+             "its cases that are positive (hover for the interval and count). Points on the diagonal are calibrated; "
+             "below it the model overstates risk, above it understates it.")
+    return _section(data, "calibration", "Calibration", intro, calibration_plot("Calibration, overall", overall, []), panel)
