@@ -12,6 +12,7 @@ import base64
 import io
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -85,20 +86,35 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+# Starting a worker process (spawn: a fresh interpreter importing numpy, Pillow and pydicom)
+# costs about half a second; below this much estimated serial work, processes cannot pay off.
+PARALLEL_WORTH_S = 1.0
+PROBE = 8  # images rendered in-process first, to estimate the cost of the rest
+
+
 def render_thumbnails(paths: Sequence[Path | None], size: int, workers: int | None = None) -> list[Thumb]:
-    """Thumbnails of `paths` in the same order; None (no path known) gives a placeholder."""
+    """Thumbnails of `paths` in the same order; None (no path known) gives a placeholder.
+
+    The first few images are rendered here and timed; the rest go to `workers` processes only
+    when they would take long enough serially for the processes' start-up to pay off (tiny
+    images: serial; radiographs: parallel). Which path runs never changes the result.
+    """
     todo = [(i, str(p)) for i, p in enumerate(paths) if p is not None]
     result = [Thumb(reason="not in the manifest") for _ in paths]
     workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(todo) < 32:
-        rendered = _render_chunk(([p for _, p in todo], size))
+    started = time.perf_counter()
+    rendered = _render_chunk(([p for _, p in todo[:PROBE]], size))
+    rest = todo[PROBE:]
+    per_image = (time.perf_counter() - started) / max(1, min(PROBE, len(todo)))
+    if workers <= 1 or per_image * len(rest) < PARALLEL_WORTH_S:
+        rendered += _render_chunk(([p for _, p in rest], size))
     else:
         # Chunks of a few dozen images keep the inter-process traffic small relative to decoding.
-        step = max(8, min(64, len(todo) // (workers * 4) or 1))
-        jobs = [([p for _, p in todo[s : s + step]], size) for s in range(0, len(todo), step)]
+        step = max(4, min(64, len(rest) // (workers * 4)))
+        jobs = [([p for _, p in rest[s : s + step]], size) for s in range(0, len(rest), step)]
         # spawn, not fork: forking a process that runs polars' thread pool can deadlock the child.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rendered = [t for chunk in pool.map(_render_chunk, jobs) for t in chunk]
+            rendered += [t for chunk in pool.map(_render_chunk, jobs) for t in chunk]
     for (i, _), thumb in zip(todo, rendered):
         result[i] = thumb
     return result
