@@ -87,7 +87,7 @@ def build(data: ReportData, error_plan: ErrorPlan, thumbs: ThumbTable) -> Sectio
     else:
         intro = "Cases whose predicted class differs from the label, captioned with image_id, label and prediction."
     if not data.paths:
-        intro += " No --manifest was given, so the thumbnails are placeholders."
+        intro += " No --manifest was given, so the galleries show captions only."
     parts = [el("p", intro, cls="muted"), el("h3", "All cases")]
     parts += [thumbs.gallery(g) for g in error_plan.overall]
     for name, groups in error_plan.by_stratifier:
