@@ -93,3 +93,14 @@ def test_parallel_and_serial_rendering_agree(study, tmp_path, monkeypatch):
     parallel = thumbs.render_thumbnails(paths, 96, workers=2)
     assert parallel == serial
     assert serial[-1].reason == "not in the manifest" and serial[-2].uri is None and serial[-2].reason
+
+
+def test_audit_sheet_shows_the_images_and_their_paths(study, tmp_path):
+    from hstool.audit.strata_table import StratifyOptions
+    from hstool.report.audit_sheet import AuditInputs, AuditOptions, build_audit_sheet
+
+    sheet = build_audit_sheet(AuditInputs(study.preds, study.labels, manifest=study.manifest),
+                              AuditOptions(stratify=StratifyOptions(by=[]), per_group=50, controls=0))
+    assert sheet.table["path"].to_list() == [f"images/{n}" for n in FILES] + ["images/missing.png", "images/corrupt.png"]
+    assert sheet.html.count('href="data:image/') == len(FILES)
+    assert str(tmp_path) not in sheet.html
