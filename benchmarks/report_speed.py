@@ -1,24 +1,26 @@
 """Benchmark: `hs report` over N test images (default 10,000) with the default caps.
 
 Writes a synthetic study once to a temporary folder: preds, labels (3 stratifiers), clusters
-and a manifest of N PNG files. Two image sizes:
-  small   64x64 PNGs, one file per image (the images `hs synth` makes)
-  large   512x512 radiograph-like PNGs (decoding costs what a real X-ray does); 50 distinct
-          files hard-linked under N names, so the folder stays small but every path is read
+and a manifest of N PNG files, in two image sizes:
+  small   64x64 PNGs, one file per image
+  large   2048x2048 radiograph-like PNGs (decoding costs what a real chest X-ray does); 50
+          distinct files hard-linked under N names, so the folder stays small but every path
+          is a separate file
 
-Measured in one process, on the same files (best of --repeat runs):
-  report    build_report() end to end with the defaults (thumbnails in worker processes when
-            it pays off), and the HTML size
-  serial    the same report with --workers 1 (the baseline)
-  thumbs    the thumbnail step alone, parallel (workers=cores) vs serial
-Usage:
+For each, `hs report` runs end to end in a subprocess (interpreter start included), best of
+--repeat runs:
+  hs        the defaults (thumbnails in worker processes when that pays off)
+  baseline  the same command with --workers 1 (every thumbnail rendered serially)
+The two reports must be byte-identical. Usage:
   python benchmarks/report_speed.py [--images 10000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +30,9 @@ import numpy as np
 import polars as pl
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hstool.report.build import ReportInputs, build_report  # noqa: E402
-from hstool.report.context import ReportOptions  # noqa: E402
-from hstool.report.thumbs import default_workers, render_thumbnails  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from hstool.report.thumbs import default_workers  # noqa: E402
 
 
 def radiograph(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -42,7 +43,7 @@ def radiograph(rng: np.random.Generator, size: int) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
-def write_study(folder: Path, n: int, size: int, distinct: int | None) -> ReportInputs:
+def write_study(folder: Path, n: int, size: int, distinct: int | None) -> None:
     rng = np.random.default_rng(0)
     images = folder / "images"
     images.mkdir()
@@ -67,29 +68,25 @@ def write_study(folder: Path, n: int, size: int, distinct: int | None) -> Report
     role = [("high_error" if c.endswith("c0") else "low_error" if c.endswith("c1") else "") for c in clusters]
     pl.DataFrame({"image_id": ids, "label": y.astype(int), "cluster": clusters, "role": role}).write_csv(folder / "clusters.csv")
     pl.DataFrame({"image_id": ids, "path": [f"images/{i}.png" for i in ids]}).write_csv(folder / "manifest.csv")
-    return ReportInputs(*(str(folder / f) for f in ("preds.csv", "labels.csv")), None, str(folder / "clusters.csv"), str(folder / "manifest.csv"))
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
+def run_report(folder: Path, out: str, *extra: str) -> float:
+    command = [sys.executable, "-m", "hstool", "report", "-p", "preds.csv", "-l", "labels.csv", "-c", "clusters.csv",
+               "-m", "manifest.csv", "-o", out, "--quiet", *extra]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, env=env, check=True)
+    return time.perf_counter() - start
 
 
-def scenario(name: str, inputs: ReportInputs, repeat: int) -> None:
-    cores = default_workers()
-    t_report, report = best(lambda: build_report(inputs, ReportOptions()), repeat)
-    t_serial, serial = best(lambda: build_report(inputs, ReportOptions(workers=1)), repeat)
-    assert report.html == serial.html, "the number of workers changed the report"
-    paths = sorted((Path(inputs.manifest).parent / "images").glob("*.png"))[:400]
-    t_par, _ = best(lambda: render_thumbnails(paths, 128, workers=cores), repeat)
-    t_ser, _ = best(lambda: render_thumbnails(paths, 128, workers=1), repeat)
-    print(f"{name:6s} report {t_report:6.2f} s  serial baseline {t_serial:6.2f} s  ratio {t_serial / t_report:4.2f}x  "
-          f"html {len(report.html.encode()) / 1e6:.2f} MB  thumbnails {report.meta['thumbnails']}")
-    print(f"{'':6s} 400 thumbnails: {cores} workers {t_par:5.2f} s, serial {t_ser:5.2f} s, ratio {t_ser / t_par:4.2f}x")
+def scenario(name: str, folder: Path, repeat: int) -> None:
+    t_hs = min(run_report(folder, "hs.html") for _ in range(repeat))
+    t_serial = min(run_report(folder, "serial.html", "--workers", "1") for _ in range(repeat))
+    html = (folder / "hs.html").read_bytes()
+    assert html == (folder / "serial.html").read_bytes(), "the number of workers changed the report"
+    thumbnails = json.loads((folder / "hs.html.meta.json").read_text())["thumbnails"]
+    print(f"{name:6s} hs report {t_hs:6.2f} s   --workers 1 baseline {t_serial:6.2f} s   ratio {t_serial / t_hs:4.2f}x   "
+          f"html {len(html) / 1e6:.2f} MB   {thumbnails} thumbnails   load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -97,13 +94,13 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{args.images} test images, default caps, {os.cpu_count()} cores; best of {args.repeat}")
-    for name, size, distinct in (("small", 64, None), ("large", 512, 50)):
+    print(f"{args.images} test images, default caps, {os.cpu_count()} cores ({default_workers()} workers); best of {args.repeat}")
+    for name, size, distinct in (("small", 64, None), ("large", 2048, 50)):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            inputs = write_study(Path(tmp), args.images, size, distinct)
+            write_study(Path(tmp), args.images, size, distinct)
             print(f"{name}: wrote the study in {time.perf_counter() - start:.1f} s")
-            scenario(name, inputs, args.repeat)
+            scenario(name, Path(tmp), args.repeat)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from PIL import Image
 from report_study import write_study
@@ -78,8 +79,16 @@ def test_the_check_catches_console_errors_and_blank_pages(chromium, tmp_path):
 
 def test_report_opens_without_console_errors_and_is_not_blank(chromium, tmp_path):
     study = write_study(tmp_path, hostile=True)
-    report = build_report(ReportInputs(preds=str(study["preds"]), labels=str(study["labels"]), clusters=str(study["clusters"])),
-                          ReportOptions())
+    ids = pl.read_csv(study["preds"], schema_overrides={"image_id": pl.String})["image_id"].to_list()
+    (tmp_path / "images").mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(len(ids)):  # small grey images, so every gallery shows real thumbnails
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(tmp_path / "images" / f"{k}.png")
+    pl.DataFrame({"image_id": ids, "path": [f"images/{k}.png" for k in range(len(ids))]}).write_csv(tmp_path / "manifest.csv")
+    inputs = ReportInputs(preds=str(study["preds"]), labels=str(study["labels"]), clusters=str(study["clusters"]),
+                          manifest=str(tmp_path / "manifest.csv"))
+    report = build_report(inputs, ReportOptions())
+    assert report.html.count('href="data:image/png') > 50
     page = tmp_path / "report.html"
     page.write_text(report.html, encoding="utf-8")
     console, pixels = open_page(chromium, page, tmp_path)

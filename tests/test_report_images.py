@@ -89,7 +89,7 @@ def test_monochrome1_is_shown_inverted(study):
 def test_parallel_and_serial_rendering_agree(study, tmp_path, monkeypatch):
     paths = [tmp_path / "images" / n for n in FILES] * 8 + [tmp_path / "images" / "missing.png", None]
     serial = thumbs.render_thumbnails(paths, 96, workers=1)
-    monkeypatch.setattr(thumbs, "PARALLEL_WORTH_S", 0.0)  # force the worker processes
+    monkeypatch.setattr(thumbs, "WORKER_START_S", 0.0)  # force the worker processes
     parallel = thumbs.render_thumbnails(paths, 96, workers=2)
     assert parallel == serial
     assert serial[-1].reason == "not in the manifest" and serial[-2].uri is None and serial[-2].reason
