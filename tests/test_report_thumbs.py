@@ -52,3 +52,10 @@ def test_values_outside_the_unit_range_are_clipped():
 def test_unexpected_shapes_become_placeholders(shape):
     thumb = thumbnail(np.zeros(shape, np.float32), 64)
     assert thumb.uri is None and "unexpected image shape" in thumb.reason
+
+
+def test_an_image_reduced_to_exactly_the_box_is_still_stored_as_jpeg():
+    thumb = thumbnail(np.full((512, 256, 1), 0.5, np.float32), 128)  # reduced by 4 to exactly 128 x 64
+    mime, picture = decode(thumb.uri)
+    assert mime == "image/jpeg" and picture.size == (64, 128)
+    assert np.abs(np.asarray(picture, float) - 128).max() <= 1

@@ -93,6 +93,8 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
                         ("--max-thumbnails", options.max_thumbnails), ("--max-curves", options.max_curves)):
         if value < 0:
             raise UsageError(f"{name} {value}: must be 0 or more")
+    if options.workers is not None and options.workers < 1:
+        raise UsageError(f"--workers {options.workers}: use 1 or more processes")
     if not 16 <= options.thumb_size <= 1024:
         raise UsageError(f"--thumb-size {options.thumb_size}: use 16 to 1024 pixels")
     refuse_stdin(*inputs.paths())

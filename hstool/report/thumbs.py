@@ -45,11 +45,12 @@ def thumbnail(image: np.ndarray, size: int) -> Thumb:
     array = np.asarray(image, dtype=np.float32)
     if array.ndim != 3 or array.shape[2] not in (1, 3) or 0 in array.shape:
         return Thumb(reason=f"unexpected image shape {tuple(np.shape(image))}")
+    downscaled = max(array.shape[:2]) > size
     array = _shrink(array, size)
     pixels = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
     buffer = io.BytesIO()
-    if max(picture.size) > size:
+    if downscaled:
         picture.thumbnail((size, size), Image.Resampling.BOX)
         picture.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
         mime = "image/jpeg"
