@@ -102,3 +102,12 @@ def _fraction(text: str, original: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"threshold {original!r} must be within [0, 1]")
     return value
+
+
+def sensitivity_specificity(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Sensitivity and specificity when `score >= threshold` is called positive."""
+    labels = np.asarray(labels, dtype=bool)
+    called = np.asarray(scores, dtype=np.float64) >= threshold
+    if labels.all() or not labels.any():
+        raise ValueError("sensitivity and specificity need both positives and negatives")
+    return float(called[labels].mean()), float((~called[~labels]).mean())
