@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
-from hstool.audit.operating_point import parse_operating_point
+from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
@@ -184,6 +184,7 @@ def _rater(tag: str, source: Source, column: str, kind: str, values: np.ndarray,
         return Rater(tag, source, column, kind, values.astype(bool), None, None)
     option = f"--{tag}-threshold"
     point = parse_operating_point(threshold_text, option)
+    refuse_own_calibration(source.name, point, option)
     if point.needs_labels and y is None:
         raise UsageError(
             f"{source.name} (rater {tag.upper()}) holds scores and its operating point {threshold_text!r} is chosen on labels: "

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from hstool.errors import UsageError
+from hstool.io.sidecar import sidecar_path
 from hstool.stats.thresholds import ThresholdRule
 
 THRESHOLD_KEY = "threshold"
+CALIBRATION_SCHEMA = "hs.calibration/1"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class OperatingPoint:
     text: str
     rule: ThresholdRule | None
     fixed: float | None
+    schema: str | None = None  # of the .json it was read from
 
     @property
     def needs_labels(self) -> bool:
@@ -44,22 +47,37 @@ class OperatingPoint:
         return self.rule.describe() if self.rule is not None else self.text
 
 
-def read_calibration_threshold(path: str, option: str = "--threshold") -> float:
-    """The original-scale threshold stored in a calibration JSON (e.g. X.csv.meta.json)."""
+def read_calibration_threshold(path: str, option: str = "--threshold") -> tuple[float, str | None]:
+    """The original-scale threshold stored in a calibration JSON (e.g. X.csv.meta.json), and
+    the file's `schema` when it has one."""
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"{option} {path}: no such calibration file")
     try:
-        value = json.loads(file.read_text(encoding="utf-8"))[THRESHOLD_KEY]
-        return float(value["value"] if isinstance(value, dict) else value)
+        content = json.loads(file.read_text(encoding="utf-8"))
+        value = content[THRESHOLD_KEY]
+        return float(value["value"] if isinstance(value, dict) else value), content.get("schema")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
         raise UsageError(f"{option} {path}: expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)") from None
 
 
 def parse_operating_point(text: str, option: str = "--threshold") -> OperatingPoint:
     if text.lower().endswith(".json"):
-        return OperatingPoint(text, None, read_calibration_threshold(text, option))
+        value, schema = read_calibration_threshold(text, option)
+        return OperatingPoint(text, None, value, schema)
     try:
         return OperatingPoint(text, ThresholdRule.parse(text), None)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def refuse_own_calibration(scores_path: str, point: OperatingPoint, option: str = "--threshold") -> None:
+    """A calibrated file's sidecar holds the threshold on the *original* scale: applying it to
+    the calibrated scores themselves would be a silent mistake, so it is refused."""
+    if point.rule is not None or point.schema != CALIBRATION_SCHEMA or scores_path == "-":
+        return
+    if Path(point.text).resolve() == sidecar_path(scores_path).resolve():
+        raise UsageError(
+            f"{option} {point.text}: {scores_path} holds calibrated scores (operating point 0.5) and this threshold is on the "
+            f"original scale; use {option} 0.5 with the calibrated scores, or the .json with the original scores"
+        )

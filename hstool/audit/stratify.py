@@ -14,7 +14,7 @@ import polars as pl
 
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import build_stratifiers
-from hstool.audit.operating_point import parse_operating_point
+from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
 from hstool.errors import InputError
 from hstool.io.columns import binary_labels, probabilities
@@ -60,6 +60,7 @@ def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[
 
 def _binary(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
     point = parse_operating_point(options.threshold)
+    refuse_own_calibration(preds_src.name, point)
     preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
     labels = labels.with_columns(pl.Series("__y", y))

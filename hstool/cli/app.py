@@ -14,6 +14,8 @@ from hstool import __version__
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
     ("agree", "agree"),
+    ("calibrate", "calibrate"),
+    ("probe", "probe"),
 ]
 
 app = typer.Typer(
