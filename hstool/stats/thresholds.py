@@ -17,6 +17,10 @@ class OperatingCurve:
     thresholds: np.ndarray  # ascending distinct scores
     sensitivity: np.ndarray
     specificity: np.ndarray
+    tp: np.ndarray  # positives scored >= each threshold (integers, for exact comparisons)
+    fp: np.ndarray
+    n_pos: int
+    n_neg: int
 
 
 def operating_curve(scores: np.ndarray, labels: np.ndarray) -> OperatingCurve:
@@ -29,7 +33,7 @@ def operating_curve(scores: np.ndarray, labels: np.ndarray) -> OperatingCurve:
         raise ValueError("a threshold needs both positives and negatives")
     tp = np.cumsum(pos[::-1])[::-1]  # positives scored >= each threshold
     fp = np.cumsum(neg[::-1])[::-1]
-    return OperatingCurve(uniq, tp / m, 1.0 - fp / n)
+    return OperatingCurve(uniq, tp / m, 1.0 - fp / n, tp, fp, int(m), int(n))
 
 
 def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -38,7 +42,9 @@ def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     Among ties the highest threshold wins (fewest positive calls for the same J).
     """
     curve = operating_curve(scores, labels)
-    j = curve.sensitivity + curve.specificity - 1.0
+    # J = tp/m - fp/n; compared as the integer m n J, so that equal J are equal (floating-point
+    # sums of fractions are not, and would break ties at random).
+    j = curve.tp.astype(np.int64) * curve.n_neg - curve.fp.astype(np.int64) * curve.n_pos
     best = np.flatnonzero(j == j.max())[-1]
     return float(curve.thresholds[best])
 
