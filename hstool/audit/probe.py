@@ -89,7 +89,10 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
             scopes.append((f"{options.label_col}={value}", usable & (superclass == value).fill_null(False).to_numpy()))
     rows: list[dict] = []
     for scope, mask in scopes:
-        rows.extend(_probe_scope(scope, features[mask], target.codes[mask], target.levels, options))
+        if mask.any():
+            rows.extend(_probe_scope(scope, features[mask], target.codes[mask], target.levels, options))
+        else:
+            notes.append(f"{scope}: no case has a value of {options.target}; nothing to probe")
     table = pl.DataFrame(rows, schema=SCHEMA, orient="row")
     parameters = asdict(options)
     parameters["bins"] = {k: asdict(v) for k, v in options.bins.items()}
