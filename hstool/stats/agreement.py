@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from hstool.stats.delong import normal_quantile
 
@@ -113,6 +112,8 @@ def bland_altman(x: np.ndarray, y: np.ndarray, level: float = 0.95) -> BlandAltm
     if n < 2:
         return BlandAltman(n, mean, None, None, None, None, None)
     sd = float(d.std(ddof=1))
-    half_mean = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    from scipy.special import stdtrit  # Student t quantile; imported here, scipy is slow to import
+
+    half_mean = float(stdtrit(n - 1, 0.5 + level / 2)) * sd / math.sqrt(n)
     half_loa = normal_quantile(level) * sd
     return BlandAltman(n, mean, mean - half_mean, mean + half_mean, sd, mean - half_loa, mean + half_loa)
