@@ -1,0 +1,1 @@
+"""Image data: manifests, decoding, and image perturbations. Never imports torch."""
