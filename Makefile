@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo clean agree-cxr14
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,17 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out
+
+## make agree-cxr14: ChestX-ray14 NLP labels vs radiologist labels, kappa per finding and per
+## age band, sex and view (docs/agreement.md). Needs $(HS_DATA_DIR)/nih-cxr14.
+CXR14_OUT      ?= out/agree-cxr14
+CXR14_FINDINGS ?= pneumothorax nodule_or_mass airspace_opacity airspace_opacity_broad
+CXR14_AGE_BINS ?= age=0,20,40,60,80,100
+
+agree-cxr14: $(STAMP)
+	$(PY) scripts/cxr14_agreement.py labels $(HS_DATA_DIR)/nih-cxr14/google2019_nih-chest-xray-labels.csv.gz $(CXR14_OUT)
+	for f in $(CXR14_FINDINGS); do \
+	  $(HS) agree $(CXR14_OUT)/nlp.csv $(CXR14_OUT)/expert.csv --col $$f \
+	    --by age --bins $(CXR14_AGE_BINS) --by sex --by view -q -o $(CXR14_OUT)/agree_$$f.csv || exit 1; \
+	done
+	$(PY) scripts/cxr14_agreement.py table $(CXR14_OUT)
