@@ -20,18 +20,9 @@ Examples:
 
   hs agree preds.csv radiologist.csv --threshold preds_cal.csv.meta.json
 
-A and B are each a rater: a 'score' column (probabilities: a model) or a binary label column
-(0/1, true/false, yes/no: a label source). Without --a-col/--b-col, the 'score' column is used,
-else 'label'. A named numeric column that is not all 0/1 counts as scores. Scores become calls
-at an operating point: --threshold (default youden, chosen on --reference), or a number, or the
-calibration .json written by hs calibrate. Scores without a reference need a fixed threshold.
+A and B are each a rater: a 'score' column (probabilities: a model) or a binary label column (0/1, true/false, yes/no: a label source). Without --a-col/--b-col, the 'score' column is used, else 'label'. A named numeric column that is not all 0/1 counts as scores. Scores become calls at an operating point: --threshold (default youden, chosen on --reference), or a number, or the calibration .json written by hs calibrate. Scores without a reference need a fixed threshold.
 
-Output: one row for all cases then one per --by group, with columns stratifier, group, n,
-a_threshold, b_threshold, a_pos, b_pos, both_pos, both_neg, a_only, b_only, agreement (+ _ci_low,
-_ci_high), expected_agreement, kappa, kappa_se, kappa_ci_low, kappa_ci_high, n_ref_pos, a_auc,
-b_auc (+ intervals), auc_delta, auc_p, auc_p_adj (paired DeLong), ba_mean_diff (+ interval),
-ba_sd_diff, ba_loa_low, ba_loa_high (Bland-Altman on calibrated scores), status and reason.
-Details: docs/agreement.md.
+Output: one row for all cases then one per --by group, with columns stratifier, group, n, a_threshold, b_threshold, a_pos, b_pos, both_pos, both_neg, a_only, b_only, agreement (+ _ci_low, _ci_high), expected_agreement, kappa, kappa_se, kappa_ci_low, kappa_ci_high, n_ref_pos, a_auc, b_auc (+ intervals), auc_delta, auc_p, auc_p_adj (paired DeLong), ba_mean_diff (+ interval), ba_sd_diff, ba_loa_low, ba_loa_high (Bland-Altman on calibrated scores), status and reason. Details: docs/agreement.md.
 """
 
 

@@ -19,15 +19,13 @@ Examples:
 
   hs calibrate test_preds.csv --threshold val_cal.csv.meta.json -o test_cal.csv
 
-  hs stratify preds.csv labels.csv --threshold cal.csv.meta.json     (original scores)
+  hs stratify preds.csv labels.csv --threshold cal.csv.meta.json
 
-  hs stratify cal.csv labels.csv --threshold 0.5                     (same calls)
+  hs stratify cal.csv labels.csv --threshold 0.5
 
-Output: image_id,score with calibrated scores, in the order of PREDS: a preds file whose
-operating point is 0.5 (s/(2t) below the threshold t, 1-(1-s)/(2(1-t)) from it; Cohen et al.
-2020, eq. 1). With -o, the sidecar FILE.meta.json holds "threshold": {"rule", "value" (on the
-ORIGINAL scale), "calibrated_value", "sensitivity", "specificity"} and "thresholds" for every
---target. Details: docs/agreement.md.
+The last two make the same calls: the .json holds the threshold on the original scale, for the original scores; the calibrated scores are cut at 0.5.
+
+Output: image_id,score with calibrated scores, in the order of PREDS: a preds file whose operating point is 0.5 (s/(2t) below the threshold t, 1-(1-s)/(2(1-t)) from it; Cohen et al. 2020, eq. 1). With -o, the sidecar FILE.meta.json holds "threshold": {"rule", "value" (on the ORIGINAL scale), "calibrated_value", "sensitivity", "specificity"} and "thresholds" for every --target. Details: docs/agreement.md.
 """
 
 
