@@ -62,6 +62,15 @@ def test_planted_attribute_is_readable(data):
     assert row["auc"] > 0.95 and row["flag"] and row["auc_p"] < 1e-6
 
 
+def test_p_value_is_one_sided():
+    from hstool.audit.probe import _above_chance_p
+
+    se = 0.05
+    assert _above_chance_p(0.5 + 1.959963984540054 * se, se**2) == pytest.approx(0.025)
+    assert _above_chance_p(0.5 - 1.959963984540054 * se, se**2) == pytest.approx(0.975)
+    assert _above_chance_p(0.5, se**2) == pytest.approx(0.5)
+
+
 def test_one_vs_rest_and_seed(data):
     table = run_probe(*data, ProbeOptions(target="site", seed=1)).table
     assert table["class"].to_list() == ["s1", "s2", "s3", "(macro mean)"]

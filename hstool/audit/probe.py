@@ -4,7 +4,7 @@ A linear probe (Gichoya et al. 2022 read race from chest X-ray models this way):
 features, L2-regularised logistic regression (scikit-learn, multinomial for several classes),
 stratified K-fold cross-validation with a seeded shuffle. Every case gets an out-of-fold
 probability from a model that never saw it, and the AUC of those probabilities (one class
-against the rest) gets a DeLong interval and a z-test of AUC = 0.5. An AUC near 0.5 means the
+against the rest) gets a DeLong interval and a one-sided z-test of AUC > 0.5. An AUC near 0.5 means the
 attribute is not linearly decodable; a high AUC for a nuisance attribute (a chest drain, the
 scanner, the hospital) says the model's features carry it and the model could use it as a
 shortcut.
@@ -28,7 +28,7 @@ from hstool.io.arrays import read_embeddings
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, join_on_id, read_table
 from hstool.stats.auc import delong
-from hstool.stats.delong import compare_aucs, wald_interval
+from hstool.stats.delong import compare_aucs, two_sided_p, wald_interval
 
 SCHEMA_NAME = "hs.probe/1"
 SCHEMA: dict = {"scope": str, "class": str, "versus": str, "n": int, "n_class": int}
@@ -160,9 +160,19 @@ def _auc_row(scope: str, cls: str, versus: str, scores: np.ndarray, positive: np
     row["auc"] = comp.auc
     row["auc_se"] = None if variance is None else float(np.sqrt(variance))
     row["auc_ci_low"], row["auc_ci_high"] = wald_interval(comp.auc, variance, options.level)
-    row["auc_p"] = compare_aucs(comp.auc, variance, 0.5, 0.0).p
+    row["auc_p"] = _above_chance_p(comp.auc, variance)
     row["flag"] = comp.auc >= options.warn_auc
     return row
+
+
+def _above_chance_p(auc: float, variance: float | None) -> float | None:
+    """One-sided p-value of AUC > 0.5. One-sided because pooled out-of-fold scores of a probe
+    on pure noise are biased below 0.5 in high dimension (Airola et al. 2011): an AUC under 0.5
+    is no evidence that the attribute is readable."""
+    z = compare_aucs(auc, variance, 0.5, 0.0).z
+    if z is None:
+        return None
+    return two_sided_p(z) / 2 if z > 0 else 1.0 - two_sided_p(z) / 2
 
 
 def _summary(table: pl.DataFrame, options: ProbeOptions) -> list[str]:
@@ -183,7 +193,7 @@ def _view(table: pl.DataFrame) -> pl.DataFrame:
         "n": table["n"].to_list(),
         "n_class": table["n_class"].to_list(),
         "AUC": [interval_text(r["auc"], r["auc_ci_low"], r["auc_ci_high"]) for r in rows],
-        "p(AUC=0.5)": [p_text(r["auc_p"]) for r in rows],
+        "p(AUC>0.5)": [p_text(r["auc_p"]) for r in rows],
         "flag": ["READABLE" if r["flag"] else "" for r in rows],
         "status": [r["status"] for r in rows],
     })

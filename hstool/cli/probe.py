@@ -18,7 +18,7 @@ Examples:
 
   hs probe emb.npy labels.csv --target drain --per-superclass --folds 10 --seed 1
 
-Cross-validated (stratified K-fold, seeded shuffle) logistic regression on standardised embeddings; out-of-fold probabilities give one AUC per class against the rest (one row for a two-class target) with a DeLong interval and a z-test of AUC = 0.5. Cases with no value of the target are left out; classes with fewer than max(--min-n, --folds) cases are reported as too_small and left out of the probe.
+Cross-validated (stratified K-fold, seeded shuffle) logistic regression on standardised embeddings; out-of-fold probabilities give one AUC per class against the rest (one row for a two-class target) with a DeLong interval and a one-sided z-test of AUC > 0.5. Cases with no value of the target are left out; classes with fewer than max(--min-n, --folds) cases are reported as too_small and left out of the probe.
 
 Output: columns scope ((all) or label=X with --per-superclass), class, versus, n, n_class, auc, auc_se, auc_ci_low, auc_ci_high, auc_p, flag (auc >= --warn-auc), status, reason. Details: docs/probes.md.
 """
