@@ -1,1 +1,4 @@
-"""Image data: manifests, decoding, and image perturbations. Never imports torch."""
+"""Image data: manifests (`manifest.py`), decoding PNG/JPEG/DICOM/.npy into arrays (`images.py`,
+`dicom.py`), model-input preprocessing (`preprocess.py`), writing and checking manifests
+(`folder.py`, `build.py` with `idx.py`, `check.py`), and image perturbations (`perturb.py`,
+`perturbed.py`). No torch here: these modules serve every command."""
