@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("agree", "agree"),
     ("calibrate", "calibrate"),
     ("probe", "probe"),
+    ("perturb", "perturb"),
 ]
 
 app = typer.Typer(
