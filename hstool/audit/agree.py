@@ -24,9 +24,8 @@ from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts
-from hstool.stats.auc import delong
 from hstool.stats.calibration import piecewise_calibrate
-from hstool.stats.delong import compare_paired_aucs, wald_interval
+from hstool.stats.delong import compare_aucs, paired_auc_covariance, wald_interval
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import interval
 
@@ -78,14 +77,13 @@ class Rater:
     values: np.ndarray  # scores (float) or labels (bool)
     threshold: float | None  # original-scale operating point (scores only)
     rule: str | None
+    called: np.ndarray = field(init=False)  # bool: positive at the operating point
+    calibrated: np.ndarray | None = field(init=False)  # scores mapped so the operating point is 0.5
 
-    @property
-    def called(self) -> np.ndarray:
-        return self.values >= self.threshold if self.kind == SCORES else self.values
-
-    @property
-    def calibrated(self) -> np.ndarray | None:
-        return piecewise_calibrate(self.values, self.threshold) if self.kind == SCORES else None
+    def __post_init__(self) -> None:
+        scores = self.kind == SCORES
+        object.__setattr__(self, "called", self.values >= self.threshold if scores else self.values)
+        object.__setattr__(self, "calibrated", piecewise_calibrate(self.values, self.threshold) if scores else None)
 
     def describe(self) -> dict:
         out = {"path": self.source.name, "column": self.column, "kind": self.kind}
@@ -196,14 +194,18 @@ def _rater(tag: str, source: Source, column: str, kind: str, values: np.ndarray,
 def _strata_frame(ids: pl.DataFrame, tables: list[tuple[pl.DataFrame, Source]], options: AgreeOptions) -> pl.DataFrame:
     """The stratifier columns, each taken from the first input that has it (A, B, reference)."""
     wanted = list(dict.fromkeys(options.by + [c for group in options.crosses for c in group]))
-    frame = ids
+    taken: list[list[str]] = [[] for _ in tables]
     for column in wanted:
-        holder = next((df for df, _ in tables if column in df.columns and column != KEY), None)
+        holder = next((i for i, (df, _) in enumerate(tables) if column in df.columns and column != KEY), None)
         if holder is None:
             names = ", ".join(s.name for _, s in tables)
             raise UsageError(f"--by {column}: no input has this column ({names}); add it to one of them")
-        frame = frame.join(holder.select(KEY, column), on=KEY, how="left", maintain_order="left")
-    return frame
+        taken[holder].append(column)
+    frame = ids
+    for (df, _), columns in zip(tables, taken):
+        if columns:  # one join per input table
+            frame = frame.join(df.select(KEY, *columns), on=KEY, how="left", maintain_order="left")
+    return frame.select(KEY, *wanted)
 
 
 def _group_rows(stratifier: Stratifier, a: Rater, b: Rater, y, options: AgreeOptions) -> list[dict]:
@@ -252,15 +254,14 @@ def _auc_columns(row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarra
     if y.all() or not y.any():
         reasons.append("no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative"))
         return
-    xa, xb = a.values[member].astype(np.float64), b.values[member].astype(np.float64)
-    for rater, x in ((a, xa), (b, xb)):
-        comp = delong(x, y)
-        row[f"{rater.tag}_auc"] = comp.auc
-        row[f"{rater.tag}_auc_ci_low"], row[f"{rater.tag}_auc_ci_high"] = wald_interval(comp.auc, comp.variance(), options.level)
-    if y.sum() < 2 or (~y).sum() < 2:
-        reasons.append("no paired AUC test: fewer than 2 reference positives or negatives")
+    auc_a, auc_b, cov = paired_auc_covariance(a.values[member].astype(np.float64), b.values[member].astype(np.float64), y)
+    row["a_auc"], row["b_auc"] = auc_a, auc_b
+    if cov is None:
+        reasons.append("no AUC intervals or test: fewer than 2 reference positives or negatives")
         return
-    _, _, test = compare_paired_aucs(xa, xb, y)
+    row["a_auc_ci_low"], row["a_auc_ci_high"] = wald_interval(auc_a, float(cov[0, 0]), options.level)
+    row["b_auc_ci_low"], row["b_auc_ci_high"] = wald_interval(auc_b, float(cov[1, 1]), options.level)
+    test = compare_aucs(auc_a, float(cov[0, 0]), auc_b, float(cov[1, 1]), float(cov[0, 1]))
     row["auc_delta"] = test.delta
     row["auc_p"] = test.p
 
