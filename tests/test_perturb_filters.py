@@ -92,3 +92,16 @@ def test_perturbation_names_and_checks():
     for kind, value in (("lowpass", 0), ("resolution", 2.5), ("noise", -1), ("blur", 3)):
         with pytest.raises(ValueError):
             Perturbation(kind, value)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (15, 22), (9, 7)])
+@pytest.mark.parametrize("diameter", [1, 3.5, 8, 13])
+def test_real_fft_equals_masking_the_full_centred_spectrum(shape, diameter):
+    """The definition, written out with the full FFT: shift, mask the disc, unshift, invert."""
+    x = np.random.default_rng(6).random(shape)
+    spectrum = np.fft.fftshift(np.fft.fft2(x))
+    disc = frequency_distance(*shape) <= diameter / 2
+    for kind, keep in (("lowpass", disc), ("highpass", ~disc)):
+        expected = np.fft.ifft2(np.fft.ifftshift(spectrum * keep))
+        assert np.abs(expected.imag).max() < 1e-12  # the masked spectrum is that of a real image
+        np.testing.assert_allclose(fft_filter(x, diameter, kind)[:, :, 0], expected.real, atol=1e-12)
