@@ -37,9 +37,9 @@ def data(tmp_path):
 
 @pytest.mark.slow
 def test_random_attributes_are_not_readable(tmp_path):
-    """30 attributes drawn independently of the embeddings: AUCs centre on 0.5 and the 95%
-    intervals cover 0.5 about 95% of the time (at least 80% of 30, a loose bound: the
-    out-of-fold DeLong interval is approximate)."""
+    """30 attributes drawn independently of the embeddings: AUCs centre on 0.5 and most 95%
+    intervals cover 0.5. The out-of-fold DeLong interval is too narrow (83-89% coverage in
+    100-replicate simulations, docs/probes.md), so the bound is 70% of 30."""
     rng = np.random.default_rng(21)
     n = 300
     ids = [f"r{i:03d}" for i in range(n)]
@@ -50,7 +50,7 @@ def test_random_attributes_are_not_readable(tmp_path):
     aucs = np.array([r["auc"] for r in rows])
     covered = np.mean([r["auc_ci_low"] <= 0.5 <= r["auc_ci_high"] for r in rows])
     assert abs(aucs.mean() - 0.5) < 0.03
-    assert covered >= 0.8
+    assert covered >= 0.7
     assert not any(r["flag"] for r in rows)
 
 
@@ -60,6 +60,29 @@ def test_planted_attribute_is_readable(data):
     row = table.row(0, named=True)
     assert (row["class"], row["versus"], row["n_class"]) == ("M", "F", int((pl.read_csv(data[1])["sex"] == "M").sum()))
     assert row["auc"] > 0.95 and row["flag"] and row["auc_p"] < 1e-6
+
+
+def test_permutation_p_values(data):
+    planted = run_probe(*data, ProbeOptions(target="sex", permutations=9)).table.row(0, named=True)
+    assert planted["perm_p"] == pytest.approx(1 / 10)  # no shuffle comes close
+    site = run_probe(*data, ProbeOptions(target="site", permutations=4)).table
+    assert site.filter(pl.col("class") == "s2")["perm_p"][0] == pytest.approx(1 / 5)
+    assert set(site["perm_p"].to_list()) <= {0.2, 0.4, 0.6, 0.8, 1.0}
+    assert run_probe(*data, ProbeOptions(target="sex")).table["perm_p"].is_null().all()
+
+
+@pytest.mark.slow
+def test_permutation_p_under_the_null(tmp_path):
+    """For attributes independent of the embeddings the permutation p-value is uniform on
+    {0.1, ..., 1}: over 8 attributes its mean is near 0.55 (sd of the mean 0.10)."""
+    rng = np.random.default_rng(8)
+    n = 100
+    ids = [f"q{i:03d}" for i in range(n)]
+    write_embeddings(tmp_path / "emb.npy", ids, rng.normal(size=(n, 4)).astype(np.float32))
+    columns = {f"r{j}": rng.choice(["u", "v"], n) for j in range(8)}
+    pl.DataFrame({KEY: ids, **columns}).write_csv(tmp_path / "labels.csv")
+    p = [run_probe(str(tmp_path / "emb.npy"), str(tmp_path / "labels.csv"), ProbeOptions(target=c, permutations=9)).table["perm_p"][0] for c in columns]
+    assert 0.25 < np.mean(p) < 0.85
 
 
 def test_p_value_is_one_sided():

@@ -18,9 +18,11 @@ Examples:
 
   hs probe emb.npy labels.csv --target drain --per-superclass --folds 10 --seed 1
 
+  hs probe emb.npy labels.csv --target site --permutations 99
+
 Cross-validated (stratified K-fold, seeded shuffle) logistic regression on standardised embeddings; out-of-fold probabilities give one AUC per class against the rest (one row for a two-class target) with a DeLong interval and a one-sided z-test of AUC > 0.5. Cases with no value of the target are left out; classes with fewer than max(--min-n, --folds) cases are reported as too_small and left out of the probe.
 
-Output: columns scope ((all) or label=X with --per-superclass), class, versus, n, n_class, auc, auc_se, auc_ci_low, auc_ci_high, auc_p, flag (auc >= --warn-auc), status, reason. Details: docs/probes.md.
+Output: columns scope ((all) or label=X with --per-superclass), class, versus, n, n_class, auc, auc_se, auc_ci_low, auc_ci_high, auc_p, perm_p (with --permutations), flag (auc >= --warn-auc), status, reason. Details: docs/probes.md.
 """
 
 
@@ -39,6 +41,7 @@ def command(
     level: Annotated[float, typer.Option("--level", help="Confidence level of the AUC intervals.")] = 0.95,
     min_n: Annotated[int, typer.Option("--min-n", help="Classes with fewer cases are left out (status too_small).")] = 10,
     warn_auc: Annotated[float, typer.Option("--warn-auc", help="Flag rows whose AUC reaches this value.")] = 0.7,
+    permutations: Annotated[int, typer.Option("--permutations", help="Also a permutation p-value from this many shuffles of the target (each re-runs the probe; e.g. 99).")] = 0,
     allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Probe ids present in both inputs; count the rest in the metadata.")] = False,
     seed: Seed = 0,
     output: Output = None,
@@ -59,7 +62,7 @@ def command(
         options = ProbeOptions(
             target=target, folds=folds, seed=seed, c=c, max_iter=max_iter, per_superclass=per_superclass, label_col=label_col,
             bins=parse_bins(bins), max_levels=max_levels, level=check_level(level), min_n=check_min_n(min_n),
-            warn_auc=warn_auc, allow_unmatched=allow_unmatched,
+            warn_auc=warn_auc, permutations=permutations, allow_unmatched=allow_unmatched,
         )
         refuse_overwriting_inputs([output], [emb, ids, labels])
         result = run_probe(emb, labels, options, ids_path=ids)
