@@ -35,18 +35,23 @@ def data(tmp_path):
     return str(tmp_path / "emb.npy"), str(tmp_path / "labels.csv")
 
 
+def _probe_random_attributes(folder, *, seed: int, n: int, d: int, k: int, permutations: int = 0) -> list[pl.DataFrame]:
+    """Probe tables of k two-class attributes drawn independently of n x d Gaussian embeddings."""
+    rng = np.random.default_rng(seed)
+    ids = [f"r{i:04d}" for i in range(n)]
+    write_embeddings(folder / "emb.npy", ids, rng.normal(size=(n, d)).astype(np.float32))
+    columns = {f"r{j}": rng.choice(["u", "v"], n) for j in range(k)}
+    pl.DataFrame({KEY: ids, **columns}).write_csv(folder / "labels.csv")
+    options = [ProbeOptions(target=c, permutations=permutations) for c in columns]
+    return [run_probe(str(folder / "emb.npy"), str(folder / "labels.csv"), o).table for o in options]
+
+
 @pytest.mark.slow
 def test_random_attributes_are_not_readable(tmp_path):
     """30 attributes drawn independently of the embeddings: AUCs centre on 0.5 and most 95%
     intervals cover 0.5. The out-of-fold DeLong interval is too narrow (83-89% coverage in
     100-replicate simulations, docs/probes.md), so the bound is 70% of 30."""
-    rng = np.random.default_rng(21)
-    n = 300
-    ids = [f"r{i:03d}" for i in range(n)]
-    write_embeddings(tmp_path / "emb.npy", ids, rng.normal(size=(n, 16)).astype(np.float32))
-    columns = {f"r{j}": rng.choice(["u", "v"], n) for j in range(30)}
-    pl.DataFrame({KEY: ids, **columns}).write_csv(tmp_path / "labels.csv")
-    rows = [run_probe(str(tmp_path / "emb.npy"), str(tmp_path / "labels.csv"), ProbeOptions(target=c)).table.row(0, named=True) for c in columns]
+    rows = [table.row(0, named=True) for table in _probe_random_attributes(tmp_path, seed=21, n=300, d=16, k=30)]
     aucs = np.array([r["auc"] for r in rows])
     covered = np.mean([r["auc_ci_low"] <= 0.5 <= r["auc_ci_high"] for r in rows])
     assert abs(aucs.mean() - 0.5) < 0.03
@@ -75,13 +80,7 @@ def test_permutation_p_values(data):
 def test_permutation_p_under_the_null(tmp_path):
     """For attributes independent of the embeddings the permutation p-value is uniform on
     {0.1, ..., 1}: over 8 attributes its mean is near 0.55 (sd of the mean 0.10)."""
-    rng = np.random.default_rng(8)
-    n = 100
-    ids = [f"q{i:03d}" for i in range(n)]
-    write_embeddings(tmp_path / "emb.npy", ids, rng.normal(size=(n, 4)).astype(np.float32))
-    columns = {f"r{j}": rng.choice(["u", "v"], n) for j in range(8)}
-    pl.DataFrame({KEY: ids, **columns}).write_csv(tmp_path / "labels.csv")
-    p = [run_probe(str(tmp_path / "emb.npy"), str(tmp_path / "labels.csv"), ProbeOptions(target=c, permutations=9)).table["perm_p"][0] for c in columns]
+    p = [table["perm_p"][0] for table in _probe_random_attributes(tmp_path, seed=8, n=100, d=4, k=8, permutations=9)]
     assert 0.25 < np.mean(p) < 0.85
 
 
