@@ -17,6 +17,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("report", "report"),
     ("audit", "audit"),
     ("manifest", "manifest"),
+    ("agree", "agree"),
+    ("calibrate", "calibrate"),
+    ("probe", "probe"),
+    ("perturb", "perturb"),
 ]
 
 app = typer.Typer(
