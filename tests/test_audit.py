@@ -124,3 +124,14 @@ def test_bad_options(study, run_hs, args, code, message):
     done = run_hs("audit", "-p", "preds.csv", "-l", "labels.csv", "-o", "sheet.csv", *args)
     assert done.returncode == code, done.stderr
     assert message in done.stderr.decode()
+
+
+def test_threshold_rule_is_resolved_as_stratify_does_and_stdin_works(study, tmp_path, run_hs):
+    run_hs("stratify", "preds.csv", "labels.csv", "--threshold", "youden", "-o", "strata.csv")
+    expected = json.loads((tmp_path / "strata.csv.meta.json").read_text())["threshold"]["value"]
+    done = run_hs("audit", "-p", "-", "-l", "labels.csv", "--threshold", "youden", "-o", "sheet.csv",
+                  input=study["preds"].read_bytes())
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "sheet.csv.meta.json").read_text())["threshold"] == expected
+    sheet = pl.read_csv(tmp_path / "sheet.csv")
+    assert ((sheet["score"] >= expected) == sheet["outcome"].is_in(["TP", "FP"])).all()

@@ -16,21 +16,21 @@ measures, not the deployment sensitivity (docs/report.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from hstool.audit.groups import build_stratifiers
 from hstool.audit.strata_table import StratifyOptions
-from hstool.audit.stratify import run_stratify
+from hstool.audit.operating_point import parse_operating_point
 from hstool.errors import UsageError
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY
 from hstool.report.context import InputFile
 from hstool.report.gallery import Gallery, Item, ThumbTable
 from hstool.report.images import image_paths
-from hstool.report.inputs import LABEL, OUTCOME, Cases, Clusters, load_cases, read_clusters, refuse_stdin
+from hstool.report.inputs import LABEL, OUTCOME, Cases, Clusters, load_cases, read_clusters
 from hstool.report.markup import el
 from hstool.report.page import page
 from hstool.report.sampling import pick, priorities
@@ -75,7 +75,6 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
         raise UsageError(f"--per-group {options.per_group}: sample at least 1 error per group")
     if options.controls < 0:
         raise UsageError(f"--controls {options.controls}: must be 0 or more (correct cases per sampled error)")
-    refuse_stdin(*inputs.paths())
     cases = _cases(inputs, options.stratify)
     clusters = read_clusters(inputs.clusters) if inputs.clusters else None
     groups = _groups(cases, clusters, inputs.labels, options.stratify)
@@ -91,10 +90,8 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
 
 def _cases(inputs: AuditInputs, options: StratifyOptions) -> Cases:
     # The threshold exactly as hs stratify resolves it (youden, sens=, spec=, a calibration .json).
-    resolved = run_stratify(inputs.preds, inputs.labels, replace(options, by=[], crosses=[], bins={}))
-    threshold = (resolved.meta.get("threshold") or {}).get("value")
-    return load_cases(inputs.preds, inputs.labels, threshold=threshold, positive=options.positive,
-                      allow_unmatched=options.allow_unmatched)
+    return load_cases(inputs.preds, inputs.labels, threshold=parse_operating_point(options.threshold),
+                      positive=options.positive, allow_unmatched=options.allow_unmatched)
 
 
 def _groups(cases: Cases, clusters: Clusters | None, labels_name: str, options: StratifyOptions) -> list[tuple[str, np.ndarray]]:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from hstool.audit.operating_point import OperatingPoint, refuse_own_calibration
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import read_sidecar
-from hstool.io.tables import KEY, Source, join_on_id, read_table
+from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 
 LABEL = "label"
 # Internal columns of the cases table; the double underscore keeps them apart from labels columns.
@@ -24,7 +25,7 @@ ROLES = ("high_error", "low_error")
 def refuse_stdin(*paths: str | None) -> None:
     """The report reads preds and labels twice (stratify, then the cases): they must be files."""
     if any(p == "-" for p in paths):
-        raise UsageError("hs report and hs audit read their inputs more than once: write the table to a file instead of '-'")
+        raise UsageError("hs report reads its inputs more than once: write the table to a file instead of '-'")
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,17 @@ def load_cases(
     preds_path: str,
     labels_path: str,
     *,
-    threshold: float | None,
+    threshold: float | OperatingPoint | None,
     positive: str | None,
     allow_unmatched: bool,
 ) -> Cases:
-    """Join preds and labels on image_id and call each case at `threshold` (score >= threshold)."""
+    """Join preds and labels on image_id and call each case at `threshold` (score >= threshold).
+
+    An OperatingPoint (`--threshold youden`, a calibration .json...) is resolved on the joined
+    cases, as hs stratify resolves it."""
+    check_one_stdin(preds_path, labels_path)
+    if isinstance(threshold, OperatingPoint):
+        refuse_own_calibration(preds_path, threshold)
     preds, preds_src = read_table(preds_path, role="predictions")
     labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL))
     text = labels[LABEL].cast(pl.String).str.strip_chars()
@@ -72,15 +79,19 @@ def load_cases(
     if mode == "binary":
         if threshold is None:
             raise UsageError("a binary report needs the operating threshold")
-        called = joined["score"].to_numpy() >= threshold
-        y = joined[Y].to_numpy()
+        scores, y = joined["score"].to_numpy(), joined[Y].to_numpy()
+        if isinstance(threshold, OperatingPoint):
+            if threshold.needs_labels and (y.all() or not y.any()):
+                raise InputError(f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both")
+            threshold = threshold.resolve(scores, y)
+        called = scores >= threshold
         outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
         error = called != y
     else:
         error = (joined["pred"] != joined[LABEL]).fill_null(True).to_numpy()
         outcome = np.where(error, "wrong", "right")
     joined = joined.with_columns(pl.Series(OUTCOME, outcome), pl.Series(ERROR, error))
-    return Cases(joined, mode, threshold if mode == "binary" else None, columns, (preds_src, labels_src), dropped)
+    return Cases(joined, mode, float(threshold) if mode == "binary" else None, columns, (preds_src, labels_src), dropped)
 
 
 @dataclass(frozen=True)
