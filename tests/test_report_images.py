@@ -15,11 +15,9 @@ import pydicom
 import pytest
 from PIL import Image
 
-pytest.importorskip("hstool.data.images", reason="the image layer (hstool.data) is not merged into this branch yet")
-
-from hstool.report import thumbs  # noqa: E402
-from hstool.report.build import ReportInputs, build_report  # noqa: E402
-from hstool.report.context import ReportOptions  # noqa: E402
+from hstool.report import thumbs
+from hstool.report.build import ReportInputs, build_report
+from hstool.report.context import ReportOptions
 
 DICOM = "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
 FILES = ["00000001_000.png", "16747_3_1.jpg", "tbx11k_h0001.png", DICOM, "Fake_MONOHR1.dcm"]
