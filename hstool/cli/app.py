@@ -14,10 +14,16 @@ from hstool import __version__
 # become `hs NAME SUBCOMMAND` (e.g. `hs manifest folder`).
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
+    ("report", "report"),
+    ("audit", "audit"),
     ("manifest", "manifest"),
     ("predict", "predict"),
     ("embed", "embed"),
     ("merge", "merge"),
+    ("agree", "agree"),
+    ("calibrate", "calibrate"),
+    ("probe", "probe"),
+    ("perturb", "perturb"),
 ]
 
 app = typer.Typer(
