@@ -1,12 +1,16 @@
-"""Options shared by `hs predict` and `hs embed` (one library call, `run_inference`, serves both)."""
+"""`hs predict` and `hs embed` are one command seen from two sides: both run `run_inference`,
+and write predictions, embeddings or both. `inference_command` builds either from the options
+they share."""
 
-from __future__ import annotations
-
-from typing import Annotated, Optional
+# No `from __future__ import annotations`: Typer reads the annotations of the function built
+# below, which refer to this function's arguments.
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
-from hstool.cli.common import say
+from hstool.cli.common import handled, say
+from hstool.cli.options import Quiet, Verbose
 
 Model = Annotated[str, typer.Argument(metavar="MODEL", help="model.onnx exported by hs train (with hs.* metadata).")]
 ManifestArg = Annotated[str, typer.Argument(metavar="MANIFEST", help="manifest.csv (image_id,path,...); '-' = stdin.")]
@@ -22,16 +26,46 @@ Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted 
 OnError = Annotated[str, typer.Option("--on-error", help="fail: stop at the first unreadable image. skip: go on and list them in OUTPUT.errors.csv.")]
 
 
-def run(model: str, manifest: str, *, preds: str | None, embeddings: str | None, primary: str, quiet: bool, verbose: bool, **options) -> None:
-    """Run inference with a progress bar (images/s, ETA) and messages on stderr."""
-    from hstool.cli.progress import progress_bar
-    from hstool.model.inference import InferenceOptions, Targets, run_inference
+def inference_command(*, primary: str, output: Any, output_default: Any, companion: Any, doc: str) -> Callable[..., None]:
+    """The command function for `primary` ('preds' or 'embeddings'): `output` is the Annotated
+    type of its -o (default `output_default`; `...` = required), `companion` that of the option
+    naming the other output."""
 
-    log = (lambda message: None) if quiet else say
-    with progress_bar("images", quiet=quiet, unit="images") as progress:
-        result = run_inference(
-            model, manifest, Targets(preds=preds, embeddings=embeddings, primary=primary), InferenceOptions(verbose=verbose, **options),
-            progress=progress, log=log,
-        )
-    for line in result.summary():
-        log(line)
+    def command(
+        model: Model,
+        manifest: ManifestArg,
+        output: output = output_default,
+        companion: companion = None,
+        root: Root = None,
+        device: Device = "auto",
+        threads: Threads = 0,
+        batch_size: BatchSize = 64,
+        workers: Workers = None,
+        prefetch: Prefetch = None,
+        chunk_size: ChunkSize = 4096,
+        shard: ShardOpt = None,
+        resume: Resume = False,
+        on_error: OnError = "fail",
+        quiet: Quiet = False,
+        verbose: Verbose = False,
+    ) -> None:
+        with handled(verbose):
+            from hstool.cli.progress import progress_bar
+            from hstool.model.inference import InferenceOptions, Targets, run_inference
+
+            if primary == "preds":
+                targets = Targets(preds=output or "-", embeddings=companion, primary=primary)
+            else:
+                targets = Targets(preds=companion, embeddings=output, primary=primary)
+            options = InferenceOptions(
+                device=device, threads=threads, batch_size=batch_size, workers=workers, prefetch=prefetch,
+                chunk_size=chunk_size, shard=shard, on_error=on_error, resume=resume, root=root, verbose=verbose,
+            )
+            log = (lambda message: None) if quiet else say
+            with progress_bar("images", quiet=quiet, unit="images") as progress:
+                result = run_inference(model, manifest, targets, options, progress=progress, log=log)
+            for line in result.summary():
+                log(line)
+
+    command.__doc__ = doc
+    return command
