@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean agree-cxr14 perturb-sweep
+.PHONY: venv test demo clean agree-cxr14 perturb-sweep bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,12 @@ perturb-sweep: $(STAMP)
 	  $(HS) stratify $$d/preds.csv $(SWEEP_LABELS) $(SWEEP_STRATIFY) -q -o $$d/strata.csv || exit 1; \
 	done
 	$(PY) scripts/perturb_sweep_table.py $(SWEEP_OUT)
+
+## make bench-infer: hs embed against a plain PyTorch loop and the decode floor, DenseNet-121
+## (224 x 224) and the small CNN (28 x 28) on CPU (docs/benchmarks.md). bench-infer-gpu: the same
+## on a GPU with 16 decoding workers (docs/inference.md says what it measures).
+bench-infer: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/infer_speed.py $(HS_DATA_DIR)
+
+bench-infer-gpu: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/infer_speed.py $(HS_DATA_DIR) --device cuda --n 20000 --workers 16 --batch-size 256 --models densenet121
