@@ -7,21 +7,19 @@ table, a human view of it, and the metadata that goes into the sidecar.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import build_stratifiers
+from hstool.audit.operating_point import ThresholdOption
 from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
-from hstool.stats.thresholds import ThresholdRule
 
 LABEL = "label"
 METRIC_LABELS = {"auc": "AUC", "sensitivity": "sens", "specificity": "spec", "ppv": "PPV", "npv": "NPV", "accuracy": "accuracy"}
@@ -60,26 +58,8 @@ def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[
     return [c for c in labels.columns if c not in (KEY, LABEL)]
 
 
-def _threshold_rule(text: str) -> tuple[ThresholdRule | None, float | None]:
-    """A rule, or a fixed value read from a calibration JSON (`hs calibrate`'s sidecar)."""
-    if text.lower().endswith(".json"):
-        path = Path(text)
-        if not path.is_file():
-            raise UsageError(f"--threshold {text}: no such calibration file")
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))["threshold"]
-            value = float(value["value"] if isinstance(value, dict) else value)
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            raise UsageError(f"--threshold {text}: expected a JSON object with a numeric 'threshold' (as hs calibrate writes)") from None
-        return None, value
-    try:
-        return ThresholdRule.parse(text), None
-    except ValueError as exc:
-        raise UsageError(f"--threshold: {exc}") from None
-
-
 def _binary(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
-    rule, fixed = _threshold_rule(options.threshold)
+    threshold_option = ThresholdOption.parse(options.threshold)
     preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
     labels = labels.with_columns(pl.Series("__y", y))
@@ -90,7 +70,7 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     if y.all() or not y.any():
         which = "positive" if y.all() else "negative"
         raise InputError(f"{labels_src.name}: every analysed label is {which}; AUC and a threshold need both classes")
-    threshold = fixed if rule is None else rule.resolve(scores, y)
+    threshold = threshold_option.resolve(scores, y)
     stratifiers = build_stratifiers(
         joined.drop("score", "__y"),
         by=_stratifier_columns(labels.drop("__y"), options),
@@ -102,7 +82,7 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     data = strata_binary.Data.build(scores, y, threshold)
     rows = strata_binary.analyse(data, stratifiers, options)
     table = finalize(rows, list(strata_binary.TESTED), options.correction, options.alpha, strata_binary.SCHEMA)
-    threshold_info = {"rule": rule.describe() if rule else options.threshold, "value": threshold}
+    threshold_info = {"rule": threshold_option.describe(), "value": threshold}
     return _result(table, strata_binary.TESTED, "hs.strata/1", "binary", options, [preds_src, labels_src], dropped, stratifiers, threshold_info)
 
 

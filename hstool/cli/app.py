@@ -13,6 +13,7 @@ from hstool import __version__
 # (examples shown at the end of its --help).
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
+    ("cluster", "cluster"),
 ]
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ from hstool.stats.multiplicity import METHODS
 CI_METHODS = ("wilson", "clopper-pearson", "bootstrap")
 
 
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise UsageError(f"{option} {value!r}: choose one of {', '.join(allowed)}")
     return value
@@ -31,10 +31,10 @@ def stratify_options(
     *, by, cross, bins, threshold, positive, ci, n_boot, seed, level, correction, alpha, min_n,
     reference, max_levels, allow_unmatched, fail_on,
 ) -> StratifyOptions:
-    _choice("--ci", ci, CI_METHODS)
-    _choice("--correction", correction, METHODS)
+    choice("--ci", ci, CI_METHODS)
+    choice("--correction", correction, METHODS)
     if fail_on is not None:
-        _choice("--fail-on", fail_on, ("worse",))
+        choice("--fail-on", fail_on, ("worse",))
     if not 0 < level < 1:
         raise UsageError(f"--level {level}: must be between 0 and 1, e.g. 0.95")
     if not 0 < alpha < 1:

@@ -1,0 +1,208 @@
+"""`hs cluster`: algorithmic discovery of hidden strata in a model's embeddings.
+
+For every superclass (value of `label`), its cases' embeddings are clustered at every k of the
+search; the paper's rule (or the silhouette rule) picks the reported high-error / low-error
+pair; every cluster gets an error rate, interval and test against the rest of its superclass,
+adjusted across the run; known-subclass columns of the labels file describe the clusters of
+the reported k (never used to form them). Returns plain data: the per-case assignments
+(clusters.csv), the summary table, the prevalence table, human views and sidecar metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+
+from hstool.audit.cluster_inputs import LABEL, ClusterInputs, read_cluster_inputs
+from hstool.audit.cluster_search import SearchOptions, search_superclass
+from hstool.audit.cluster_select import Partition, Selection, select
+from hstool.audit.cluster_stats import (
+    ALL,
+    PREVALENCE_SCHEMA,
+    SUMMARY_SCHEMA,
+    adjust_and_flag,
+    cluster_id,
+    cluster_rows,
+    prevalence_rows,
+    superclass_row,
+)
+from hstool.audit.cluster_views import prevalence_view, summary_lines, summary_view
+from hstool.audit.groups import Stratifier, build_stratifiers
+from hstool.io.sidecar import build_sidecar
+from hstool.io.tables import KEY
+
+ASSIGNMENT_SCHEMA: dict = {KEY: str, LABEL: str, "cluster": str, "role": str, "k": int, "error": int, "distance": float, "split": str}
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Every knob of `hs cluster` (defaults as on the command line)."""
+
+    search: SearchOptions = field(default_factory=SearchOptions)
+    min_size: int = 100
+    select: str = "paper"  # paper | silhouette
+    holdout: float = 0.0  # fraction of each superclass held out of the fit and used for the tests
+    threshold: str = "0.5"
+    positive: str | None = None
+    by: list[str] | None = None  # known-subclass columns that describe clusters; None: all
+    max_levels: int = 20
+    ci: str = "wilson"
+    level: float = 0.95
+    correction: str = "holm"
+    alpha: float = 0.05
+    allow_unmatched: bool = False
+    ids: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    assignments: pl.DataFrame
+    summary: pl.DataFrame
+    summary_view: pl.DataFrame
+    prevalence: pl.DataFrame
+    prevalence_view: pl.DataFrame
+    meta: dict  # sidecar of the summary; the other artifacts' sidecars differ in `schema`/`rows`
+    lines: list[str]  # plain-words summary for stderr
+    n_flagged: int
+
+    def sidecar(self, schema: str, rows: int) -> dict:
+        return {**self.meta, "schema": schema, "rows": rows}
+
+
+def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: ClusterOptions) -> ClusterResult:
+    data = read_cluster_inputs(
+        emb_path, preds_path, labels_path, ids_path=options.ids, threshold=options.threshold,
+        positive=options.positive, allow_unmatched=options.allow_unmatched,
+    )
+    fit = _fit_mask(data, options)
+    describe = [c for c in (options.by if options.by is not None else data.table.columns) if c not in (KEY, LABEL)]
+    stratifiers = build_stratifiers(data.table, by=describe, crosses=[], bins={}, max_levels=options.max_levels, source_name=data.sources[2].name)
+    n = len(data.superclass)
+    assigned = {"cluster": np.full(n, None, dtype=object), "role": np.full(n, "", dtype=object)}
+    k_of, distance = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+    summary, prevalence, outcomes = [], [], []
+    for key, name in enumerate(_superclass_order(data.superclass)):
+        idx = np.flatnonzero(data.superclass == name)
+        sc_fit = fit[idx]
+        tested = ~sc_fit if not sc_fit.all() else sc_fit
+        errors = data.errors[idx]
+        needed = 2 * (options.min_size + 1)
+        if sc_fit.sum() < needed:
+            reason = f"{int(sc_fit.sum())} fitting cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
+            summary.append(superclass_row(name, errors[tested], None, level=options.level, ci=options.ci, status="skipped", reason=reason))
+            outcomes.append((name, None, reason))
+            continue
+        clusterings = search_superclass(data.matrix[data.rows[idx]], errors, sc_fit, options.search, key)
+        selection = select([_partition(c, errors, sc_fit) for c in clusterings], options.min_size, options.select)
+        status = "no_pair" if selection.pair is None else "ok"
+        summary.append(superclass_row(name, errors[tested], selection, level=options.level, ci=options.ci, status=status, reason=selection.reason))
+        outcomes.append((name, selection, selection.reason))
+        for clustering in clusterings:
+            summary.extend(cluster_rows(name, clustering, errors, sc_fit, selection, min_size=options.min_size, level=options.level, ci=options.ci))
+        chosen = next((c for c in clusterings if c.k == selection.k), None)
+        if chosen is None:
+            continue
+        roles = _roles(selection)
+        assigned["cluster"][idx] = [cluster_id(name, chosen.k, j) for j in chosen.labels]
+        assigned["role"][idx] = [roles.get(j, "") for j in chosen.labels]
+        k_of[idx], distance[idx] = chosen.k, chosen.distance
+        local = [_subset(s, idx) for s in stratifiers]
+        prevalence.extend(prevalence_rows(name, chosen, tested, roles, local, level=options.level, ci=options.ci))
+    cluster_only = [r for r in summary if r["cluster"] != ALL]
+    n_flagged = adjust_and_flag(cluster_only, options.correction, options.alpha)
+    summary_df = pl.DataFrame(summary, schema=SUMMARY_SCHEMA, orient="row")
+    prevalence_df = pl.DataFrame(prevalence, schema=PREVALENCE_SCHEMA, orient="row")
+    assignments = _assignments(data, assigned, k_of, distance, fit, options)
+    meta = _meta(data, options, summary_df, n_flagged, outcomes)
+    lines = summary_lines(outcomes, summary_df, options)
+    return ClusterResult(assignments, summary_df, summary_view(summary_df), prevalence_df, prevalence_view(prevalence_df), meta, lines, n_flagged)
+
+
+def _superclass_order(superclass: np.ndarray) -> list[str]:
+    """Superclasses sorted numerically when every label is a number, else as text."""
+    names = sorted(set(superclass.tolist()))
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return names
+
+
+def _fit_mask(data: ClusterInputs, options: ClusterOptions) -> np.ndarray:
+    """Which cases form the clusters: all, or a seeded random part of each superclass."""
+    fit = np.ones(len(data.superclass), dtype=bool)
+    if options.holdout <= 0:
+        return fit
+    rng = np.random.default_rng([options.search.seed, 1])
+    for name in _superclass_order(data.superclass):
+        idx = np.flatnonzero(data.superclass == name)
+        held = rng.permutation(idx)[: int(round(options.holdout * len(idx)))]
+        fit[held] = False
+    return fit
+
+
+def _partition(clustering, errors: np.ndarray, fit: np.ndarray) -> Partition:
+    labels = clustering.labels[fit]
+    sizes = np.bincount(labels, minlength=clustering.n_clusters)
+    wrong = np.bincount(labels, weights=errors[fit].astype(np.float64), minlength=clustering.n_clusters)
+    return Partition(clustering.k, sizes, wrong.astype(np.int64), clustering.centroids, clustering.silhouette)
+
+
+def _roles(selection: Selection) -> dict[int, str]:
+    if selection.pair is None:
+        return {}
+    return {selection.pair.high: "high_error", selection.pair.low: "low_error"}
+
+
+def _subset(stratifier: Stratifier, idx: np.ndarray) -> Stratifier:
+    return Stratifier(stratifier.name, stratifier.levels, stratifier.codes[idx], stratifier.note)
+
+
+def _assignments(data: ClusterInputs, assigned: dict, k_of: np.ndarray, distance: np.ndarray, fit: np.ndarray, options: ClusterOptions) -> pl.DataFrame:
+    split = np.where(fit, "fit", "holdout") if options.holdout > 0 else np.full(len(fit), "all")
+    return pl.DataFrame(
+        {
+            KEY: data.table[KEY],
+            LABEL: data.table[LABEL].cast(pl.String),
+            "cluster": pl.Series(assigned["cluster"].tolist(), dtype=pl.String),
+            "role": pl.Series(assigned["role"].tolist(), dtype=pl.String),
+            "k": pl.Series(np.where(k_of < 0, None, k_of).tolist(), dtype=pl.Int64),
+            "error": data.errors.astype(np.int64),
+            "distance": pl.Series(np.where(np.isnan(distance), None, distance).tolist(), dtype=pl.Float64),
+            "split": split,
+        },
+        schema=ASSIGNMENT_SCHEMA,
+    )
+
+
+def _meta(data: ClusterInputs, options: ClusterOptions, summary: pl.DataFrame, n_flagged: int, outcomes) -> dict:
+    parameters = asdict(options)
+    parameters["search"]["ks"] = list(options.search.ks)
+    selections = []
+    for name, selection, reason in outcomes:
+        entry = {"superclass": name, "k": None, "high": None, "low": None, "pair_distance": None, "reason": reason}
+        if selection is not None and selection.k is not None:
+            entry["k"] = selection.k
+        if selection is not None and selection.pair is not None:
+            pair = selection.pair
+            entry.update({"high": cluster_id(name, pair.k, pair.high), "low": cluster_id(name, pair.k, pair.low), "pair_distance": pair.distance})
+        selections.append(entry)
+    extra = {
+        "mode": data.mode,
+        "threshold": data.threshold,
+        "n_analysed": len(data.superclass),
+        "embedding_dims": data.dims,
+        "dropped": data.dropped,
+        "n_tests": int(summary["p"].is_not_null().sum()),
+        "n_flagged": n_flagged,
+        "selections": selections,
+    }
+    return build_sidecar(
+        schema="hs.cluster-summary/1",
+        parameters=parameters,
+        inputs=[s.provenance() for s in data.sources],
+        rows=summary.height,
+        seed=options.search.seed,
+        extra=extra,
+    )
