@@ -80,7 +80,7 @@ def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: Clust
     describe = [c for c in (options.by if options.by is not None else data.table.columns) if c not in (KEY, LABEL)]
     stratifiers = build_stratifiers(data.table, by=describe, crosses=[], bins={}, max_levels=options.max_levels, source_name=data.sources[2].name)
     n = len(data.superclass)
-    assigned = {"cluster": np.full(n, None, dtype=object), "role": np.full(n, "", dtype=object)}
+    assigned = {"cluster": np.full(n, None, dtype=object), "role": np.full(n, None, dtype=object)}
     k_of, distance = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
     summary, prevalence, outcomes = [], [], []
     for key, name in enumerate(_superclass_order(data.superclass)):
@@ -106,7 +106,7 @@ def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: Clust
             continue
         roles = _roles(selection)
         assigned["cluster"][idx] = [cluster_id(name, chosen.k, j) for j in chosen.labels]
-        assigned["role"][idx] = [roles.get(j, "") for j in chosen.labels]
+        assigned["role"][idx] = [roles.get(j) for j in chosen.labels]
         k_of[idx], distance[idx] = chosen.k, chosen.distance
         local = [_subset(s, idx) for s in stratifiers]
         prevalence.extend(prevalence_rows(name, chosen, tested, roles, local, level=options.level, ci=options.ci))

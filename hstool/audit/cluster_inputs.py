@@ -77,7 +77,8 @@ def read_cluster_inputs(
     joined, dropped = join_on_id(labels, labels_src, preds, preds_src, allow_unmatched=allow_unmatched)
     emb_ids = pl.DataFrame({KEY: ids, _ROW: np.arange(len(ids), dtype=np.int64)})
     joined, dropped_emb = join_on_id(joined, labels_src, emb_ids, emb_src, allow_unmatched=allow_unmatched)
-    dropped.update({k: v for k, v in dropped_emb.items() if k not in dropped})
+    for name, count in dropped_emb.items():
+        dropped[name] = dropped.get(name, 0) + count
     joined = joined.sort(KEY)
     superclass = joined[LABEL].cast(pl.String).str.strip_chars().to_numpy().astype(str)
     threshold_info = None
