@@ -28,18 +28,14 @@ _TOL = 1e-3  # stop when the mean log-likelihood per case changes less than this
 _MAX_ITER = 200
 
 
-def fit_gmm(z: np.ndarray, k: int, seeds: list[int], covariance: str):
-    """scikit-learn GaussianMixture, best of the restarts by likelihood; returns the model."""
+def fit_gmm(z: np.ndarray, k: int, seed: int, n_init: int, covariance: str):
+    """scikit-learn GaussianMixture, the best of `n_init` restarts by likelihood."""
     from sklearn.mixture import GaussianMixture
 
-    best = None
+    model = GaussianMixture(n_components=k, covariance_type=covariance, n_init=n_init, random_state=seed, reg_covar=_REG)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # non-convergence is visible in the results, not a crash
-        for seed in seeds:
-            model = GaussianMixture(n_components=k, covariance_type=covariance, random_state=seed, reg_covar=_REG).fit(z)
-            if best is None or model.lower_bound_ > best.lower_bound_:
-                best = model
-    return best
+        return model.fit(z)
 
 
 @dataclass(frozen=True)

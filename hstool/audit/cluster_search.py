@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hstool.audit.cluster_kmeans import KMeansSearch, distance_to, nearest, restart_seeds
+from hstool.audit.cluster_kmeans import KMeansSearch, distance_to, nearest, stream_seed
 from hstool.audit.cluster_mixture import fit_error_mixture, fit_gmm
 from hstool.audit.cluster_space import clustering_space, member_means
 
@@ -59,13 +59,14 @@ def search_superclass(x: np.ndarray, errors: np.ndarray, fit: np.ndarray, option
     z = clustering_space(x, fit, normalise=options.normalise, pca=options.pca)
     z_fit = z if fit.all() else z[fit]
     e_fit = errors[fit]
-    kmeans = KMeansSearch(z_fit, options.n_init) if options.method in ("kmeans", "error-gmm") else None
+    kmeans = None
+    if options.method in ("kmeans", "error-gmm"):
+        kmeans = KMeansSearch(z_fit, options.n_init, stream_seed([options.seed, key]))
     results = []
     for k in options.ks:
         if k > z_fit.shape[0]:
             continue
-        seeds = restart_seeds([options.seed, key, k], options.n_init)
-        fit_labels, assign_held_out = _fit(k, seeds, z_fit, e_fit, kmeans, options)
+        fit_labels, assign_held_out = _fit(k, stream_seed([options.seed, key, k]), z_fit, e_fit, kmeans, options)
         labels = np.empty(len(z), dtype=np.int64)
         labels[fit] = fit_labels
         if not fit.all():
@@ -77,16 +78,16 @@ def search_superclass(x: np.ndarray, errors: np.ndarray, fit: np.ndarray, option
 AssignHeldOut = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rows, components in use) -> labels
 
 
-def _fit(k, seeds, z_fit, e_fit, kmeans, options) -> tuple[np.ndarray, AssignHeldOut]:
+def _fit(k, seed, z_fit, e_fit, kmeans, options) -> tuple[np.ndarray, AssignHeldOut]:
     """Labels of the fitting rows, and how held-out rows are assigned (embedding only)."""
     if options.method == "kmeans":
-        fit_labels = kmeans.fit(k, seeds)
+        fit_labels = kmeans.fit(k, seed)
         centroids = member_means(z_fit, fit_labels, k)
         return fit_labels, lambda rows, used: nearest(rows, centroids)
     if options.method == "gmm":
-        model = fit_gmm(z_fit, k, seeds, options.covariance)
+        model = fit_gmm(z_fit, k, seed, options.n_init, options.covariance)
         return model.predict(z_fit).astype(np.int64), lambda rows, used: _best_allowed(model.predict_proba(rows), used)
-    mixture = fit_error_mixture(z_fit, e_fit, kmeans.fit(k, seeds), k, options.error_weight)
+    mixture = fit_error_mixture(z_fit, e_fit, kmeans.fit(k, seed), k, options.error_weight)
     return mixture.assign(z_fit, e_fit), lambda rows, used: _best_allowed(mixture.embedding_log_density(rows), used)
 
 

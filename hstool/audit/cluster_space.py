@@ -34,6 +34,7 @@ class Projection:
 def principal_axes(x: np.ndarray, r: int) -> Projection:
     """The top `r` principal axes of the rows of `x` (exact, from the d x d covariance)."""
     from scipy.linalg import eigh
+    from threadpoolctl import threadpool_limits
 
     n, d = x.shape
     r = min(r, d)
@@ -42,7 +43,10 @@ def principal_axes(x: np.ndarray, r: int) -> Projection:
     for start in range(0, n, _CHUNK):
         block = np.asarray(x[start:start + _CHUNK], dtype=np.float32) - mean
         gram += block.T @ block
-    values, vectors = eigh(gram, subset_by_index=[d - r, d - 1])
+    # One BLAS thread: the eigensolver gains little from threads and, on a busy machine, loses
+    # up to 20x to them (measured on the shared 2-core development machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        values, vectors = eigh(gram, subset_by_index=[d - r, d - 1])
     order = np.argsort(values)[::-1]
     axes = vectors[:, order]
     # Fix each axis's sign (largest-magnitude entry positive): eigenvector signs are arbitrary.
@@ -69,11 +73,9 @@ def clustering_space(x: np.ndarray, fit: np.ndarray, *, normalise: bool, pca: in
 
 def member_means(z: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """Mean of each cluster's rows (k, dims), summed in float64; NaN rows for empty clusters."""
-    sums = np.zeros((k, z.shape[1]), dtype=np.float64)
-    for start in range(0, z.shape[0], _CHUNK):
-        block = labels[start:start + _CHUNK]
-        onehot = (block[None, :] == np.arange(k)[:, None]).astype(np.float64)
-        sums += onehot @ np.asarray(z[start:start + _CHUNK], dtype=np.float64)
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts[:, None]
+    means = np.full((k, z.shape[1]), np.nan)
+    for j in range(k):
+        rows = labels == j
+        if rows.any():
+            means[j] = z[rows].sum(axis=0, dtype=np.float64) / rows.sum()
+    return means
