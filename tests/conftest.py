@@ -21,18 +21,29 @@ def data_dir() -> Path:
     return path
 
 
+def run_hs_subprocess(*args: str, cwd: Path, input: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -m hstool ARGS...` in a fresh interpreter (for import checks and signals)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "hstool", *args], cwd=cwd, input=input, capture_output=True, env=env)
+
+
 @pytest.fixture
-def run_hs(tmp_path):
-    """Run `hs ARGS...` in a subprocess (real exit codes, real stdout/stderr) inside tmp_path."""
+def run_hs(tmp_path, monkeypatch):
+    """Run `hs ARGS...` in-process inside tmp_path; returns an object shaped like CompletedProcess.
+
+    In-process keeps the suite fast (no interpreter start per call); stdout and stderr are
+    captured separately and the exit code is the one the shell would see.
+    """
+    from typer.testing import CliRunner
+
+    from hstool.cli.app import app
 
     def run(*args: str, input: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        return subprocess.run(
-            [sys.executable, "-m", "hstool", *args],
-            cwd=cwd or tmp_path,
-            input=input,
-            capture_output=True,
-            env=env,
-        )
+        monkeypatch.chdir(cwd or tmp_path)
+        monkeypatch.setattr(sys, "argv", ["hs", *args])
+        result = CliRunner().invoke(app, list(args), input=input)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return subprocess.CompletedProcess(["hs", *args], result.exit_code, result.stdout_bytes, result.stderr_bytes)
 
     return run

@@ -57,11 +57,29 @@ class Data:
 
 
 @dataclass(frozen=True)
-class Sample:
-    """The cases behind one AUC: positives and negatives (boolean masks over rows)."""
+class Tally:
+    """What a set of cases contributes: positives and negatives per rank class, and calls."""
 
-    pos: np.ndarray
-    neg: np.ndarray
+    pos_counts: np.ndarray
+    neg_counts: np.ndarray
+    tp: int  # positives called positive
+    fp: int  # negatives called positive
+
+    @classmethod
+    def of(cls, data: Data, pos: np.ndarray, neg: np.ndarray) -> "Tally":
+        return cls(
+            class_counts(data.classes, pos, data.n_classes),
+            class_counts(data.classes, neg, data.n_classes),
+            int(np.count_nonzero(pos & data.called)),
+            int(np.count_nonzero(neg & data.called)),
+        )
+
+    def __sub__(self, other: "Tally") -> "Tally":
+        return Tally(self.pos_counts - other.pos_counts, self.neg_counts - other.neg_counts, self.tp - other.tp, self.fp - other.fp)
+
+    def positives_with_negatives_of(self, other: "Tally") -> "Tally":
+        """This tally's positives scored against `other`'s negatives (one-class scopes)."""
+        return Tally(self.pos_counts, other.neg_counts, self.tp, other.fp)
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,11 @@ class Evaluation:
     tp: int
     fp: int
     comp: DelongComponents | None
+
+    @classmethod
+    def of(cls, tally: Tally) -> "Evaluation":
+        m, n = int(tally.pos_counts.sum()), int(tally.neg_counts.sum())
+        return cls(m, n, tally.tp, tally.fp, delong_components(tally.pos_counts, tally.neg_counts))
 
     @property
     def tn(self) -> int:
@@ -89,18 +112,6 @@ class Evaluation:
             "npv": (self.tn, self.tn + self.fn),
             "accuracy": (self.tp + self.tn, self.m + self.n),
         }[metric]
-
-
-def evaluate(data: Data, sample: Sample) -> Evaluation:
-    pos_counts = class_counts(data.classes, sample.pos, data.n_classes)
-    neg_counts = class_counts(data.classes, sample.neg, data.n_classes)
-    return Evaluation(
-        m=int(sample.pos.sum()),
-        n=int(sample.neg.sum()),
-        tp=int((sample.pos & data.called).sum()),
-        fp=int((sample.neg & data.called).sum()),
-        comp=delong_components(pos_counts, neg_counts),
-    )
 
 
 def scope_of(stratifier: Stratifier, labels: np.ndarray) -> str:
@@ -123,70 +134,73 @@ def _reference_code(stratifier: Stratifier, options: StratifyOptions) -> int | N
 
 def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions) -> list[dict]:
     """Rows of the strata table: the overall row, then every group of every stratifier."""
-    everything = np.ones(len(data.labels), bool)
-    overall = Sample(data.labels, ~data.labels)
-    rows = [_row(data, OVERALL, OVERALL, "all", overall, None, None, "", everything, options, 0)]
+    pos, neg = data.labels, ~data.labels
+    overall = Tally.of(data, pos, neg)
+    rows = [_row(data, OVERALL, OVERALL, "all", np.ones(len(pos), bool), overall, None, None, "", options, 0)]
     for stratifier in stratifiers:
-        scope = scope_of(stratifier, data.labels)
+        scope = scope_of(stratifier, pos)
         ref = _reference_code(stratifier, options)
+        ref_tally = Tally.of(data, pos & (stratifier.codes == ref), neg & (stratifier.codes == ref)) if ref is not None else None
+        comparator_name = "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
         for code, level in enumerate(stratifier.levels):
             member = stratifier.codes == code
             if not member.any():
                 continue
-            row = _group_row(data, stratifier, scope, code, level, member, ref, options, len(rows))
-            if row is not None:
-                rows.append(row)
+            own = Tally.of(data, pos & member, neg & member)
+            other = ref_tally if ref_tally is not None else overall - own
+            if scope == "group":
+                kind, group, comparator, shared = "group", own, other, None
+            elif own.pos_counts.any():
+                if level == MISSING and int(own.pos_counts.sum()) == int(pos.sum()):
+                    continue  # every positive lacks a value: that is the pool, not a subgroup
+                kind, shared = "positives", "neg"
+                group, comparator = own.positives_with_negatives_of(overall), other.positives_with_negatives_of(overall)
+            else:
+                if level == MISSING and int(own.neg_counts.sum()) == int(neg.sum()):
+                    continue  # every negative lacks a value: the pool of a positives-only column
+                kind, shared = "negatives", "pos"
+                group, comparator = overall.positives_with_negatives_of(own), overall.positives_with_negatives_of(other)
+            rows.append(_row(data, stratifier.name, level, kind, member, group, comparator, shared, comparator_name, options, len(rows)))
     return rows
 
 
-def _group_row(data, stratifier, scope, code, level, member, ref, options, index) -> dict | None:
+def _bootstrap_masks(data: Data, scope: str, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positives and negatives a group's metrics are computed on, for resampling."""
     pos, neg = data.labels, ~data.labels
-    ref_member = stratifier.codes == ref if ref is not None else None
-    if scope == "group":
-        sample = Sample(pos & member, neg & member)
-        other = ref_member if ref is not None else ~member
-        comparator = Sample(pos & other, neg & other)
-        return _row(data, stratifier.name, level, "group", sample, comparator, None, _comparator_name(stratifier, ref), member, options, index)
-    group_is_positive = bool((member & pos).any())
-    own = pos if group_is_positive else neg
-    if level == MISSING and (member == own).all():
-        return None  # the whole class without a value: the pool, not a subgroup
-    other = (ref_member if ref is not None else ~member) & own
-    if group_is_positive:
-        sample, comparator, shared, kind = Sample(member & pos, neg), Sample(other, neg), "neg", "positives"
-    else:
-        sample, comparator, shared, kind = Sample(pos, member & neg), Sample(pos, other), "pos", "negatives"
-    return _row(data, stratifier.name, level, kind, sample, comparator, shared, _comparator_name(stratifier, ref), member, options, index)
+    return {
+        "all": (pos, neg),
+        "group": (pos & member, neg & member),
+        "positives": (pos & member, neg),
+        "negatives": (pos, neg & member),
+    }[scope]
 
 
-def _comparator_name(stratifier: Stratifier, ref: int | None) -> str:
-    return "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
-
-
-def _row(data, name, level, scope, sample, comparator, shared, comparator_name, member, options, index) -> dict:
-    n_members = int(member.sum())
-    n_pos = int((member & data.labels).sum())
-    brier = float(np.mean((data.scores[member] - data.labels[member]) ** 2))
+def _row(data, name, level, scope, member, group: Tally, comparator: Tally | None, shared, comparator_name, options, index) -> dict:
+    n_members = int(np.count_nonzero(member))
+    y = data.labels[member]
+    n_pos = int(np.count_nonzero(y))
+    called = data.called[member]
+    tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
     row: dict = {"stratifier": name, "group": level, "scope": scope, "comparator": comparator_name if comparator else ""}
     row.update({"n": n_members, "n_pos": n_pos, "prevalence": n_pos / n_members, "threshold": data.threshold})
-    row.update({"tp": int((member & data.labels & data.called).sum()), "fp": int((member & ~data.labels & data.called).sum())})
-    row.update({"tn": n_members - n_pos - row["fp"], "fn": n_pos - row["tp"], "brier": brier})
+    row.update({"tp": tp, "fp": fp, "tn": n_members - n_pos - fp, "fn": n_pos - tp})
+    row["brier"] = float(np.mean((data.scores[member] - y) ** 2))
     reasons: list[str] = []
-    size = n_members if scope in ("group", "all") else (n_pos if scope == "positives" else n_members - n_pos)
+    size = {"positives": n_pos, "negatives": n_members - n_pos}.get(scope, n_members)
     if size < options.min_n:
         row.update({"status": "too_small", "reason": f"{size} cases, below --min-n {options.min_n}"})
         return row
-    ev = evaluate(data, sample)
-    ref = evaluate(data, comparator) if comparator is not None else None
+    ev = Evaluation.of(group)
+    ref = Evaluation.of(comparator) if comparator is not None else None
     _auc_columns(row, ev, ref, shared, options, reasons)
-    reported = {"group": PROPORTIONS + ("accuracy",), "all": PROPORTIONS + ("accuracy",), "positives": ("sensitivity",), "negatives": ("specificity",)}[scope]
+    reported = {"positives": ("sensitivity",), "negatives": ("specificity",)}.get(scope, PROPORTIONS + ("accuracy",))
     for metric in reported:
         _proportion_columns(row, metric, ev, ref, options, reasons)
     if options.ci == "bootstrap":
-        rng = np.random.default_rng([options.seed, index])
+        pos, neg = _bootstrap_masks(data, scope, member)
         boot = bootstrap_intervals(
-            data.classes[sample.pos], data.classes[sample.neg], data.called[sample.pos], data.called[sample.neg],
-            n_boot=options.n_boot, level=options.level, rng=rng,
+            data.classes[pos], data.classes[neg], data.called[pos], data.called[neg],
+            n_boot=options.n_boot, level=options.level, rng=np.random.default_rng([options.seed, index]),
         )
         for metric in ("auc",) + reported:
             if row.get(metric) is not None:

@@ -64,7 +64,6 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
     labels = labels.with_columns(pl.Series("__y", y))
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
-    joined = joined.sort(KEY)  # row order of the inputs never matters
     scores = joined["score"].to_numpy()
     y = joined["__y"].to_numpy()
     if y.all() or not y.any():
@@ -95,7 +94,6 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
         raise InputError(f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every row needs its superclass")
     preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
-    joined = joined.sort(KEY)
     truth = joined[LABEL].cast(pl.String).str.strip_chars()
     correct = (joined["pred"] == truth).to_numpy()
     columns = _stratifier_columns(labels, options)

@@ -9,10 +9,12 @@ import typer
 
 from hstool import __version__
 
-# (command name, module under hstool.cli). Each module exposes `command` and may set EPILOG
-# (examples shown at the end of its --help).
+# (command name, module under hstool.cli). Each module exposes either `command` (and may set
+# EPILOG, examples shown at the end of its --help) or `app`, a Typer sub-app whose subcommands
+# become `hs NAME SUBCOMMAND` (e.g. `hs manifest folder`).
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
+    ("manifest", "manifest"),
     ("cluster", "cluster"),
 ]
 
@@ -43,7 +45,10 @@ def _root(
 
 for _name, _module in COMMANDS:
     _mod = importlib.import_module(f"hstool.cli.{_module}")
-    app.command(name=_name, epilog=getattr(_mod, "EPILOG", None))(_mod.command)
+    if hasattr(_mod, "app"):
+        app.add_typer(_mod.app, name=_name)
+    else:
+        app.command(name=_name, epilog=getattr(_mod, "EPILOG", None))(_mod.command)
 
 
 def main() -> None:

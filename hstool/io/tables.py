@@ -118,8 +118,12 @@ def _read_csv(data: bytes, overrides: dict) -> pl.DataFrame:
     # do not stop ids such as `00012` from being read as text.
     header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
     raw = {h: pl.String for h in header.split(",") if h.strip().lstrip("\ufeff") in overrides}
-    # Infer types from every row: a float after row 10,000 must not break parsing.
-    return pl.read_csv(io.BytesIO(data), infer_schema_length=None, schema_overrides=raw or None)
+    try:
+        return pl.read_csv(io.BytesIO(data), schema_overrides=raw or None)
+    except pl.exceptions.ComputeError:
+        # Types guessed from the first rows failed later on (e.g. an integer column with a
+        # float at row 50,000): infer from every row instead, which is slower but exact.
+        return pl.read_csv(io.BytesIO(data), infer_schema_length=None, schema_overrides=raw or None)
 
 
 def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequence[str]) -> None:
@@ -141,6 +145,8 @@ def _check_key(df: pl.DataFrame, source: Source, key: str) -> None:
     if blank.any():
         i = int(blank.arg_true()[0])
         raise InputError(f"{source.at(i, key)}: empty id; every row needs an {key}")
+    if ids.n_unique() == len(ids):
+        return
     dup = ids.is_duplicated()
     if dup.any():
         i = int(dup.arg_true()[0])
@@ -164,22 +170,23 @@ def join_on_id(
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Inner-join two tables on `key`; unmatched ids are an error unless explicitly allowed.
 
-    Returns the joined table and the counts of rows dropped from each side (for the sidecar).
+    Returns the joined table, sorted by `key` (so results never depend on input row order),
+    and the counts of rows dropped from each side (for the sidecar).
     Columns present in both tables (other than the key) keep the left table's values, and the
     right one's get a `_right` suffix.
     """
-    only_left = left.join(right.select(key), on=key, how="anti")
-    only_right = right.join(left.select(key), on=key, how="anti")
-    counts = {f"unmatched_in_{left_source.name}": only_left.height, f"unmatched_in_{right_source.name}": only_right.height}
+    joined = left.join(right, on=key, how="inner", suffix="_right").sort(key)
+    counts = {f"unmatched_in_{left_source.name}": left.height - joined.height, f"unmatched_in_{right_source.name}": right.height - joined.height}
     if not allow_unmatched:
-        for extra, has, lacks in ((only_left, left_source, right_source), (only_right, right_source, left_source)):
-            if extra.height:
+        # Ids are unique on both sides, so equal heights mean every id matched.
+        for table, has, other, lacks in ((left, left_source, right, right_source), (right, right_source, left, left_source)):
+            if table.height > joined.height:
+                extra = table.join(other.select(key), on=key, how="anti").sort(key)
                 shown = ", ".join(repr(v) for v in extra[key].head(_SHOWN).to_list())
                 raise InputError(
                     f"{has.name}: {extra.height} {key}s are missing from {lacks.name} (first: {shown}); "
                     f"fix the files or pass --allow-unmatched to analyse only the ids in both"
                 )
-    joined = left.join(right, on=key, how="inner", suffix="_right", maintain_order="left")
     if joined.height == 0:
         raise InputError(f"{left_source.name} and {right_source.name} share no {key}; are they from the same images?")
     return joined, counts

@@ -20,6 +20,13 @@ def rank_classes(scores: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.astype(np.int64, copy=False), len(uniq)
 
 
+def midranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their average rank (as scipy.stats.rankdata's default)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)  # rank of the last member of each tie block
+    return (upper - (counts - 1) / 2.0)[inverse]
+
+
 def class_counts(classes: np.ndarray, mask: np.ndarray, n_classes: int) -> np.ndarray:
     """How many rows selected by `mask` fall in each rank class."""
     return np.bincount(classes[mask], minlength=n_classes)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy import stats
+
+from hstool.stats.auc import midranks
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,12 @@ class Comparison:
 
 def normal_quantile(level: float) -> float:
     """Two-sided critical value, e.g. 1.96 for a 95% interval."""
-    return float(stats.norm.ppf(0.5 + level / 2.0))
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def two_sided_p(z: float) -> float:
+    """2 * P(Z > |z|), accurate far into the tail (erfc rather than 1 - cdf)."""
+    return math.erfc(abs(z) / math.sqrt(2.0))
 
 
 def wald_interval(estimate: float, variance: float | None, level: float) -> tuple[float | None, float | None]:
@@ -46,7 +54,7 @@ def compare_aucs(
         # Both AUCs exactly known (e.g. both perfect): no evidence of a difference unless they differ.
         return Comparison(delta, None, None) if delta != 0 else Comparison(0.0, 0.0, 1.0)
     z = delta / math.sqrt(var)
-    return Comparison(delta, z, float(2.0 * stats.norm.sf(abs(z))))
+    return Comparison(delta, z, two_sided_p(z))
 
 
 def paired_placements(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -57,8 +65,8 @@ def paired_placements(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     labels = np.asarray(labels, dtype=bool)
     x, y = scores[labels], scores[~labels]
     m, n = len(x), len(y)
-    tz = stats.rankdata(np.concatenate([x, y]))
-    tx, ty = stats.rankdata(x), stats.rankdata(y)
+    tz = midranks(np.concatenate([x, y]))
+    tx, ty = midranks(x), midranks(y)
     v10 = (tz[:m] - tx) / n
     v01 = 1.0 - (tz[m:] - ty) / m
     return v10, v01, float(v10.mean())

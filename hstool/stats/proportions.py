@@ -6,9 +6,8 @@ Vectorised over arrays of counts. An undefined proportion (0 of 0) is NaN, never
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from hstool.stats.delong import normal_quantile
+from hstool.stats.delong import normal_quantile, two_sided_p
 
 INTERVALS = ("wilson", "clopper-pearson")
 
@@ -43,10 +42,12 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
 def clopper_pearson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson 1934) interval from beta quantiles."""
     k, n = _as_arrays(k, n)
+    from scipy.special import betaincinv  # imported here: scipy is slow to import
+
     alpha = 1 - level
     with np.errstate(invalid="ignore"):
-        low = np.where(k > 0, stats.beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-        high = np.where(k < n, stats.beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+        low = np.where(k > 0, betaincinv(k, n - k + 1, alpha / 2), 0.0)
+        high = np.where(k < n, betaincinv(k + 1, n - k, 1 - alpha / 2), 1.0)
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
@@ -64,14 +65,15 @@ def two_proportion_z_p(k1: float, n1: float, k2: float, n2: float) -> float:
     var = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
     if var <= 0:
         return 1.0
-    z = (k1 / n1 - k2 / n2) / np.sqrt(var)
-    return float(2 * stats.norm.sf(abs(z)))
+    return two_sided_p((k1 / n1 - k2 / n2) / np.sqrt(var))
 
 
 def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
     """Two-sided Fisher exact test on the 2x2 table [[k1, n1-k1], [k2, n2-k2]]."""
+    from scipy.stats import fisher_exact  # imported here: scipy.stats is slow to import
+
     table = [[int(k1), int(n1 - k1)], [int(k2), int(n2 - k2)]]
-    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    return float(fisher_exact(table, alternative="two-sided").pvalue)
 
 
 def compare_proportions(k1: float, n1: float, k2: float, n2: float) -> tuple[float | None, str | None]:

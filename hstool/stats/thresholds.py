@@ -39,7 +39,8 @@ def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """
     curve = operating_curve(scores, labels)
     j = curve.sensitivity + curve.specificity - 1.0
-    best = np.flatnonzero(j == j.max())[-1]
+    # J values are ratios of counts; a tolerance keeps float rounding from breaking true ties.
+    best = np.flatnonzero(j >= j.max() - 1e-12)[-1]
     return float(curve.thresholds[best])
 
 

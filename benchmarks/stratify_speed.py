@@ -1,0 +1,134 @@
+"""Benchmark: `hs stratify` on N rows (default 1,000,000) with 3 stratifiers (2, 5, 20 levels).
+
+Measured in one run, on the same files:
+  floor      polars reading the two CSVs (nothing else)
+  hs         `hs stratify` end to end in a subprocess (DeLong + Wilson, the default), peak RSS
+  fairlearn  MetricFrame per stratifier with bootstrap intervals (n_boot), same metrics
+  sklearn    a plain loop: per group, sklearn metrics + a stratified bootstrap of n_boot replicates
+
+The baselines are linear in the number of replicates, so they are timed at two small replicate
+counts and the time for --n-boot replicates is extrapolated from the fitted line (printed as
+such). Usage:
+  python benchmarks/stratify_speed.py [--rows 1000000] [--n-boot 1000] [--probe 2,6] [--hs-bootstrap]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).parent))
+from stratify_data import LEVELS, make  # noqa: E402
+
+METRIC_NAMES = ("auc", "sensitivity", "specificity", "ppv", "npv")
+
+
+def group_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    tn, fp, fn, tp = confusion_matrix(y, s >= threshold, labels=[0, 1]).ravel()
+    return {
+        "auc": roc_auc_score(y, s),
+        "sensitivity": tp / (tp + fn),
+        "specificity": tn / (tn + fp),
+        "ppv": tp / (tp + fp),
+        "npv": tn / (tn + fn),
+    }
+
+
+def sklearn_loop(df: pl.DataFrame, n_boot: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    y_all, s_all = df["label"].to_numpy(), df["score"].to_numpy()
+    for column in LEVELS:
+        codes = df[column].to_numpy()
+        for level in np.unique(codes):
+            member = codes == level
+            y, s = y_all[member], s_all[member]
+            group_metrics(y, s, 0.5)
+            pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+            draws = []
+            for _ in range(n_boot):
+                idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+                draws.append(group_metrics(y[idx], s[idx], 0.5))
+            for name in METRIC_NAMES:
+                np.quantile([d[name] for d in draws], [0.025, 0.975])
+
+
+def fairlearn_job(df: pl.DataFrame, n_boot: int, seed: int = 0) -> None:
+    from fairlearn.metrics import MetricFrame
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+    # MetricFrame passes one y_pred to every metric: the scores, thresholded where needed.
+    metrics = {
+        "auc": roc_auc_score,
+        "sensitivity": lambda y, s: recall_score(y, s >= 0.5),
+        "specificity": lambda y, s: recall_score(y, s >= 0.5, pos_label=0),
+        "ppv": lambda y, s: precision_score(y, s >= 0.5),
+        "npv": lambda y, s: precision_score(y, s >= 0.5, pos_label=0),
+    }
+    y, s = df["label"].to_numpy(), df["score"].to_numpy()
+    for column in LEVELS:
+        MetricFrame(
+            metrics=metrics, y_true=y, y_pred=s, sensitive_features=df[column].to_numpy(),
+            n_boot=n_boot, ci_quantiles=[0.025, 0.975], random_state=seed,
+        )
+
+
+def timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def extrapolate(fn, df, probes: list[int], target: int) -> tuple[float, list[float]]:
+    fn(df.head(1000), 1)  # warm up imports and caches before timing
+    times = [timed(fn, df, b) for b in probes]
+    slope, intercept = np.polyfit(probes, times, 1)
+    return intercept + slope * target, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--probe", default="2,6", help="replicate counts at which the sklearn loop is timed")
+    parser.add_argument("--probe-fairlearn", default="1,2", help="replicate counts at which fairlearn is timed (it is slow)")
+    parser.add_argument("--hs-bootstrap", action="store_true", help="also time hs stratify --ci bootstrap --n-boot N")
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    probes = {"sklearn": [int(v) for v in args.probe.split(",")], "fairlearn": [int(v) for v in args.probe_fairlearn.split(",")]}
+    folder = Path(args.workdir or tempfile.mkdtemp(prefix="hs-bench-"))
+    preds, labels = make(folder, args.rows)
+    hs = [sys.executable, "-m", "hstool", "stratify", str(preds), str(labels), "-q"]
+
+    floor = timed(lambda: (pl.read_csv(preds), pl.read_csv(labels)))
+    start = time.perf_counter()
+    subprocess.run(hs + ["-o", str(folder / "strata.csv")], check=True)
+    hs_time = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"rows {args.rows:,}; groups {sum(LEVELS.values())}; machine: {os.cpu_count()} CPUs")
+    print(f"floor     polars read_csv of both files      {floor:8.2f} s")
+    print(f"hs        stratify end to end (subprocess)   {hs_time:8.2f} s   {hs_time / floor:5.1f}x the floor; peak RSS {peak_mb:,.0f} MB")
+    if args.hs_bootstrap:
+        start = time.perf_counter()
+        subprocess.run(hs + ["--ci", "bootstrap", "--n-boot", str(args.n_boot), "-o", str(folder / "strata_boot.csv")], check=True)
+        boot_time = time.perf_counter() - start
+        print(f"hs        --ci bootstrap --n-boot {args.n_boot}       {boot_time:8.2f} s")
+    df = pl.read_csv(preds).join(pl.read_csv(labels), on="image_id")
+    for name, fn in (("fairlearn", fairlearn_job), ("sklearn", sklearn_loop)):
+        estimate, times = extrapolate(fn, df, probes[name], args.n_boot)
+        measured = ", ".join(f"{t:.1f} s at n_boot={b}" for b, t in zip(probes[name], times))
+        print(f"{name:9s} n_boot={args.n_boot} (extrapolated) {estimate:8.1f} s   hs is {estimate / hs_time:6.0f}x faster   [measured: {measured}]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""`hs manifest folder|npz|idx|check`: make a manifest.csv from images on disk or from array
+files, or check one. A Typer sub-app; every subcommand calls one function of hstool.data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hstool.cli.common import handled, say
+from hstool.cli.options import Output, Quiet, Verbose
+
+app = typer.Typer(
+    help="Make or check a manifest.csv (image_id,path[,label][,split]): from a folder of images, "
+    "a MedMNIST .npz or MNIST idx files.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+OutDir = Annotated[str, typer.Option("--out-dir", help="Folder to create: images/ (PNG files) and manifest.csv with its .meta.json.")]
+Limit = Annotated[Optional[int], typer.Option("--limit", help="Only the first N images (of each split).")]
+ClassNames = Annotated[
+    Optional[str],
+    typer.Option("--class-names", help="Comma-separated names for class indices 0, 1, 2... (labels become names)."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")]
+
+
+def _names(class_names: str | None) -> list[str] | None:
+    from hstool.errors import UsageError
+
+    if class_names is None:
+        return None
+    names = [n.strip() for n in class_names.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise UsageError(f"--class-names {class_names!r}: give distinct, non-empty names separated by commas")
+    return names
+
+
+def _export(build, *args, class_names: str | None, quiet: bool, **options) -> None:
+    """Run an array import (npz, idx) with a progress bar, then print its summary."""
+    from hstool.cli.progress import progress_bar
+
+    with progress_bar("writing PNG files", quiet=quiet) as progress:
+        built = build(*args, class_names=_names(class_names), progress=progress, **options)
+    if not quiet:
+        say(built.summary())
+
+
+FOLDER_EPILOG = """\
+Examples:
+
+  hs manifest folder chest_xray/ -o chest_xray/manifest.csv
+
+  hs manifest folder chest_xray/ --split-dirs -o chest_xray/manifest.csv   # chest_xray/train/NORMAL/x.jpeg
+
+  hs manifest folder scans/ > manifest.csv   # paths relative to the current folder
+
+Output columns: image_id (path below DIR without extension), path (relative to the manifest's folder), label (the class folder; omitted when images are not in class folders), split (with --split-dirs).
+"""
+
+
+@app.command("folder", epilog=FOLDER_EPILOG)
+def folder(
+    directory: Annotated[str, typer.Argument(metavar="DIR", help="Folder of images: DIR/<class>/... (PNG, JPEG, DICOM, .npy).")],
+    split_dirs: Annotated[bool, typer.Option("--split-dirs", help="DIR/<train|val|test>/<class>/...: add a split column.")] = False,
+    output: Output = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Manifest of the image files under a folder; the class is the first-level subfolder."""
+    with handled(verbose):
+        from pathlib import Path
+
+        from hstool.data.folder import manifest_from_folder
+        from hstool.io.render import emit
+
+        to_file = output is not None and output != "-"
+        built = manifest_from_folder(directory, manifest_dir=Path(output).parent if to_file else Path.cwd(), split_dirs=split_dirs)
+        emit(built.table, fmt="csv", output=output, meta=built.meta)
+        if not quiet:
+            say(built.summary())
+
+
+NPZ_EPILOG = """\
+Examples:
+
+  hs manifest npz pneumoniamnist.npz --out-dir pneumonia/
+
+  hs manifest npz pneumoniamnist.npz --out-dir small/ --splits train,test --limit 200
+
+  hs manifest npz pneumoniamnist.npz --out-dir named/ --class-names normal,pneumonia
+
+Reads <split>_images and <split>_labels for train, val and test. Writes OUT/images/<split>_<index>.png and OUT/manifest.csv (image_id,path,label,split).
+"""
+
+
+@app.command("npz", epilog=NPZ_EPILOG)
+def npz(
+    file: Annotated[str, typer.Argument(metavar="FILE.npz", help="MedMNIST-style .npz (train_images, train_labels, val_..., test_...).")],
+    out_dir: OutDir,
+    splits: Annotated[Optional[str], typer.Option("--splits", help="Comma-separated splits to export, e.g. train,test. Default: all in the file.")] = None,
+    limit: Limit = None,
+    class_names: ClassNames = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write the images of a MedMNIST .npz as PNG files, with a manifest (split column)."""
+    with handled(verbose):
+        from hstool.data.build import manifest_from_npz
+
+        wanted = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
+        _export(manifest_from_npz, file, out_dir, splits=wanted, limit=limit, class_names=class_names, force=force, quiet=quiet)
+
+
+IDX_EPILOG = """\
+Examples:
+
+  hs manifest idx t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz --out-dir fmnist-test/ --split test
+
+  hs manifest idx train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz --out-dir fmnist-train/ --split train --limit 5000 \\
+      --class-names "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
+
+Writes OUT/images/<split>_<index>.png (img_<index> without --split) and OUT/manifest.csv (image_id,path,label[,split]).
+"""
+
+
+@app.command("idx", epilog=IDX_EPILOG)
+def idx(
+    images: Annotated[str, typer.Argument(metavar="IMAGES", help="idx image file (…-images-idx3-ubyte[.gz]).")],
+    labels: Annotated[str, typer.Argument(metavar="LABELS", help="idx label file (…-labels-idx1-ubyte[.gz]).")],
+    out_dir: OutDir,
+    split: Annotated[Optional[str], typer.Option("--split", help="Value of a split column: train, val or test. Default: no split column.")] = None,
+    limit: Limit = None,
+    class_names: ClassNames = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write the images of MNIST-style idx files (gzip or not) as PNG files, with a manifest."""
+    with handled(verbose):
+        from hstool.data.build import manifest_from_idx
+
+        _export(manifest_from_idx, images, labels, out_dir, split=split, limit=limit, class_names=class_names, force=force, quiet=quiet)
+
+
+CHECK_EPILOG = """\
+Examples:
+
+  hs manifest check manifest.csv
+
+  hs manifest check manifest.csv --labels --decode
+
+Checks the columns, ids, paths (inside the root, files present), split values, and with --labels the labels; with --decode it also decodes every image. Prints a one-line summary on stderr; exit 1 on the first problem.
+"""
+
+
+@app.command("check", epilog=CHECK_EPILOG)
+def check(
+    manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="manifest.csv to check ('-' = stdin).")],
+    root: Annotated[Optional[str], typer.Option("--root", help="Folder the paths are relative to. Default: the manifest's folder.")] = None,
+    labels: Annotated[bool, typer.Option("--labels", help="Require a label column with at least two classes and no empty labels.")] = False,
+    decode: Annotated[bool, typer.Option("--decode", help="Also decode every image (slow on large sets).")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Validate a manifest and its image files."""
+    with handled(verbose):
+        from hstool.cli.progress import progress_bar
+        from hstool.data.check import check_manifest
+
+        with progress_bar("decoding images", quiet=quiet) as progress:
+            summary = check_manifest(manifest, root=root, require_label=labels, decode=decode, progress=progress)
+        if not quiet:
+            say(summary)
