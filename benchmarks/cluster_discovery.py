@@ -1,9 +1,12 @@
 """Discovery benchmark: how well each `hs cluster` method recovers a planted slice.
 
-On files (e.g. from `hs train` / `hs predict` / `hs embed` on a planted-slice dataset):
+On files (e.g. `hs synth` planted strata, then `hs train`, `hs predict` and `hs embed` on the
+test split), with the slice given as labels-file conditions (COL=VALUE, or COL alone for a 0/1
+column; several are combined with "and"):
 
-    python benchmarks/cluster_discovery.py --emb emb.npy --preds preds.csv --labels labels.csv \\
-        --slice-column in_slice --slice-type rare
+    python benchmarks/cluster_discovery.py --emb emb.npy --preds preds.csv --labels labels_test.csv \\
+        --slice subclass=Shirt --slice-type rare
+    python benchmarks/cluster_discovery.py ... --slice drain_pos=no --slice-type spurious
 
 On synthetic embeddings (Gaussian blobs with a planted slice, errors drawn at planted rates;
 NOT a model: see hstool/audit/planted.py), every slice type and several seeds:
@@ -62,12 +65,24 @@ class Files:
     labels: str
 
 
-def evaluate(files: Files, slice_column: str, options: ClusterOptions) -> dict[str, float]:
+def slice_members(labels_path: str, conditions: list[str]) -> pl.DataFrame:
+    """`image_id, member` from the labels file: rows meeting every COL=VALUE (or truthy COL)."""
+    table = pl.read_csv(labels_path, infer_schema_length=0)  # every column as text
+    member = pl.lit(True)
+    for condition in conditions:
+        column, sep, value = condition.partition("=")
+        if column not in table.columns:
+            raise SystemExit(f"{labels_path}: no column {column!r} for --slice {condition}")
+        text = pl.col(column).str.strip_chars().str.to_lowercase()
+        member = member & (text == value.strip().lower() if sep else text.is_in(["1", "true", "yes"]))
+    return table.select("image_id", member.fill_null(False).alias("member"))
+
+
+def evaluate(files: Files, conditions: list[str], options: ClusterOptions) -> dict[str, float]:
     """Run one method and score its clusters against the planted slice."""
     result = run_cluster(files.emb, files.preds, files.labels, options)
-    truth = pl.read_csv(files.labels, schema_overrides={"image_id": pl.String}, infer_schema_length=None).select("image_id", slice_column)
-    a = result.assignments.join(truth, on="image_id", how="left")
-    member = a[slice_column].fill_null(0).cast(pl.Int64).to_numpy() == 1
+    a = result.assignments.join(slice_members(files.labels, conditions), on="image_id", how="left")
+    member = a["member"].fill_null(False).to_numpy()
     holders = a.filter(pl.Series(member))["label"].unique().to_list()
     if len(holders) != 1:
         raise SystemExit(f"{files.labels}: the slice spans {len(holders)} superclasses; plant it in one")
@@ -117,7 +132,7 @@ def synthetic(seeds: int, methods: list[str]) -> list[dict]:
                 for method in methods:
                     options = METHODS[method]
                     options = replace(options, search=replace(options.search, seed=seed), by=[])
-                    rows.append({"slice": kind, "method": method, "seed": seed, **evaluate(files, "in_slice", options)})
+                    rows.append({"slice": kind, "method": method, "seed": seed, **evaluate(files, ["in_slice"], options)})
                     print(f"{kind} seed {seed} {method}: " + ", ".join(f"{k} {rows[-1][k]:.3f}" for k in METRICS), file=sys.stderr)
     return rows
 
@@ -127,7 +142,7 @@ def main() -> None:
     parser.add_argument("--emb")
     parser.add_argument("--preds")
     parser.add_argument("--labels")
-    parser.add_argument("--slice-column", default="in_slice", help="labels column: 1 for planted-slice members, else 0")
+    parser.add_argument("--slice", action="append", help="slice membership: COL=VALUE or a 0/1 COL of the labels file (repeatable: and); default in_slice")
     parser.add_argument("--slice-type", default="planted", help="name of the slice in the table (rare, noisy, spurious)")
     parser.add_argument("--synthetic", action="store_true", help="synthetic planted slices instead of files")
     parser.add_argument("--seeds", type=int, default=5, help="synthetic datasets (and method seeds) per slice type")
@@ -144,7 +159,7 @@ def main() -> None:
         rows = []
         for method in methods:
             options = replace(METHODS[method], search=replace(METHODS[method].search, seed=args.seed), by=[])
-            rows.append({"slice": args.slice_type, "method": method, "seed": args.seed, **evaluate(files, args.slice_column, options)})
+            rows.append({"slice": args.slice_type, "method": method, "seed": args.seed, **evaluate(files, args.slice or ["in_slice"], options)})
     print(table(rows))
     if {"rare", "noisy"} & {r["slice"] for r in rows}:
         print()

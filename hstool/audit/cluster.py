@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.cluster_inputs import LABEL, ClusterInputs, read_cluster_inputs
-from hstool.audit.cluster_search import SearchOptions, search_superclass
+from hstool.audit.cluster_search import Clustering, SearchOptions, search_superclass
 from hstool.audit.cluster_select import Partition, Selection, select
 from hstool.audit.cluster_stats import (
     ALL,
@@ -71,6 +71,19 @@ class ClusterResult:
         return {**self.meta, "schema": schema, "rows": rows}
 
 
+@dataclass
+class _Superclass:
+    """What the analysis of one superclass produced."""
+
+    name: str
+    idx: np.ndarray  # its rows among the analysed cases
+    selection: Selection | None  # None: skipped
+    reason: str
+    rows: list[dict]  # summary rows: its (all) row, then every cluster at every k
+    prevalence: list[dict]
+    chosen: Clustering | None = None  # the clustering at the reported k
+
+
 def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: ClusterOptions) -> ClusterResult:
     data = read_cluster_inputs(
         emb_path, preds_path, labels_path, ids_path=options.ids, threshold=options.threshold,
@@ -79,45 +92,46 @@ def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: Clust
     fit = _fit_mask(data, options)
     describe = [c for c in (options.by if options.by is not None else data.table.columns) if c not in (KEY, LABEL)]
     stratifiers = build_stratifiers(data.table, by=describe, crosses=[], bins={}, max_levels=options.max_levels, source_name=data.sources[2].name)
-    n = len(data.superclass)
-    assigned = {"cluster": np.full(n, None, dtype=object), "role": np.full(n, None, dtype=object)}
-    k_of, distance = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
-    summary, prevalence, outcomes = [], [], []
-    for key, name in enumerate(_superclass_order(data.superclass)):
-        idx = np.flatnonzero(data.superclass == name)
-        sc_fit = fit[idx]
-        tested = ~sc_fit if not sc_fit.all() else sc_fit
-        errors = data.errors[idx]
-        needed = 2 * (options.min_size + 1)
-        if sc_fit.sum() < needed:
-            reason = f"{int(sc_fit.sum())} fitting cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
-            summary.append(superclass_row(name, errors[tested], None, level=options.level, ci=options.ci, status="skipped", reason=reason))
-            outcomes.append((name, None, reason))
-            continue
-        clusterings = search_superclass(data.matrix[data.rows[idx]], errors, sc_fit, options.search, key)
-        selection = select([_partition(c, errors, sc_fit) for c in clusterings], options.min_size, options.select)
-        status = "no_pair" if selection.pair is None else "ok"
-        summary.append(superclass_row(name, errors[tested], selection, level=options.level, ci=options.ci, status=status, reason=selection.reason))
-        outcomes.append((name, selection, selection.reason))
-        for clustering in clusterings:
-            summary.extend(cluster_rows(name, clustering, errors, sc_fit, selection, min_size=options.min_size, level=options.level, ci=options.ci))
-        chosen = next((c for c in clusterings if c.k == selection.k), None)
-        if chosen is None:
-            continue
-        roles = _roles(selection)
-        assigned["cluster"][idx] = [cluster_id(name, chosen.k, j) for j in chosen.labels]
-        assigned["role"][idx] = [roles.get(j) for j in chosen.labels]
-        k_of[idx], distance[idx] = chosen.k, chosen.distance
-        local = [_subset(s, idx) for s in stratifiers]
-        prevalence.extend(prevalence_rows(name, chosen, tested, roles, local, level=options.level, ci=options.ci))
-    cluster_only = [r for r in summary if r["cluster"] != ALL]
-    n_flagged = adjust_and_flag(cluster_only, options.correction, options.alpha)
+    results = [_superclass(data, fit, stratifiers, name, key, options) for key, name in enumerate(_superclass_order(data.superclass))]
+    summary = [row for r in results for row in r.rows]
+    n_flagged = adjust_and_flag([r for r in summary if r["cluster"] != ALL], options.correction, options.alpha)
     summary_df = pl.DataFrame(summary, schema=SUMMARY_SCHEMA, orient="row")
-    prevalence_df = pl.DataFrame(prevalence, schema=PREVALENCE_SCHEMA, orient="row")
-    assignments = _assignments(data, assigned, k_of, distance, fit, options)
-    meta = _meta(data, options, summary_df, n_flagged, outcomes)
-    lines = summary_lines(outcomes, summary_df, options)
-    return ClusterResult(assignments, summary_df, summary_view(summary_df), prevalence_df, prevalence_view(prevalence_df), meta, lines, n_flagged)
+    prevalence_df = pl.DataFrame([row for r in results for row in r.prevalence], schema=PREVALENCE_SCHEMA, orient="row")
+    outcomes = [(r.name, r.selection, r.reason) for r in results]
+    return ClusterResult(
+        assignments=_assignments(data, results, fit, options),
+        summary=summary_df,
+        summary_view=summary_view(summary_df),
+        prevalence=prevalence_df,
+        prevalence_view=prevalence_view(prevalence_df),
+        meta=_meta(data, options, summary_df, n_flagged, outcomes),
+        lines=summary_lines(outcomes, summary_df, options),
+        n_flagged=n_flagged,
+    )
+
+
+def _superclass(data: ClusterInputs, fit: np.ndarray, stratifiers: list[Stratifier], name: str, key: int, options: ClusterOptions) -> _Superclass:
+    """Cluster one superclass at every k, select the pair, and describe its clusters."""
+    idx = np.flatnonzero(data.superclass == name)
+    sc_fit, errors = fit[idx], data.errors[idx]
+    tested = ~sc_fit if not sc_fit.all() else sc_fit
+    stats = {"level": options.level, "ci": options.ci}
+    needed = 2 * (options.min_size + 1)
+    if sc_fit.sum() < needed:
+        reason = f"{int(sc_fit.sum())} fitting cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
+        return _Superclass(name, idx, None, reason, [superclass_row(name, errors[tested], None, status="skipped", reason=reason, **stats)], [])
+    clusterings = search_superclass(data.matrix[data.rows[idx]], errors, sc_fit, options.search, key)
+    selection = select([_partition(c, errors, sc_fit) for c in clusterings], options.min_size, options.select)
+    status = "no_pair" if selection.pair is None else "ok"
+    rows = [superclass_row(name, errors[tested], selection, status=status, reason=selection.reason, **stats)]
+    for clustering in clusterings:
+        rows.extend(cluster_rows(name, clustering, errors, sc_fit, selection, min_size=options.min_size, **stats))
+    chosen = next((c for c in clusterings if c.k == selection.k), None)
+    prevalence = []
+    if chosen is not None:
+        local = [Stratifier(s.name, s.levels, s.codes[idx], s.note) for s in stratifiers]
+        prevalence = prevalence_rows(name, chosen, tested, _roles(selection), local, **stats)
+    return _Superclass(name, idx, selection, selection.reason, rows, prevalence, chosen)
 
 
 def _superclass_order(superclass: np.ndarray) -> list[str]:
@@ -155,25 +169,24 @@ def _roles(selection: Selection) -> dict[int, str]:
     return {selection.pair.high: "high_error", selection.pair.low: "low_error"}
 
 
-def _subset(stratifier: Stratifier, idx: np.ndarray) -> Stratifier:
-    return Stratifier(stratifier.name, stratifier.levels, stratifier.codes[idx], stratifier.note)
-
-
-def _assignments(data: ClusterInputs, assigned: dict, k_of: np.ndarray, distance: np.ndarray, fit: np.ndarray, options: ClusterOptions) -> pl.DataFrame:
-    split = np.where(fit, "fit", "holdout") if options.holdout > 0 else np.full(len(fit), "all")
-    return pl.DataFrame(
-        {
-            KEY: data.table[KEY],
-            LABEL: data.table[LABEL].cast(pl.String),
-            "cluster": pl.Series(assigned["cluster"].tolist(), dtype=pl.String),
-            "role": pl.Series(assigned["role"].tolist(), dtype=pl.String),
-            "k": pl.Series(np.where(k_of < 0, None, k_of).tolist(), dtype=pl.Int64),
-            "error": data.errors.astype(np.int64),
-            "distance": pl.Series(np.where(np.isnan(distance), None, distance).tolist(), dtype=pl.Float64),
-            "split": split,
-        },
-        schema=ASSIGNMENT_SCHEMA,
-    )
+def _assignments(data: ClusterInputs, results: list[_Superclass], fit: np.ndarray, options: ClusterOptions) -> pl.DataFrame:
+    """clusters.csv: every case's cluster and role at its superclass's reported k."""
+    n = len(data.superclass)
+    cluster, role = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    k_of, distance = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    for r in results:
+        if r.chosen is None:
+            continue
+        roles = _roles(r.selection)
+        cluster[r.idx] = [cluster_id(r.name, r.chosen.k, j) for j in r.chosen.labels]
+        role[r.idx] = [roles.get(j) for j in r.chosen.labels]
+        k_of[r.idx], distance[r.idx] = r.chosen.k, r.chosen.distance
+    split = np.where(fit, "fit", "holdout") if options.holdout > 0 else np.full(n, "all")
+    columns = {
+        KEY: data.table[KEY], LABEL: data.table[LABEL].cast(pl.String), "cluster": cluster.tolist(), "role": role.tolist(),
+        "k": k_of.tolist(), "error": data.errors.astype(np.int64), "distance": distance.tolist(), "split": split,
+    }
+    return pl.DataFrame(columns, schema=ASSIGNMENT_SCHEMA)
 
 
 def _meta(data: ClusterInputs, options: ClusterOptions, summary: pl.DataFrame, n_flagged: int, outcomes) -> dict:

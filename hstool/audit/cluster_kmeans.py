@@ -3,7 +3,7 @@
 The paper clusters the full penultimate-layer features. In high dimensions most of the cost of
 each Lloyd iteration is reading the d-dimensional rows, so the search runs in two stages:
 
-1. k-means (`n_init` k-means++ restarts, the lowest cost wins) on a sketch: the rows
+1. k-means (at least SKETCH_RESTARTS k-means++ restarts, the lowest cost wins) on a sketch: the rows
    projected on their top `SKETCH_DIM` principal axes (estimated on a seeded sample of rows),
    computed once per superclass and shared by every k. For k clusters, projecting on the top
    O(k/eps) axes preserves every clustering's cost within a factor 1 + eps, up to a constant
@@ -32,6 +32,7 @@ _CHUNK = 16384
 # barriers cost far more than a small problem's arithmetic (measured 100x slower on 1500 x 32).
 _SMALL = 1 << 21
 _AXES_SAMPLE = 8192  # rows used to estimate the sketch's axes
+SKETCH_RESTARTS = 10  # restarts on the sketch are cheap: at least this many (more with --n-init)
 
 
 def stream_seed(key: list[int]) -> int:
@@ -57,12 +58,13 @@ class KMeansSearch:
         """Cluster labels (0..k-1) of the rows for `k` clusters.
 
         Without a sketch: the best of `n_init` k-means++ restarts on the rows. With one: the best
-        of `n_init` restarts on the sketch (its cost ranks clusterings as the full cost does, up
-        to 1 + eps), lifted to the full space and iterated there to convergence.
+        of max(n_init, SKETCH_RESTARTS) restarts on the sketch (its cost ranks clusterings as the
+        full cost does, up to 1 + eps), lifted to the full space and iterated there to
+        convergence.
         """
         if self.sketch is None:
             return _kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_.astype(np.int64)
-        rough = _kmeans(self.sketch, k, seed=seed, n_init=self.n_init)
+        rough = _kmeans(self.sketch, k, seed=seed, n_init=max(self.n_init, SKETCH_RESTARTS))
         start = member_means(self.z, rough.labels_, k)
         if np.isnan(start).any():  # the sketch lost a cluster: cluster the full rows directly
             return _kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_.astype(np.int64)

@@ -45,7 +45,7 @@ def _rate_fields(wrong: int, n: int, level: float, ci: str) -> dict:
     return {"error_rate": wrong / n, "error_ci_low": float(low), "error_ci_high": float(high)}
 
 
-def superclass_row(name: str, errors: np.ndarray, selection: Selection | None, *, level: float, ci: str, status: str, reason: str) -> dict:
+def superclass_row(name: str, errors: np.ndarray, selection: Selection | None, *, status: str, reason: str, level: float, ci: str) -> dict:
     """The `(all)` row of a superclass: its error rate, and what was reported for it."""
     row = {"superclass": name, "k": selection.k if selection else None, "cluster": ALL, "n": len(errors)}
     row.update({"n_error": int(errors.sum()), **_rate_fields(int(errors.sum()), len(errors), level, ci)})
