@@ -49,6 +49,7 @@ METHODS: dict[str, ClusterOptions] = {
     "k-means + silhouette": ClusterOptions(select="silhouette", search=SearchOptions(silhouette=True)),
     "gmm + silhouette (GEORGE-style)": ClusterOptions(select="silhouette", search=SearchOptions(method="gmm", silhouette=True)),
     "error-gmm (Domino-style)": ClusterOptions(holdout=0.5, search=SearchOptions(method="error-gmm")),
+    "error-gmm, error weight 10": ClusterOptions(holdout=0.5, search=SearchOptions(method="error-gmm", error_weight=10.0)),
 }
 METRICS = ("p_at_10", "p_at_25", "ap", "george_precision", "george_recall", "high_precision", "high_recall", "error_ap")
 HEADERS = ("P@10", "P@25", "AP", "GEORGE P", "GEORGE R", "high P", "high R", "err-AP")

@@ -76,3 +76,11 @@ def test_silhouette_rule_reports_k_even_without_a_pair():
     k3 = part(3, [50, 60, 890], [1, 2, 3], [[0], [1], [2]], silhouette=0.9)
     sel = select([k2, k3], min_size=100, rule="silhouette")
     assert sel.k == 3 and sel.pair is None and "k=3" in sel.reason
+
+
+def test_min_size_counts_held_out_members_too():
+    # 60 and 70 fitting members each, but 130 and 140 cases in all (half held out).
+    p = Partition(2, np.array([60, 70]), np.array([30, 7]), np.array([[0.0], [1.0]]), None, np.array([130, 140]))
+    pair = candidate_pair(p, min_size=100)
+    assert (pair.high, pair.low) == (0, 1) and pair.difference == pytest.approx(0.5 - 0.1)
+    assert candidate_pair(Partition(2, p.sizes, p.errors, p.centroids), min_size=100) is None

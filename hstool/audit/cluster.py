@@ -117,8 +117,8 @@ def _superclass(data: ClusterInputs, fit: np.ndarray, stratifiers: list[Stratifi
     tested = ~sc_fit if not sc_fit.all() else sc_fit
     stats = {"level": options.level, "ci": options.ci}
     needed = 2 * (options.min_size + 1)
-    if sc_fit.sum() < needed:
-        reason = f"{int(sc_fit.sum())} fitting cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
+    if len(idx) < needed:
+        reason = f"{len(idx)} cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
         return _Superclass(name, idx, None, reason, [superclass_row(name, errors[tested], None, status="skipped", reason=reason, **stats)], [])
     clusterings = search_superclass(data.matrix[data.rows[idx]], errors, sc_fit, options.search, key)
     selection = select([_partition(c, errors, sc_fit) for c in clusterings], options.min_size, options.select)
@@ -156,11 +156,13 @@ def _fit_mask(data: ClusterInputs, options: ClusterOptions) -> np.ndarray:
     return fit
 
 
-def _partition(clustering, errors: np.ndarray, fit: np.ndarray) -> Partition:
+def _partition(clustering: Clustering, errors: np.ndarray, fit: np.ndarray) -> Partition:
+    """Selection counts: error rates among the fitting cases, sizes over all members."""
     labels = clustering.labels[fit]
     sizes = np.bincount(labels, minlength=clustering.n_clusters)
     wrong = np.bincount(labels, weights=errors[fit].astype(np.float64), minlength=clustering.n_clusters)
-    return Partition(clustering.k, sizes, wrong.astype(np.int64), clustering.centroids, clustering.silhouette)
+    members = np.bincount(clustering.labels, minlength=clustering.n_clusters)
+    return Partition(clustering.k, sizes, wrong.astype(np.int64), clustering.centroids, clustering.silhouette, members)
 
 
 def _roles(selection: Selection) -> dict[int, str]:

@@ -30,10 +30,16 @@ class Partition:
     """One clustering of a superclass, summarised for selection (counts over the fitting cases)."""
 
     k: int
-    sizes: np.ndarray  # members of each cluster
+    sizes: np.ndarray  # fitting members of each cluster (the error rates' denominators)
     errors: np.ndarray  # errors among them
     centroids: np.ndarray  # (clusters, dims), in the clustering space
     silhouette: float | None = None
+    members: np.ndarray | None = None  # all members (fitting and held out), for --min-size; default sizes
+
+    @property
+    def counted(self) -> np.ndarray:
+        """The sizes compared with --min-size."""
+        return np.asarray(self.sizes if self.members is None else self.members)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Selection:
 def candidate_pair(partition: Partition, min_size: int) -> Pair | None:
     """The two clusters with more than `min_size` members and the largest error-rate gap."""
     sizes = np.asarray(partition.sizes)
-    eligible = np.flatnonzero(sizes > min_size)
+    eligible = np.flatnonzero((partition.counted > min_size) & (sizes > 0))
     rates = np.asarray(partition.errors, dtype=np.float64) / np.maximum(sizes, 1)
     best: tuple | None = None
     for a_pos, a in enumerate(eligible):
@@ -94,7 +100,7 @@ def select(partitions: list[Partition], min_size: int, rule: str = "paper") -> S
 
 
 def _no_pair_reason(partitions: list[Partition], min_size: int) -> str:
-    most = max(int((np.asarray(p.sizes) > min_size).sum()) for p in partitions)
+    most = max(int((p.counted > min_size).sum()) for p in partitions)
     if most < 2:
         return f"no clustering has two clusters with more than --min-size {min_size} members"
     return "every pair of clusters with more than --min-size members has the same error rate"

@@ -3,8 +3,8 @@
 Per cluster: n, errors, error rate with a Wilson (or Clopper-Pearson) interval, and Fisher's
 exact test of its error rate against the rest of its superclass; p-values adjusted together
 (Holm by default) across every tested cluster of the run, at every k and in every superclass.
-Clusters with no more than `--min-size` fitting members are described but not tested (the
-paper's rule never reports them). See docs/cluster.md, "Statistics".
+Clusters with no more than `--min-size` members are described but not tested (the paper's
+rule never reports them). See docs/cluster.md, "Statistics".
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def cluster_rows(
     """One row per cluster of one clustering; counts over the held-out rows when there are any."""
     tested = ~fit if not fit.all() else fit
     labels, wrong_all = clustering.labels[tested], errors[tested]
-    fit_sizes = np.bincount(clustering.labels[fit], minlength=clustering.n_clusters)
+    members = np.bincount(clustering.labels, minlength=clustering.n_clusters)
     sizes = np.bincount(labels, minlength=clustering.n_clusters)
     wrong = np.bincount(labels, weights=wrong_all.astype(np.float64), minlength=clustering.n_clusters).astype(int)
     total_n, total_wrong = int(tested.sum()), int(wrong_all.sum())
@@ -88,8 +88,8 @@ def cluster_rows(
         if candidate is not None and j in (candidate.high, candidate.low):
             row["pair_distance"] = candidate.distance
         row["silhouette"] = clustering.silhouette
-        if fit_sizes[j] <= min_size:
-            row.update({"status": "too_small", "reason": f"{fit_sizes[j]} members, not more than --min-size {min_size}: described, not tested"})
+        if members[j] <= min_size:
+            row.update({"status": "too_small", "reason": f"{members[j]} members, not more than --min-size {min_size}: described, not tested"})
         elif n == 0 or rest_n == 0:
             row.update({"status": "untested", "reason": "no held-out cases in the cluster or in the rest of its superclass"})
         else:

@@ -42,7 +42,7 @@ def command(
     select: Annotated[str, typer.Option("--select", help="paper: farthest candidate pair over k; silhouette: k with the best mean silhouette (GEORGE-style).")] = "paper",
     normalize: Annotated[bool, typer.Option("--normalize", help="Scale each embedding to unit length before clustering.")] = False,
     pca: Annotated[Optional[int], typer.Option("--pca", help="Cluster the top N principal components instead of the full embedding.")] = None,
-    n_init: Annotated[int, typer.Option("--n-init", help="Restarts per k (the best is kept).")] = 3,
+    n_init: Annotated[int, typer.Option("--n-init", help="Restarts per k, the best kept (k-means on the PCA sketch of wide embeddings runs at least 10).")] = 3,
     covariance: Annotated[str, typer.Option("--covariance", help="gmm covariance: diag, full, tied or spherical.")] = "diag",
     error_weight: Annotated[float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")] = 1.0,
     holdout: Annotated[Optional[float], typer.Option("--holdout", help="Fraction of each superclass kept out of the fit; the tests use only it. Default 0 (0.5 for error-gmm).")] = None,
