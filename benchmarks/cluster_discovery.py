@@ -50,6 +50,9 @@ METHODS: dict[str, ClusterOptions] = {
     "gmm + silhouette (GEORGE-style)": ClusterOptions(select="silhouette", search=SearchOptions(method="gmm", silhouette=True)),
     "error-gmm (Domino-style)": ClusterOptions(holdout=0.5, search=SearchOptions(method="error-gmm")),
     "error-gmm, error weight 10": ClusterOptions(holdout=0.5, search=SearchOptions(method="error-gmm", error_weight=10.0)),
+    "paper rule, k=2..10": ClusterOptions(search=SearchOptions(ks=tuple(range(2, 11)))),
+    # Domino's default: 25 mixture components, slices credited by the best one.
+    "error-gmm, k=25, min-size 10": ClusterOptions(holdout=0.5, min_size=10, search=SearchOptions(method="error-gmm", ks=(25,))),
 }
 METRICS = ("p_at_10", "p_at_25", "ap", "george_precision", "george_recall", "high_precision", "high_recall", "error_ap")
 HEADERS = ("P@10", "P@25", "AP", "GEORGE P", "GEORGE R", "high P", "high R", "err-AP")

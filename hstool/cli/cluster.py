@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Format, Quiet, Seed, Verbose
+from hstool.cli.options import Alpha, Correction, Format, Level, Positive, Quiet, Seed, Threshold, Verbose
 
 EPILOG = """\
 Examples:
@@ -47,13 +47,13 @@ def command(
     error_weight: Annotated[float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")] = 1.0,
     holdout: Annotated[Optional[float], typer.Option("--holdout", help="Fraction of each superclass kept out of the fit; the tests use only it. Default 0 (0.5 for error-gmm).")] = None,
     silhouette_sample: Annotated[int, typer.Option("--silhouette-sample", help="Cases sampled (seeded) for each silhouette.")] = 2000,
-    threshold: Annotated[str, typer.Option("--threshold", help="Binary scores: a number, youden, sens=0.95, spec=0.9, or a calibration .json.")] = "0.5",
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    threshold: Threshold = "0.5",
+    positive: Positive = None,
     by: Annotated[Optional[list[str]], typer.Option("--by", help="Known-subclass column to describe clusters with (repeatable). Default: every labels column.")] = None,
     ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = "wilson",
-    level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = 0.95,
-    correction: Annotated[str, typer.Option("--correction", help="Multiplicity correction across every cluster test of the run: holm, bh or none.")] = "holm",
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")] = 0.05,
+    level: Level = 0.95,
+    correction: Correction = "holm",
+    alpha: Alpha = 0.05,
     allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Analyse ids present in all three inputs; count the rest in the metadata.")] = False,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="'worse': exit 3 when a cluster is significantly worse than the rest of its superclass.")] = None,
     seed: Seed = 0,
