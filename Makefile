@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo clean bench-cluster
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: $(STAMP)
 ## make demo: the end-to-end demo on sample_data/ (filled in by the demo issue).
 demo: $(STAMP)
 	@echo "make demo: not yet available; see README.md"
+
+## make bench-cluster: hs cluster against scikit-learn KMeans (100,000 x 1,024), and the
+## synthetic planted-slice discovery benchmark (docs/benchmarks.md). About 30 minutes on 2 cores.
+bench-cluster: $(STAMP)
+	$(PY) benchmarks/cluster_speed.py --end-to-end
+	$(PY) benchmarks/cluster_discovery.py --synthetic --seeds 5
 
 clean:
 	rm -rf $(VENV) out
