@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean bench-cluster
+.PHONY: venv test demo clean agree-cxr14 perturb-sweep bench-cluster
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,42 @@ bench-cluster: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out
+
+## make agree-cxr14: ChestX-ray14 NLP labels vs radiologist labels, kappa per finding and per
+## age band, sex and view (docs/agreement.md). Needs $(HS_DATA_DIR)/nih-cxr14.
+CXR14_OUT      ?= out/agree-cxr14
+CXR14_FINDINGS ?= pneumothorax nodule_or_mass airspace_opacity airspace_opacity_broad
+CXR14_AGE_BINS ?= age=0,20,40,60,80,100
+
+agree-cxr14: $(STAMP)
+	$(PY) scripts/cxr14_agreement.py labels $(HS_DATA_DIR)/nih-cxr14/google2019_nih-chest-xray-labels.csv.gz $(CXR14_OUT)
+	for f in $(CXR14_FINDINGS); do \
+	  $(HS) agree $(CXR14_OUT)/nlp.csv $(CXR14_OUT)/expert.csv --col $$f \
+	    --by age --bins $(CXR14_AGE_BINS) --by sex --by view -q -o $(CXR14_OUT)/agree_$$f.csv || exit 1; \
+	done
+	$(PY) scripts/cxr14_agreement.py table $(CXR14_OUT)
+
+## make perturb-sweep: AUC against filter diameter (Gichoya et al.'s low-/high-pass ablation):
+## for each value, hs perturb -> hs predict -> hs stratify, then a table of AUC by value
+## (docs/probes.md). Set SWEEP_MODEL, SWEEP_MANIFEST (images) and SWEEP_LABELS (image_id,label
+## and any stratifier columns); SWEEP_KIND is lowpass, highpass, resolution or noise.
+SWEEP_MODEL    ?= out/model/model.onnx
+SWEEP_MANIFEST ?= out/data/test/manifest.csv
+SWEEP_LABELS   ?= out/data/test/labels.csv
+SWEEP_KIND     ?= lowpass
+SWEEP_VALUES   ?= 1 2 5 10 25 50 100 150 200
+SWEEP_STRATIFY ?=
+SWEEP_PREDICT  ?= $(HS) predict $(SWEEP_MODEL)
+SWEEP_OUT      ?= out/perturb-sweep
+
+perturb-sweep: $(STAMP)
+	mkdir -p $(SWEEP_OUT)/original
+	$(SWEEP_PREDICT) $(SWEEP_MANIFEST) -o $(SWEEP_OUT)/original/preds.csv
+	$(HS) stratify $(SWEEP_OUT)/original/preds.csv $(SWEEP_LABELS) $(SWEEP_STRATIFY) -q -o $(SWEEP_OUT)/original/strata.csv
+	for v in $(SWEEP_VALUES); do \
+	  d=$(SWEEP_OUT)/$(SWEEP_KIND)_$$v; \
+	  $(HS) perturb $(SWEEP_MANIFEST) -o $$d --$(SWEEP_KIND) $$v --force -q && \
+	  $(SWEEP_PREDICT) $$d/manifest.csv -o $$d/preds.csv && \
+	  $(HS) stratify $$d/preds.csv $(SWEEP_LABELS) $(SWEEP_STRATIFY) -q -o $$d/strata.csv || exit 1; \
+	done
+	$(PY) scripts/perturb_sweep_table.py $(SWEEP_OUT)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hstool.audit.operating_point import ThresholdOption
+from hstool.audit.operating_point import OperatingPoint, parse_operating_point
 from hstool.errors import InputError
 from hstool.io.arrays import read_embeddings
 from hstool.io.columns import binary_labels, probabilities
@@ -52,7 +52,7 @@ def read_cluster_inputs(
     allow_unmatched: bool,
 ) -> ClusterInputs:
     check_one_stdin(preds_path, labels_path)
-    threshold_option = ThresholdOption.parse(threshold)
+    threshold_option = parse_operating_point(threshold)
     ids, matrix, emb_src = read_embeddings(emb_path, ids_path)
     preds, preds_src = read_table(preds_path, role="predictions")
     labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL))
@@ -103,8 +103,8 @@ def read_cluster_inputs(
     )
 
 
-def _resolve(option: ThresholdOption, scores: np.ndarray, y: np.ndarray, labels_src: Source) -> float:
-    if option.rule is not None and option.rule.kind != "fixed" and (y.all() or not y.any()):
+def _resolve(option: OperatingPoint, scores: np.ndarray, y: np.ndarray, labels_src: Source) -> float:
+    if option.needs_labels and (y.all() or not y.any()):
         which = "positive" if y.all() else "negative"
         raise InputError(f"{labels_src.name}: every analysed label is {which}; --threshold {option.text} needs both classes")
     return option.resolve(scores, y)

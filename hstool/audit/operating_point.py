@@ -1,8 +1,9 @@
-"""The `--threshold` option shared by commands that turn scores into calls (stratify, cluster).
+"""The `--threshold` option shared by stratify, agree and calibrate, and the calibration JSON.
 
-A threshold is a number, `youden`, `sens=0.95`, `spec=0.9` (resolved on the analysed cases,
-see hstool.stats.thresholds), or a calibration JSON with a numeric `threshold` (as
-`hs calibrate` writes). Parsing happens before any data is read, so a bad value fails fast.
+A threshold is a fixed number, a rule resolved on labelled scores (`youden`, `sens=0.95`,
+`spec=0.9`), or a `.json` file with a top-level `threshold` (a number, or an object with a
+`value`), as in the sidecar that `hs calibrate` writes. One reader serves every command, so a
+calibration written by one is read the same way by the others.
 """
 
 from __future__ import annotations
@@ -14,40 +15,69 @@ from pathlib import Path
 import numpy as np
 
 from hstool.errors import UsageError
+from hstool.io.sidecar import sidecar_path
 from hstool.stats.thresholds import ThresholdRule
+
+THRESHOLD_KEY = "threshold"
+CALIBRATION_SCHEMA = "hs.calibration/1"
 
 
 @dataclass(frozen=True)
-class ThresholdOption:
-    """A parsed `--threshold`: either a rule to resolve on the data, or a fixed value from a file."""
+class OperatingPoint:
+    """A parsed `--threshold`: either a rule or a value read from a calibration file."""
 
     text: str
     rule: ThresholdRule | None
     fixed: float | None
+    schema: str | None = None  # of the .json it was read from
 
-    @classmethod
-    def parse(cls, text: str) -> "ThresholdOption":
-        if text.lower().endswith(".json"):
-            return cls(text, None, _calibration_threshold(text))
-        try:
-            return cls(text, ThresholdRule.parse(text), None)
-        except ValueError as exc:
-            raise UsageError(f"--threshold: {exc}") from None
+    @property
+    def needs_labels(self) -> bool:
+        return self.rule is not None and self.rule.kind != "fixed"
 
-    def resolve(self, scores: np.ndarray, labels: np.ndarray) -> float:
-        """The threshold value for these scores (labels are used by youden/sens=/spec= only)."""
-        return float(self.fixed) if self.rule is None else self.rule.resolve(scores, labels)
+    def resolve(self, scores: np.ndarray | None, labels: np.ndarray | None) -> float:
+        if self.rule is None:
+            return float(self.fixed)
+        if self.needs_labels and labels is None:
+            raise UsageError(f"threshold {self.text!r} is chosen on labels; give labels, or a number or a calibration .json")
+        return self.rule.resolve(scores, labels)
 
     def describe(self) -> str:
+        """What goes into sidecars as the threshold's `rule`."""
         return self.rule.describe() if self.rule is not None else self.text
 
 
-def _calibration_threshold(text: str) -> float:
-    path = Path(text)
-    if not path.is_file():
-        raise UsageError(f"--threshold {text}: no such calibration file")
+def read_calibration_threshold(path: str, option: str = "--threshold") -> tuple[float, str | None]:
+    """The original-scale threshold stored in a calibration JSON (e.g. X.csv.meta.json), and
+    the file's `schema` when it has one."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{option} {path}: no such calibration file")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))["threshold"]
-        return float(value["value"] if isinstance(value, dict) else value)
+        content = json.loads(file.read_text(encoding="utf-8"))
+        value = content[THRESHOLD_KEY]
+        return float(value["value"] if isinstance(value, dict) else value), content.get("schema")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-        raise UsageError(f"--threshold {text}: expected a JSON object with a numeric 'threshold' (as hs calibrate writes)") from None
+        raise UsageError(f"{option} {path}: expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)") from None
+
+
+def parse_operating_point(text: str, option: str = "--threshold") -> OperatingPoint:
+    if text.lower().endswith(".json"):
+        value, schema = read_calibration_threshold(text, option)
+        return OperatingPoint(text, None, value, schema)
+    try:
+        return OperatingPoint(text, ThresholdRule.parse(text), None)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def refuse_own_calibration(scores_path: str, point: OperatingPoint, option: str = "--threshold") -> None:
+    """A calibrated file's sidecar holds the threshold on the *original* scale: applying it to
+    the calibrated scores themselves would be a silent mistake, so it is refused."""
+    if point.rule is not None or point.schema != CALIBRATION_SCHEMA or scores_path == "-":
+        return
+    if Path(point.text).resolve() == sidecar_path(scores_path).resolve():
+        raise UsageError(
+            f"{option} {point.text}: {scores_path} holds calibrated scores (operating point 0.5) and this threshold is on the "
+            f"original scale; use {option} 0.5 with the calibrated scores, or the .json with the original scores"
+        )

@@ -14,7 +14,7 @@ import polars as pl
 
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import build_stratifiers
-from hstool.audit.operating_point import ThresholdOption
+from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
 from hstool.errors import InputError
 from hstool.io.columns import binary_labels, probabilities
@@ -59,7 +59,8 @@ def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[
 
 
 def _binary(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
-    threshold_option = ThresholdOption.parse(options.threshold)
+    point = parse_operating_point(options.threshold)
+    refuse_own_calibration(preds_src.name, point)
     preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
     labels = labels.with_columns(pl.Series("__y", y))
@@ -69,7 +70,7 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     if y.all() or not y.any():
         which = "positive" if y.all() else "negative"
         raise InputError(f"{labels_src.name}: every analysed label is {which}; AUC and a threshold need both classes")
-    threshold = threshold_option.resolve(scores, y)
+    threshold = point.resolve(scores, y)
     stratifiers = build_stratifiers(
         joined.drop("score", "__y"),
         by=_stratifier_columns(labels.drop("__y"), options),
@@ -81,7 +82,7 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     data = strata_binary.Data.build(scores, y, threshold)
     rows = strata_binary.analyse(data, stratifiers, options)
     table = finalize(rows, list(strata_binary.TESTED), options.correction, options.alpha, strata_binary.SCHEMA)
-    threshold_info = {"rule": threshold_option.describe(), "value": threshold}
+    threshold_info = {"rule": point.describe(), "value": threshold}
     return _result(table, strata_binary.TESTED, "hs.strata/1", "binary", options, [preds_src, labels_src], dropped, stratifiers, threshold_info)
 
 

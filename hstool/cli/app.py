@@ -14,7 +14,13 @@ from hstool import __version__
 # become `hs NAME SUBCOMMAND` (e.g. `hs manifest folder`).
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
+    ("report", "report"),
+    ("audit", "audit"),
     ("manifest", "manifest"),
+    ("agree", "agree"),
+    ("calibrate", "calibrate"),
+    ("probe", "probe"),
+    ("perturb", "perturb"),
     ("cluster", "cluster"),
 ]
 

@@ -6,7 +6,7 @@ from hstool.audit.cluster import ClusterOptions
 from hstool.audit.cluster_mixture import COVARIANCES
 from hstool.audit.cluster_search import METHODS, SearchOptions
 from hstool.audit.cluster_select import SELECTION_RULES
-from hstool.cli.stratify_args import choice
+from hstool.cli.stratify_args import check_level, choice
 from hstool.errors import UsageError
 from hstool.stats.multiplicity import METHODS as CORRECTIONS
 from hstool.stats.proportions import INTERVALS
@@ -44,12 +44,12 @@ def cluster_options(
         (n_init >= 1, f"--n-init {n_init}: at least one restart"),
         (error_weight >= 0, f"--error-weight {error_weight}: must be 0 or more"),
         (silhouette_sample >= 10, f"--silhouette-sample {silhouette_sample}: use at least 10 cases (2000 or more is typical)"),
-        (0 < level < 1, f"--level {level}: must be between 0 and 1, e.g. 0.95"),
         (0 < alpha < 1, f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05"),
     ]
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
+    check_level(level)
     if holdout is None:
         holdout = 0.5 if method == "error-gmm" else 0.0
     if not 0 <= holdout <= 0.9:

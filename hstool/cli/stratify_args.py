@@ -1,4 +1,5 @@
-"""Turning `hs stratify` option strings into StratifyOptions (usage errors exit 2)."""
+"""Turning option strings into library options (usage errors exit 2): `hs stratify` and the
+commands that share its grouping and interval options (`hs agree`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,26 @@ def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise UsageError(f"{option} {value!r}: choose one of {', '.join(allowed)}")
     return value
+
+
+def check_level(level: float) -> float:
+    if not 0 < level < 1:
+        raise UsageError(f"--level {level}: must be between 0 and 1, e.g. 0.95")
+    return level
+
+
+def check_min_n(min_n: int) -> int:
+    if min_n < 1:
+        raise UsageError("--min-n must be at least 1")
+    return min_n
+
+
+def parse_bins(bins: list[str] | None) -> dict[str, BinSpec]:
+    return dict(BinSpec.parse(b) for b in bins or [])
+
+
+def parse_crosses(cross: list[str] | None) -> list[list[str]]:
+    return [[c.strip() for c in item.split(",") if c.strip()] for item in cross or []]
 
 
 def parse_assignments(option: str, items: list[str] | None) -> dict[str, str]:
@@ -35,19 +56,14 @@ def stratify_options(
     choice("--correction", correction, METHODS)
     if fail_on is not None:
         choice("--fail-on", fail_on, ("worse",))
-    if not 0 < level < 1:
-        raise UsageError(f"--level {level}: must be between 0 and 1, e.g. 0.95")
+    check_level(level)
     if not 0 < alpha < 1:
         raise UsageError(f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05")
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
-    if min_n < 1:
-        raise UsageError("--min-n must be at least 1")
-    parsed_bins = dict(BinSpec.parse(b) for b in bins or [])
-    crosses = [[c.strip() for c in item.split(",") if c.strip()] for item in cross or []]
     return StratifyOptions(
-        by=list(by) if by else None, crosses=crosses, bins=parsed_bins, threshold=threshold, ci=ci,
-        n_boot=n_boot, seed=seed, level=level, correction=correction, alpha=alpha, min_n=min_n,
+        by=list(by) if by else None, crosses=parse_crosses(cross), bins=parse_bins(bins), threshold=threshold, ci=ci,
+        n_boot=n_boot, seed=seed, level=level, correction=correction, alpha=alpha, min_n=check_min_n(min_n),
         reference=parse_assignments("--reference", reference), max_levels=max_levels, positive=positive,
         allow_unmatched=allow_unmatched,
     )

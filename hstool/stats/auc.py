@@ -101,9 +101,14 @@ def shared_class_covariance(a: DelongComponents, b: DelongComponents, shared: st
     return float(weights @ ((va - a.auc) * (vb - b.auc))) / (k - 1) / k
 
 
-def auc_score(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Convenience: AUC of boolean `labels` by `scores` (ties count 1/2); None if one class."""
+def delong(scores: np.ndarray, labels: np.ndarray) -> DelongComponents | None:
+    """DeLong components of boolean `labels` scored by `scores`; None if one class is absent."""
     classes, n_classes = rank_classes(np.asarray(scores, dtype=np.float64))
     labels = np.asarray(labels, dtype=bool)
-    comp = delong_components(class_counts(classes, labels, n_classes), class_counts(classes, ~labels, n_classes))
+    return delong_components(class_counts(classes, labels, n_classes), class_counts(classes, ~labels, n_classes))
+
+
+def auc_score(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Convenience: AUC of boolean `labels` by `scores` (ties count 1/2); None if one class."""
+    comp = delong(scores, labels)
     return None if comp is None else comp.auc

@@ -72,17 +72,28 @@ def paired_placements(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return v10, v01, float(v10.mean())
 
 
-def compare_paired_aucs(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> tuple[float, float, Comparison]:
-    """DeLong test for two scorings (e.g. two models) of the *same* cases.
+def paired_auc_covariance(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray | None]:
+    """AUCs of two scorings of the *same* cases and their 2 x 2 DeLong covariance matrix.
 
-    Returns (AUC_a, AUC_b, comparison). Needs at least two positives and two negatives.
+    The diagonal holds each AUC's DeLong variance. None when there are fewer than two
+    positives or two negatives.
     """
     a10, a01, auc_a = paired_placements(np.asarray(scores_a, float), labels)
     b10, b01, auc_b = paired_placements(np.asarray(scores_b, float), labels)
     m, n = len(a10), len(a01)
     if m < 2 or n < 2:
-        return auc_a, auc_b, Comparison(auc_a - auc_b, None, None)
+        return auc_a, auc_b, None
     s10 = np.cov(np.vstack([a10, b10]))
     s01 = np.cov(np.vstack([a01, b01]))
-    cov = s10 / m + s01 / n
+    return auc_a, auc_b, s10 / m + s01 / n
+
+
+def compare_paired_aucs(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> tuple[float, float, Comparison]:
+    """DeLong test for two scorings (e.g. two models) of the *same* cases.
+
+    Returns (AUC_a, AUC_b, comparison). Needs at least two positives and two negatives.
+    """
+    auc_a, auc_b, cov = paired_auc_covariance(scores_a, scores_b, labels)
+    if cov is None:
+        return auc_a, auc_b, Comparison(auc_a - auc_b, None, None)
     return auc_a, auc_b, compare_aucs(auc_a, float(cov[0, 0]), auc_b, float(cov[1, 1]), float(cov[0, 1]))

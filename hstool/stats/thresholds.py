@@ -17,6 +17,10 @@ class OperatingCurve:
     thresholds: np.ndarray  # ascending distinct scores
     sensitivity: np.ndarray
     specificity: np.ndarray
+    tp: np.ndarray  # positives scored >= each threshold (integers, for exact comparisons)
+    fp: np.ndarray
+    n_pos: int
+    n_neg: int
 
 
 def operating_curve(scores: np.ndarray, labels: np.ndarray) -> OperatingCurve:
@@ -29,7 +33,7 @@ def operating_curve(scores: np.ndarray, labels: np.ndarray) -> OperatingCurve:
         raise ValueError("a threshold needs both positives and negatives")
     tp = np.cumsum(pos[::-1])[::-1]  # positives scored >= each threshold
     fp = np.cumsum(neg[::-1])[::-1]
-    return OperatingCurve(uniq, tp / m, 1.0 - fp / n)
+    return OperatingCurve(uniq, tp / m, 1.0 - fp / n, tp, fp, int(m), int(n))
 
 
 def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -38,9 +42,10 @@ def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     Among ties the highest threshold wins (fewest positive calls for the same J).
     """
     curve = operating_curve(scores, labels)
-    j = curve.sensitivity + curve.specificity - 1.0
-    # J values are ratios of counts; a tolerance keeps float rounding from breaking true ties.
-    best = np.flatnonzero(j >= j.max() - 1e-12)[-1]
+    # J = tp/m - fp/n; compared as the integer m n J, so that equal J are equal (floating-point
+    # sums of fractions are not, and would break ties at random).
+    j = curve.tp.astype(np.int64) * curve.n_neg - curve.fp.astype(np.int64) * curve.n_pos
+    best = np.flatnonzero(j == j.max())[-1]
     return float(curve.thresholds[best])
 
 
@@ -103,3 +108,12 @@ def _fraction(text: str, original: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"threshold {original!r} must be within [0, 1]")
     return value
+
+
+def sensitivity_specificity(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Sensitivity and specificity when `score >= threshold` is called positive."""
+    labels = np.asarray(labels, dtype=bool)
+    called = np.asarray(scores, dtype=np.float64) >= threshold
+    if labels.all() or not labels.any():
+        raise ValueError("sensitivity and specificity need both positives and negatives")
+    return float(called[labels].mean()), float((~called[~labels]).mean())

@@ -1,0 +1,80 @@
+"""`hs audit`: export a review sheet of sampled errors (CSV + HTML gallery) for a reviewer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hstool.cli.common import handled, say
+from hstool.cli.options import Quiet, Seed, Verbose
+
+EPILOG = """\
+Examples:
+
+  hs audit --preds preds.csv --labels labels.csv --manifest manifest.csv -o review/sheet.csv
+
+  hs audit --preds preds.csv --labels labels.csv --clusters clusters.csv --manifest manifest.csv --by sex --per-group 10 -o sheet.csv
+
+  # after filling review_label in sheet.csv:
+  hs stratify preds.csv sheet.csv --by review_label --allow-unmatched --threshold 0.5
+
+Writes sheet.csv (image_id, label, score or pred, outcome FN/FP/TP/TN or wrong/right, sample error/control, sampled_for, path, and an empty review_label) and sheet.html (the same cases as a gallery, in the same order), each with a .meta.json sidecar. With --blind, only image_id and label, in a random order. Details: docs/report.md.
+"""
+
+
+def command(
+    output: Annotated[str, typer.Option("--output", "-o", help="The review sheet CSV to write.")],
+    preds: Annotated[str, typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")],
+    labels: Annotated[str, typer.Option("--labels", "-l", help="Labels: image_id,label and stratifier columns.")],
+    clusters: Annotated[Optional[str], typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: also sample per cluster.")] = None,
+    manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")] = None,
+    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder).")] = None,
+    html: Annotated[Optional[str], typer.Option("--html", help="The HTML gallery to write. Default: the CSV's name with .html.")] = None,
+    by: Annotated[Optional[list[str]], typer.Option("--by", help="Sample per group of this column (repeatable). Default: every labels column.")] = None,
+    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")] = None,
+    threshold: Annotated[str, typer.Option("--threshold", help="Operating point: a number, youden, sens=0.95, spec=0.9, or a calibration .json.")] = "0.5",
+    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    per_group: Annotated[int, typer.Option("--per-group", help="Errors of each kind (FN, FP) sampled per subgroup and per cluster.")] = 5,
+    controls: Annotated[float, typer.Option("--controls", help="Correctly classified cases per sampled error, same group and class (0: errors only).")] = 1.0,
+    blind: Annotated[bool, typer.Option("--blind", help="Hide score, outcome and why each case was sampled; random order.")] = False,
+    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Use ids present in both files; count the rest.")] = False,
+    thumb_size: Annotated[int, typer.Option("--thumb-size", help="Thumbnail size in pixels (longer side).")] = 192,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")] = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Export a review sheet of sampled errors: a CSV with an empty review_label column and an HTML gallery."""
+    with handled(verbose):
+        from hstool.cli.stratify_args import stratify_options
+        from hstool.errors import UsageError
+        from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
+        from hstool.io.sidecar import write_sidecar
+        from hstool.report.audit_sheet import AuditInputs, AuditOptions, build_audit_sheet
+
+        html_path = html or str(Path(output).with_suffix(".html"))
+        if Path(html_path).resolve() == Path(output).resolve():
+            raise UsageError(f"--html {html_path} names the CSV output too; choose another name")
+        inputs = AuditInputs(preds, labels, clusters, manifest, root)
+        refuse_overwriting_inputs([output, html_path], inputs.paths())
+        check_writable(output)
+        check_writable(html_path)
+        stratify = stratify_options(
+            by=by, cross=None, bins=bins, threshold=threshold, positive=positive, ci="wilson", n_boot=1000, seed=seed,
+            level=0.95, correction="holm", alpha=0.05, min_n=10, reference=None, max_levels=20,
+            allow_unmatched=allow_unmatched, fail_on=None,
+        )
+        options = AuditOptions(stratify=stratify, per_group=per_group, controls=controls, blind=blind,
+                               thumb_size=thumb_size, workers=workers)
+        sheet = build_audit_sheet(inputs, options)
+        write_text(output, sheet.table.write_csv())
+        write_sidecar(output, sheet.meta)
+        write_text(html_path, sheet.html)
+        write_sidecar(html_path, sheet.meta)
+        if not quiet:
+            for line in sheet.summary:
+                say(f"hs audit: {line}")
+            say(f"hs audit: wrote {output} and {html_path}; fill in review_label, then run hs stratify {preds} {output} --by review_label --allow-unmatched"
+                + (f" --threshold {sheet.meta['threshold']:.6g}" if sheet.meta.get("threshold") is not None else ""))

@@ -1,0 +1,61 @@
+"""`hs perturb MANIFEST -o DIR`: low-pass, high-pass, lower-resolution or noisy copies of images."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hstool.cli.common import handled, say
+from hstool.cli.options import Quiet, Seed, Verbose
+
+EPILOG = """\
+Examples:
+
+  hs perturb test/manifest.csv -o lowpass_d10 --lowpass 10
+
+  hs perturb test/manifest.csv -o highpass_d100 --highpass 100 --workers 2
+
+  hs perturb test/manifest.csv -o noisy --noise 0.05 --seed 1 --bits 8
+
+  for d in 1 5 10 25 50 100 200; do hs perturb m.csv -o lp$d --lowpass $d -q; done
+
+Give exactly one of --lowpass D, --highpass D (circular mask of diameter D pixels around the zero frequency of the centred 2-D spectrum, as in Gichoya et al. 2022), --resolution N (box-average to N x N, then bilinear back to the original size) or --noise SIGMA (Gaussian, seeded per image by --seed and image_id). A low-pass diameter at least the image diagonal changes nothing; high-pass images are rescaled to [0, 1] per image.
+
+Output: DIR/images/<image_id>.png (grey: 16-bit by default, RGB: 8-bit) and DIR/manifest.csv with the same rows, ids and columns as MANIFEST, path pointing at the new files and a 'perturbation' column (e.g. lowpass_d10). Details: docs/probes.md.
+"""
+
+
+def command(
+    manifest: Annotated[str, typer.Argument(help="manifest.csv (image_id,path[,label][,...]).")],
+    out_dir: Annotated[str, typer.Option("--out-dir", "-o", help="Folder to create: images/ and manifest.csv with its .meta.json.")],
+    lowpass: Annotated[Optional[float], typer.Option("--lowpass", help="Keep frequencies within this diameter (pixels of the centred spectrum).")] = None,
+    highpass: Annotated[Optional[float], typer.Option("--highpass", help="Keep frequencies outside this diameter.")] = None,
+    resolution: Annotated[Optional[int], typer.Option("--resolution", help="Reduce to N x N pixels, then back to the original size.")] = None,
+    noise: Annotated[Optional[float], typer.Option("--noise", help="Add Gaussian noise with this standard deviation (pixel values in [0, 1]).")] = None,
+    bits: Annotated[int, typer.Option("--bits", help="Bits per pixel of grey PNG files: 16 or 8 (RGB files are 8-bit).")] = 16,
+    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest's paths are relative to (default: the manifest's folder).")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes for decoding, filtering and encoding.")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty output folder (files of the same name are replaced).")] = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Perturbed copies of a manifest's images (FFT low/high-pass, resolution, noise) and a new manifest."""
+    with handled(verbose):
+        from hstool.cli.progress import progress_bar
+        from hstool.data.perturb import Perturbation
+        from hstool.data.perturbed import run_perturb
+        from hstool.errors import UsageError
+
+        given = [(k, v) for k, v in (("lowpass", lowpass), ("highpass", highpass), ("resolution", resolution), ("noise", noise)) if v is not None]
+        if len(given) != 1:
+            raise UsageError("give exactly one of --lowpass D, --highpass D, --resolution N, --noise SIGMA")
+        try:
+            perturbation = Perturbation(*given[0])
+        except ValueError as exc:
+            raise UsageError(f"--{given[0][0]}: {exc}") from None
+        with progress_bar(f"writing {perturbation.name} images", quiet=quiet) as progress:
+            built = run_perturb(manifest, out_dir, perturbation, seed=seed, root=root, bits=bits, workers=workers, force=force, progress=progress)
+        if not quiet:
+            say(f"{perturbation.name}: {built.summary()}")

@@ -1,0 +1,77 @@
+"""`hs report`: one self-contained HTML file from preds, labels, strata, clusters and images."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from hstool.cli.common import handled, say
+from hstool.cli.options import Quiet, Seed, Verbose
+
+EPILOG = """\
+Examples:
+
+  hs report --preds preds.csv --labels labels.csv --manifest manifest.csv -o report.html
+
+  hs report --preds preds.csv --labels labels.csv --strata strata.csv --clusters clusters.csv --manifest manifest.csv -o report.html
+
+  hs report --strata strata.csv -o report.html
+
+Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version). The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
+"""
+
+
+def command(
+    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (with a .meta.json sidecar).")],
+    preds: Annotated[Optional[str], typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")] = None,
+    labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Labels: image_id,label and stratifier columns.")] = None,
+    strata: Annotated[Optional[str], typer.Option("--strata", "-s", help="A stratify output (hs stratify -o strata.csv); computed from --preds/--labels when absent.")] = None,
+    clusters: Annotated[Optional[str], typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: image_id,label,cluster,role.")] = None,
+    manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")] = None,
+    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder).")] = None,
+    by: Annotated[Optional[list[str]], typer.Option("--by", help="Stratify by this column (repeatable) when computing the strata. Default: every labels column.")] = None,
+    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")] = None,
+    threshold: Annotated[Optional[str], typer.Option("--threshold", help="Operating point when computing the strata: a number, youden, sens=0.95, spec=0.9 (default 0.5).")] = None,
+    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get no metrics and no curve.")] = 10,
+    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Report on ids present in all files; count the rest.")] = False,
+    gallery_size: Annotated[int, typer.Option("--gallery-size", help="Thumbnails per error gallery (a seeded random sample).")] = 12,
+    montage_size: Annotated[int, typer.Option("--montage-size", help="Thumbnails per cluster montage.")] = 16,
+    max_thumbnails: Annotated[int, typer.Option("--max-thumbnails", help="Distinct thumbnails in the whole report (bounds the file size).")] = 400,
+    thumb_size: Annotated[int, typer.Option("--thumb-size", help="Thumbnail size in pixels (longer side).")] = 128,
+    max_curves: Annotated[int, typer.Option("--max-curves", help="Groups drawn per ROC/calibration panel (the largest).")] = 8,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")] = None,
+    title: Annotated[str, typer.Option("--title", help="Title at the top of the report.")] = "Hidden stratification report",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write one self-contained HTML report a clinician can open, read and act on."""
+    with handled(verbose):
+        from hstool.cli.stratify_args import stratify_options
+        from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
+        from hstool.io.sidecar import write_sidecar
+        from hstool.report.build import ReportInputs, build_report
+        from hstool.report.context import ReportOptions
+
+        inputs = ReportInputs(preds, labels, strata, clusters, manifest, root)
+        refuse_overwriting_inputs([output], inputs.paths())
+        check_writable(output)
+        stratify = stratify_options(
+            by=by, cross=None, bins=bins, threshold=threshold or "0.5", positive=positive, ci="wilson", n_boot=1000,
+            seed=seed, level=0.95, correction="holm", alpha=0.05, min_n=min_n, reference=None, max_levels=20,
+            allow_unmatched=allow_unmatched, fail_on=None,
+        )
+        options = ReportOptions(
+            stratify=stratify, threshold_given=threshold is not None, title=title, gallery_size=gallery_size,
+            montage_size=montage_size, max_thumbnails=max_thumbnails, thumb_size=thumb_size, max_curves=max_curves,
+            workers=workers,
+        )
+        report = build_report(inputs, options)
+        write_text(output, report.html)
+        write_sidecar(output, report.meta)
+        if not quiet:
+            for note in report.notes:
+                say(f"hs report: {note}")
+            say(f"hs report: wrote {output} ({len(report.html.encode('utf-8')) / 1e6:.1f} MB)")

@@ -1,0 +1,192 @@
+"""`hs audit`: a review sheet of sampled errors (the reviewer loop of error auditing).
+
+Per subgroup and per cluster, a seeded sample of errors (false negatives and false positives
+at the operating threshold, or misclassified cases) and, by default, as many correctly
+classified cases of the same group and class as controls. The sheet is a CSV with an empty
+`review_label` column plus an HTML gallery of the same cases in the same order. Filled in, the
+CSV is a labels file: `hs stratify preds.csv sheet.csv --by review_label --allow-unmatched
+--threshold T` measures what the reviewer saw as a subclass.
+
+Why controls: a label given only to errors is, by construction, a label of failures; any
+metric compared across it would look bad. With controls, the review label is seen on correct
+cases too, so hs stratify can compare error rates with and without it. The sample is still
+enriched for errors (a case-control design): the comparison between review labels is what it
+measures, not the deployment sensitivity (docs/report.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from hstool.audit.groups import build_stratifiers
+from hstool.audit.strata_table import StratifyOptions
+from hstool.audit.operating_point import parse_operating_point
+from hstool.errors import UsageError
+from hstool.io.sidecar import build_sidecar
+from hstool.io.tables import KEY
+from hstool.report.context import InputFile
+from hstool.report.gallery import Gallery, Item, ThumbTable
+from hstool.report.images import image_paths
+from hstool.report.inputs import LABEL, OUTCOME, Cases, Clusters, load_cases, read_clusters
+from hstool.report.markup import el
+from hstool.report.page import page
+from hstool.report.sampling import pick, priorities
+from hstool.report.sections import Section, data_table
+
+CONTROL_OF = {"FN": "TP", "FP": "TN", "wrong": "right"}
+REVIEW = "review_label"
+
+
+@dataclass(frozen=True)
+class AuditInputs:
+    preds: str
+    labels: str
+    clusters: str | None = None
+    manifest: str | None = None
+    root: str | None = None
+
+    def paths(self) -> list[str]:
+        return [p for p in (self.preds, self.labels, self.clusters, self.manifest) if p]
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    stratify: StratifyOptions = field(default_factory=StratifyOptions)  # by, bins, threshold, positive, seed
+    per_group: int = 5  # errors of each kind sampled per subgroup and per cluster
+    controls: float = 1.0  # correct cases per sampled error (same group and class); 0 = none
+    blind: bool = False  # hide score, outcome and why each case was sampled
+    thumb_size: int = 192
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditSheet:
+    table: pl.DataFrame
+    html: str
+    meta: dict
+    summary: list[str]
+
+
+def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
+    if options.per_group < 1:
+        raise UsageError(f"--per-group {options.per_group}: sample at least 1 error per group")
+    if options.controls < 0:
+        raise UsageError(f"--controls {options.controls}: must be 0 or more (correct cases per sampled error)")
+    cases = _cases(inputs, options.stratify)
+    clusters = read_clusters(inputs.clusters) if inputs.clusters else None
+    groups = _groups(cases, clusters, inputs.labels, options.stratify)
+    table = _sample(cases, groups, options)
+    paths, manifest_file = image_paths(inputs.manifest, inputs.root) if inputs.manifest else ({}, None)
+    if paths:
+        table = table.with_columns(pl.Series("path", [paths[i][0] if i in paths else None for i in table[KEY]], dtype=pl.String))
+    table = table.with_columns(pl.lit(None, dtype=pl.String).alias(REVIEW))
+    html = _html(table, cases, paths, options)
+    meta = _meta(options, cases, clusters, table, manifest_file)
+    return AuditSheet(table, html, meta, _summary(cases, table))
+
+
+def _cases(inputs: AuditInputs, options: StratifyOptions) -> Cases:
+    # The threshold exactly as hs stratify resolves it (youden, sens=, spec=, a calibration .json).
+    return load_cases(inputs.preds, inputs.labels, threshold=parse_operating_point(options.threshold),
+                      positive=options.positive, allow_unmatched=options.allow_unmatched)
+
+
+def _groups(cases: Cases, clusters: Clusters | None, labels_name: str, options: StratifyOptions) -> list[tuple[str, np.ndarray]]:
+    """(name, member mask) for every subgroup of every stratifier and every cluster."""
+    by = list(options.by if options.by is not None else cases.columns)
+    if cases.mode == "multiclass":
+        by = [LABEL] + [c for c in by if c != LABEL]
+    frame = cases.table.select(KEY, LABEL, *cases.columns)
+    stratifiers = build_stratifiers(frame, by=by, crosses=options.crosses, bins=options.bins, max_levels=options.max_levels,
+                                    source_name=labels_name)
+    groups = [(f"{s.name}={level}", s.codes == code) for s in stratifiers for code, level in enumerate(s.levels)]
+    if clusters is not None:
+        of_case = cases.table.select(KEY).join(clusters.table.select(KEY, "cluster"), on=KEY, how="left", maintain_order="left")["cluster"]
+        groups += [(f"cluster={c}", (of_case == c).fill_null(False).to_numpy()) for c in of_case.drop_nulls().unique().sort()]
+    if not groups:
+        groups = [("(all)", np.ones(cases.table.height, bool))]
+    return groups
+
+
+def _sample(cases: Cases, groups: list[tuple[str, np.ndarray]], options: AuditOptions) -> pl.DataFrame:
+    table = cases.table
+    priority = priorities(table[KEY].to_list(), options.stratify.seed)
+    outcome = table[OUTCOME].to_numpy()
+    reasons: dict[int, list[str]] = {}
+    kind_of: dict[int, str] = {}
+    for name, member in groups:
+        for kind in cases.error_kinds:
+            errors = pick(member & (outcome == kind), priority, options.per_group)
+            controls = pick(member & (outcome == CONTROL_OF[kind]), priority, int(round(len(errors) * options.controls)))
+            for rows, role in ((errors, "error"), (controls, "control")):
+                for row in rows.tolist():
+                    reasons.setdefault(row, []).append(name)
+                    kind_of[row] = role
+    rows = np.array(sorted(reasons), dtype=np.int64)
+    columns = [KEY, LABEL] + (["score"] if cases.mode == "binary" else ["pred"])
+    sheet = table[rows].select(columns).with_columns(
+        pl.Series("outcome", outcome[rows]),
+        pl.Series("sample", [kind_of[r] for r in rows.tolist()], dtype=pl.String),
+        pl.Series("sampled_for", ["; ".join(reasons[r]) for r in rows.tolist()], dtype=pl.String),
+    )
+    if options.blind:  # the reviewer sees the images in a random order, without the model's verdict
+        order = np.argsort(priority[rows], kind="stable")
+        sheet = sheet[order].select(KEY, LABEL)
+    return sheet
+
+
+def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions) -> str:
+    thumbs = ThumbTable(cap=max(table.height, 1), size=options.thumb_size)
+    items = []
+    for number, row in enumerate(table.iter_rows(named=True), start=1):
+        lines = [f"#{number}  {row[KEY]}", f"label {row[LABEL]}"]
+        if not options.blind:
+            verdict = f"score {row['score']:.3f}" if cases.mode == "binary" else f"pred {row['pred']}"
+            lines.append(f"{verdict} · {row['outcome']} ({row['sample']})")
+            lines.append(f"for {row['sampled_for']}")
+        items.append(Item(row[KEY], tuple(lines)))
+    gallery = Gallery("Cases to review, in the order of the CSV", items, len(items))
+    thumbs.admit([gallery])
+    thumbs.render(paths, options.workers)
+    steps = [
+        "Look at each image and write what you see in the review_label column of the CSV, one short word or phrase per "
+        "case (for example: drain, no drain, portable, artefact). Use the same words for the same finding.",
+        "Label every row, errors and controls alike: the controls are what makes the labels measurable.",
+        "Then measure it: hs stratify preds.csv sheet.csv --by review_label --allow-unmatched "
+        + (f"--threshold {cases.threshold:.6g}" if cases.threshold is not None else "")
+        + " (only the rows on the sheet are analysed; rows left empty form the group (missing)).",
+    ]
+    if options.blind:
+        steps.insert(0, "This sheet is blinded: it does not say which cases the model got wrong.")
+    intro = Section("how", "How to review", el("ol", *[el("li", s) for s in steps]))
+    counts = table.group_by("sample").len().sort("sample").rows() if "sample" in table.columns else [("cases", table.height)]
+    cases_section = Section("cases", "Cases", el("div", data_table(["sample", "cases"], counts, numeric=[False, True]), thumbs.gallery(gallery)))
+    return page("Review sheet", [intro, cases_section], thumbs.defs(), options.thumb_size)
+
+
+def _summary(cases: Cases, table: pl.DataFrame) -> list[str]:
+    if "sample" not in table.columns:
+        return [f"{table.height} cases on the sheet (blinded)"]
+    n_err = int((table["sample"] == "error").sum())
+    line = f"{table.height} cases on the sheet: {n_err} errors and {table.height - n_err} controls"
+    if cases.threshold is not None:
+        line += f" at threshold {cases.threshold:.6g}"
+    return [line]
+
+
+def _meta(options: AuditOptions, cases: Cases, clusters: Clusters | None, table: pl.DataFrame, manifest_file: InputFile | None) -> dict:
+    files = [s.provenance() for s in cases.sources]
+    if clusters is not None:
+        files.append(clusters.source.provenance())
+    if manifest_file:
+        files.append({"path": manifest_file.shown, "sha256": manifest_file.sha256, "rows": manifest_file.rows})
+    parameters = {
+        "by": options.stratify.by, "threshold": options.stratify.threshold, "positive": options.stratify.positive,
+        "per_group": options.per_group, "controls": options.controls, "blind": options.blind,
+    }
+    extra = {"threshold": cases.threshold, "mode": cases.mode}
+    return build_sidecar(schema="hs.audit-sheet/1", parameters=parameters, inputs=files, rows=table.height,
+                         seed=options.stratify.seed, extra=extra)

@@ -1,0 +1,187 @@
+"""`hs report`: turn preds, labels, a stratify output, clusters and a manifest into one
+self-contained HTML file (see docs/report.md)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
+from hstool.audit.stratify import run_stratify
+from hstool.errors import InputError, UsageError
+from hstool.io.sidecar import build_sidecar, read_sidecar
+from hstool.io.tables import KEY, Source
+from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
+from hstool.report.gallery import ThumbTable
+from hstool.report.images import image_paths
+from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata, refuse_stdin
+from hstool.report.page import page
+from hstool.report.sections import clusters as clusters_section
+from hstool.report.sections import curves, errors, provenance, subgroups, summary
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    preds: str | None = None
+    labels: str | None = None
+    strata: str | None = None
+    clusters: str | None = None
+    manifest: str | None = None
+    root: str | None = None
+
+    def paths(self) -> list[str]:
+        return [p for p in (self.preds, self.labels, self.strata, self.clusters, self.manifest) if p]
+
+
+@dataclass(frozen=True)
+class Report:
+    html: str
+    meta: dict
+    notes: list[str]
+
+
+def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
+    _check(inputs, options)
+    notes: list[str] = []
+    files: list[InputFile] = []
+    strata, cases = _strata_and_cases(inputs, options, notes, files)
+    clusters = _clusters(inputs, cases, options, notes, files)
+    paths = {}
+    if inputs.manifest:
+        paths, manifest_file = image_paths(inputs.manifest, inputs.root)
+        files.append(manifest_file)
+    data = ReportData(cases, strata, clusters, _stratifiers(cases, strata, inputs, options), paths, files, notes)
+
+    montages = clusters_section.plan(data, options)
+    error_plan = errors.plan(data, options)
+    thumbs = ThumbTable(cap=options.max_thumbnails, size=options.thumb_size)
+    thumbs.admit(list(montages.values()) + error_plan.galleries())
+    if thumbs.capped:
+        notes.append(f"Galleries were cut at {options.max_thumbnails} distinct thumbnails (--max-thumbnails).")
+    thumbs.render(paths, options.workers)
+    n_unreadable = sum(1 for image_id, slot in thumbs.slots.items() if image_id in paths and thumbs.thumbs[slot].reason)
+    if n_unreadable:
+        notes.append(f"{n_unreadable} image(s) could not be read; their thumbnails are placeholders that say why.")
+
+    sections = [
+        summary.build(data),
+        subgroups.build(data),
+        curves.build_roc(data, options),
+        curves.build_calibration(data, options),
+        clusters_section.build(data, montages, thumbs),
+        errors.build(data, error_plan, thumbs),
+        provenance.build(data, options),
+    ]
+    html = page(options.title, sections, thumbs.defs(), options.thumb_size)
+    meta = _meta(inputs, options, data, len(thumbs.slots))
+    return Report(html, meta, notes)
+
+
+def _check(inputs: ReportInputs, options: ReportOptions) -> None:
+    if bool(inputs.preds) != bool(inputs.labels):
+        given, other = ("--preds", "--labels") if inputs.preds else ("--labels", "--preds")
+        raise UsageError(f"{given} needs {other} too: the report joins predictions and labels on image_id")
+    if not (inputs.preds or inputs.strata or inputs.clusters):
+        raise UsageError("nothing to report: pass --preds and --labels, --strata, or --clusters (see hs report --help)")
+    if inputs.strata and options.threshold_given:
+        raise UsageError("--threshold cannot be combined with --strata: the stratify output fixes the threshold; drop one of them")
+    if inputs.root and not inputs.manifest:
+        raise UsageError("--root only applies to --manifest paths; pass --manifest too")
+    for name, value in (("--gallery-size", options.gallery_size), ("--montage-size", options.montage_size),
+                        ("--max-thumbnails", options.max_thumbnails), ("--max-curves", options.max_curves)):
+        if value < 0:
+            raise UsageError(f"{name} {value}: must be 0 or more")
+    if options.workers is not None and options.workers < 1:
+        raise UsageError(f"--workers {options.workers}: use 1 or more processes")
+    if not 16 <= options.thumb_size <= 1024:
+        raise UsageError(f"--thumb-size {options.thumb_size}: use 16 to 1024 pixels")
+    refuse_stdin(*inputs.paths())
+
+
+def _input_file(role: str, source: Source, path: str) -> InputFile:
+    return InputFile(role, shown_path(path), source.sha256, source.rows, read_sidecar(path))
+
+
+def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cases | None]:
+    strata = None
+    if inputs.strata:
+        strata = read_strata(inputs.strata)
+        files.append(_input_file("stratify output", strata.source, inputs.strata))
+    if not inputs.preds:
+        return strata, None
+    if strata is None:
+        result = run_stratify(inputs.preds, inputs.labels, options.stratify)
+        strata = Strata(result.table, result.meta["mode"], result.meta, None)
+        notes.extend(result.notes)
+    cases = load_cases(inputs.preds, inputs.labels, threshold=strata.threshold, positive=options.stratify.positive,
+                       allow_unmatched=options.stratify.allow_unmatched)
+    if cases.mode != strata.mode:
+        raise InputError(f"{inputs.strata}: a {strata.mode} stratify output, but {inputs.preds} holds {cases.mode} predictions; pass matching files")
+    preds_src, labels_src = cases.sources
+    files[:0] = [_input_file("predictions", preds_src, inputs.preds), _input_file("labels", labels_src, inputs.labels)]
+    if inputs.strata and strata.meta:
+        made_from = {item.get("sha256") for item in strata.meta.get("inputs", [])}
+        if not {preds_src.sha256, labels_src.sha256} <= made_from:
+            notes.append(f"{shown_path(inputs.strata)} was computed from other files than the predictions and labels given "
+                         "here (their sha256 differ): its table may not match the curves and galleries.")
+    dropped = {k: v for k, v in cases.dropped.items() if v}
+    if dropped:
+        notes.append("Ids in one file only were left out (--allow-unmatched): " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items()) + ".")
+    return strata, cases
+
+
+def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | None:
+    if not inputs.clusters:
+        return None
+    clusters = read_clusters(inputs.clusters)
+    files.append(_input_file("clusters", clusters.source, inputs.clusters))
+    if cases is not None:
+        unknown = clusters.table.join(cases.table.select(KEY), on=KEY, how="anti")
+        if unknown.height:
+            if not options.stratify.allow_unmatched:
+                shown = ", ".join(repr(v) for v in unknown[KEY].head(3).to_list())
+                raise InputError(f"{clusters.source.name}: {unknown.height} image_ids are not among the analysed cases (first: {shown}); "
+                                 "pass the clusters of the same test set, or --allow-unmatched to leave them out")
+            notes.append(f"{unknown.height} clustered ids not among the analysed cases were left out (--allow-unmatched).")
+            clusters = Clusters(clusters.table.join(cases.table.select(KEY), on=KEY, how="semi"), clusters.source)
+    return clusters
+
+
+def _stratifiers(cases: Cases | None, strata: Strata | None, inputs: ReportInputs, options: ReportOptions) -> list[Stratifier]:
+    """The stratifiers of the strata table, rebuilt on the cases for curves and galleries: with
+    the stratify run's own settings (from its sidecar), or the report's options."""
+    if cases is None:
+        return []
+    params = (strata.meta or {}).get("parameters", {}) if inputs.strata else asdict(options.stratify)
+    if inputs.strata and not params:  # no sidecar: the plain columns the table names
+        named = dict.fromkeys(strata.table["stratifier"].to_list())
+        params = {"by": [c for c in named if c in cases.columns]}
+    by = params.get("by") or cases.columns
+    if cases.mode == "multiclass":
+        by = [LABEL] + [c for c in by if c != LABEL]
+    bins = dict(options.stratify.bins) if not inputs.strata else _bins(params.get("bins") or {})
+    frame = cases.table.select(KEY, LABEL, *cases.columns)
+    return build_stratifiers(frame, by=list(by), crosses=params.get("crosses") or [], bins=bins,
+                             max_levels=int(params.get("max_levels", 20)), source_name=inputs.labels)
+
+
+def _bins(raw: dict) -> dict[str, BinSpec]:
+    """--bins as the stratify sidecar records them (asdict of BinSpec)."""
+    return {k: BinSpec(edges=tuple(v.get("edges", ())), quantiles=int(v.get("quantiles", 0))) for k, v in raw.items()}
+
+
+def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict:
+    parameters = {
+        "threshold": data.threshold,
+        "gallery_size": options.gallery_size,
+        "montage_size": options.montage_size,
+        "max_thumbnails": options.max_thumbnails,
+        "thumb_size": options.thumb_size,
+        "max_curves": options.max_curves,
+        "title": options.title,
+    }
+    files = [{"path": f.shown, "sha256": f.sha256, "rows": f.rows, "role": f.role} for f in data.inputs]
+    return build_sidecar(schema="hs.report/1", parameters=parameters, inputs=files, rows=None, seed=options.stratify.seed,
+                         extra={"thumbnails": n_thumbs, "notes": data.notes})

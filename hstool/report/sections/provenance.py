@@ -1,0 +1,56 @@
+"""Provenance: the input files with their sha256, the model's metadata, the hs version and
+the report's settings, so a reader can trace every number back to its data and model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+
+from hstool import __version__
+from hstool.report.context import ReportData, ReportOptions
+from hstool.report.markup import el
+from hstool.report.sections import Section, data_table
+
+
+def build(data: ReportData, options: ReportOptions) -> Section:
+    parts = [el("p", f"Made by hs {__version__}. Paths are shown relative to the folder hs ran in (or as the file name alone)."),
+             el("h3", "Input files")]
+    rows = []
+    for f in data.inputs:
+        side = f.sidecar or {}
+        made = f"{side.get('schema', '')} (hs {side.get('hs_version', '?')})" if side else "no sidecar"
+        rows.append([f.role, f.shown, el("code", f.sha256), f.rows, made])
+    parts.append(data_table(["input", "file", "sha256", "rows", "written as"], rows, numeric=[False, False, False, True, False]))
+    parts.append(el("h3", "Model"))
+    parts.append(_model(data))
+    parts.append(el("h3", "Settings"))
+    threshold = data.threshold
+    settings = [
+        ["operating threshold", "-" if threshold is None else f"{threshold:.6g}"],
+        ["seed (thumbnail sampling)", options.stratify.seed],
+        ["thumbnails per gallery / per cluster montage", f"{options.gallery_size} / {options.montage_size}"],
+        ["distinct thumbnails at most", options.max_thumbnails],
+        ["thumbnail size", f"{options.thumb_size} px"],
+    ]
+    parts.append(data_table(["setting", "value"], settings))
+    return Section("provenance", "Provenance", el("div", *parts))
+
+
+def _model(data: ReportData):
+    """The model's metadata as hs predict records it in the preds sidecar (`model`), else the
+    model file among the preds sidecar's inputs."""
+    preds = next((f for f in data.inputs if f.role == "predictions"), None)
+    side = (preds.sidecar or {}) if preds else {}
+    model = side.get("model")
+    rows = []
+    if isinstance(model, dict):
+        for key in sorted(model):
+            value = model[key]
+            rows.append([key, value if isinstance(value, str) else json.dumps(value, sort_keys=True)])
+    for item in side.get("inputs", []):
+        if str(item.get("path", "")).lower().endswith(".onnx"):
+            rows.append(["model file", f"{PurePath(str(item['path'])).name} (sha256 {item.get('sha256', '?')})"])
+    if not rows:
+        why = "no predictions file was given" if preds is None else "the predictions file has no hs predict sidecar naming a model"
+        return el("p", f"No model metadata: {why}.", cls="muted")
+    return data_table(["key", "value"], rows)

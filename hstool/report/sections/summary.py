@@ -1,0 +1,103 @@
+"""Summary: overall metrics, what is flagged and why, in plain words."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hstool.audit.strata_table import OVERALL, flagged_summary, interval_text
+from hstool.report.context import ReportData
+from hstool.report.inputs import OUTCOME
+from hstool.report.markup import el
+from hstool.report.sections import Section, data_table, unavailable
+from hstool.report.sections.clusters import cluster_stats
+
+# What a lower value of each metric means at the bedside.
+MEANING = {
+    "auc": "AUC: how well scores rank positives above negatives (1 is perfect, 0.5 is chance)",
+    "sensitivity": "sensitivity: the share of positive cases the model calls positive; lower means more missed cases",
+    "specificity": "specificity: the share of negative cases called negative; lower means more false alarms",
+    "ppv": "PPV: the share of positive calls that are right",
+    "npv": "NPV: the share of negative calls that are right",
+    "accuracy": "accuracy: the share of cases classified correctly",
+}
+
+
+def build(data: ReportData) -> Section:
+    parts = []
+    if data.strata is not None:
+        parts.append(_overall(data))
+        parts.append(_flags(data))
+    else:
+        parts.append(unavailable("No metrics: pass --preds and --labels (or a stratify output with --strata)."))
+    if data.cases is not None:
+        parts.append(_errors(data))
+    if data.clusters is not None and data.cases is not None:
+        parts.append(_clusters(data))
+    if data.notes:
+        parts.append(el("h3", "Notes"))
+        parts.append(el("ul", *[el("li", n) for n in data.notes]))
+    return Section("summary", "Summary", el("div", *parts))
+
+
+def _overall(data: ReportData) -> str:
+    table = data.strata.table
+    row = table.filter((pl.col("stratifier") == OVERALL) & (pl.col("group") == OVERALL)).to_dicts()
+    if not row:
+        return unavailable("The stratify output has no overall row.")
+    r = row[0]
+    if data.strata.mode == "binary":
+        metrics = ["auc", "sensitivity", "specificity", "ppv", "npv"]
+        head = f"{int(r['n'])} cases, {int(r['n_pos'])} positive; operating threshold {r['threshold']:.4g} (a case is called positive when its score is at or above it)."
+    else:
+        metrics = ["accuracy"]
+        head = f"{int(r['n'])} cases."
+    names = {"auc": "AUC", "ppv": "PPV", "npv": "NPV"}
+    rows = [[names.get(m, m), interval_text(r.get(m), r.get(f"{m}_ci_low"), r.get(f"{m}_ci_high"))] for m in metrics]
+    return el("div", el("h3", "Overall"), el("p", head), data_table(["metric", "value [95% interval]"], rows))
+
+
+def _flags(data: ReportData) -> str:
+    table = data.strata.table
+    meta = data.strata.meta or {}
+    params = meta.get("parameters", {})
+    correction, alpha = params.get("correction"), params.get("alpha")
+    if correction is not None and alpha is not None:
+        lines = flagged_summary(table, correction, float(alpha))
+    else:  # a stratify output without its sidecar: the settings are unknown here
+        lines = flagged_summary(table, "the stratify run's", 0.05)[1:]
+        lines.insert(0, f"{int(table['flag'].sum())} group(s) significantly worse (correction and alpha as set when hs stratify ran):")
+    worse = sorted({m for w in table["worse_on"].to_list() for m in w.split(";") if m})
+    parts = [el("h3", "What is flagged"), el("p", lines[0], cls="flagged" if len(lines) > 1 else None)]
+    if len(lines) > 1:
+        parts.append(el("ul", *[el("li", line.strip()) for line in lines[1:]], cls="flags"))
+        parts.append(el("p", "A group is flagged when a metric is significantly lower than in its comparator (the rest of the data "
+                             "unless stated), after correcting the p-values for the number of tests. What the metrics mean:"))
+        parts.append(el("ul", *[el("li", MEANING[m]) for m in worse if m in MEANING]))
+    else:
+        parts.append(el("p", "No subgroup is significantly worse than its comparator. Small groups have wide intervals: "
+                             "see the subgroup table for groups too small to test.", cls="muted"))
+    return el("div", *parts)
+
+
+def _errors(data: ReportData) -> str:
+    counts = dict(data.cases.table[OUTCOME].value_counts().iter_rows())
+    if data.cases.mode == "binary":
+        text = (f"At the operating threshold: {counts.get('FN', 0)} false negatives (missed positives) and "
+                f"{counts.get('FP', 0)} false positives, of {data.cases.table.height} cases.")
+    else:
+        text = f"{counts.get('wrong', 0)} of {data.cases.table.height} cases misclassified."
+    return el("div", el("h3", "Errors"), el("p", text, " See the error galleries to look at them."))
+
+
+def _clusters(data: ReportData) -> str:
+    stats = cluster_stats(data)
+    high = stats.filter(pl.col("role") == "high_error")
+    if high.height == 0:
+        return el("div", el("h3", "Clusters"), el("p", "No cluster is marked high_error in the clusters file."))
+    items = [
+        el("li", f"cluster {r['cluster']} of label {r['label']}: {r['n_errors']} of {r['n']} wrong ({r['error_rate']:.1%}, "
+                 f"against {r['label_error_rate']:.1%} in the whole label)")
+        for r in high.iter_rows(named=True)
+    ]
+    return el("div", el("h3", "High-error clusters"), el("p", "Clusters of look-alike images (hs cluster) where the model errs most often:"),
+              el("ul", *items))
