@@ -86,3 +86,17 @@ def test_help_lists_the_command_and_examples(run_hs):
     assert b"cluster" in run_hs("--help").stdout
     text = run_hs("cluster", "--help").stdout.decode()
     assert "hs cluster emb.npy preds.csv labels.csv -o clusters.csv" in text and "--min-size" in text
+
+
+def test_clusters_csv_is_read_by_hs_report(run_hs, tmp_path, files):
+    done = run_hs("cluster", *files, "-o", "clusters.csv", "--min-size", "100", "-q", "-f", "csv")
+    assert done.returncode == 0
+    from hstool.report.inputs import read_clusters
+
+    clusters = read_clusters(str(tmp_path / "clusters.csv"))
+    assert clusters.extra_columns == []  # k, error, distance, split are bookkeeping, not subclasses
+    assert set(clusters.table["role"].to_list()) == {"high_error", "low_error", ""}
+    # --min-size 200: both classes (300 cases each) are skipped, so no case has a cluster.
+    skipped = run_hs("cluster", *files, "-o", "skipped.csv", "--min-size", "200", "-q", "-f", "csv")
+    assert skipped.returncode == 0
+    assert read_clusters(str(tmp_path / "skipped.csv")).table.height == 0  # nothing reported: no rows
