@@ -104,6 +104,11 @@ def test_clusters_csv_round_trips_through_stratify(tmp_path, planted_files):
     high = groups.filter(pl.col("group") == high_id).to_dicts()[0]
     assert high["scope"] == "positives" and high["sensitivity"] < 0.4 and high["flag"]
     assert high["n"] == result.summary.filter(pl.col("cluster") == high_id)["n"][0]
+    # A superclass without a reported clustering (empty cluster) is the comparison pool, no row.
+    partial = tmp_path / "partial.csv"
+    result.assignments.with_columns(pl.when(pl.col("label") == "0").then(None).otherwise(pl.col("cluster")).alias("cluster")).write_csv(partial)
+    groups = run_stratify(str(paths["preds"]), str(partial), StratifyOptions(by=["cluster"])).table.filter(pl.col("stratifier") == "cluster")
+    assert set(groups["scope"].to_list()) == {"positives"} and "(missing)" not in groups["group"].to_list()
 
 
 def test_small_superclasses_are_explained_not_a_crash(planted_files):
