@@ -78,8 +78,8 @@ def run_synth(source: BaseSource, spec: SynthSpec, out_dir: str, *, force: bool 
     refuse_overwriting_inputs([folder / MANIFEST_NAME, folder / LABELS_NAME], inputs)
     base = read_base(source)
     plan = _plan(base, spec)
+    _check_classes(plan, spec)
     positive = _positive_class(plan, spec)
-    _check_classes(plan, spec, positive)
     planted: dict[str, dict] = {}
     plan = _sample_per_class(plan, spec)
     plan = _superclasses(plan, spec)
@@ -144,6 +144,8 @@ def _positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
     """The positive class when the task (after --superclass) has two classes, else None."""
     classes = sorted(spec.superclasses) if spec.superclasses else sorted(set(plan[LABEL].to_list()))
     if len(classes) != 2:
+        if spec.spurious:
+            raise UsageError("--spurious needs a two-class task (positives and negatives); use --superclass to make one")
         if spec.positive is not None:
             raise UsageError(f"--positive {spec.positive}: the task has {len(classes)} classes; --positive is for two")
         return None
@@ -156,7 +158,7 @@ def _positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
     raise UsageError(f"the classes are {classes[0]!r} and {classes[1]!r}: pass --positive with the positive one")
 
 
-def _check_classes(plan: pl.DataFrame, spec: SynthSpec, positive: str | None) -> None:
+def _check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
     present = set(plan[LABEL].to_list())
     shown = ", ".join(sorted(present, key=_natural)[:12])
     if spec.superclasses:
@@ -170,8 +172,6 @@ def _check_classes(plan: pl.DataFrame, spec: SynthSpec, positive: str | None) ->
     for option, klass in named:
         if klass not in present:
             raise UsageError(f"{option} {klass}: no class {klass!r} in the base images (classes: {shown})")
-    if spec.spurious and positive is None:
-        raise UsageError("--spurious needs a two-class task (positives and negatives); use --superclass to make one")
 
 
 def _sample_per_class(plan: pl.DataFrame, spec: SynthSpec) -> pl.DataFrame:
