@@ -146,13 +146,16 @@ def _pixel_centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _distance_to_curve(points: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Distance from every pixel centre to the polyline through `points` ((K, 2) as (y, x)),
-    one segment at a time so memory stays O(H * W) at any resolution."""
-    y, x = _pixel_centres(height, width)
-    best = np.full((height, width), np.inf)
-    for a, b in zip(points[:-1], points[1:]):
-        d = b - a
-        denom = float(d @ d) or 1.0
-        t = np.clip(((y - a[0]) * d[0] + (x - a[1]) * d[1]) / denom, 0.0, 1.0)
-        np.minimum(best, np.hypot(y - (a[0] + t * d[0]), x - (a[1] + t * d[1])), out=best)
-    return best
+    """Distance from every pixel centre to the polyline through `points` ((K, 2) as (y, x)).
+    Segments are handled in blocks of (segments x pixels) of about a million values, so a small
+    image takes one vectorised step and a large one stays within a few tens of MB."""
+    y, x = (c.reshape(1, -1) for c in np.broadcast_arrays(*_pixel_centres(height, width)))
+    a, d = points[:-1], np.diff(points, axis=0)
+    length2 = np.maximum((d**2).sum(axis=1), 1e-12)[:, None]
+    best = np.full(height * width, np.inf)
+    step = max(1, 1_000_000 // (height * width))
+    for i in range(0, len(d), step):
+        ay, ax, dy, dx = a[i : i + step, :1], a[i : i + step, 1:], d[i : i + step, :1], d[i : i + step, 1:]
+        t = np.clip(((y - ay) * dy + (x - ax) * dx) / length2[i : i + step], 0.0, 1.0)
+        np.minimum(best, np.hypot(y - (ay + t * dy), x - (ax + t * dx)).min(axis=0), out=best)
+    return best.reshape(height, width)
