@@ -96,6 +96,8 @@ class BaseImages:
             image = raw.astype(np.float32) / np.float32(np.iinfo(raw.dtype).max)
         if image.ndim == 2:
             image = image[:, :, None]
+        if image.shape[2] == 1 and (size is None or tuple(size) == image.shape[:2]):
+            return image[:, :, 0].astype(np.float64)  # already grey at the wanted size
         prep = Preprocessing(size=size or image.shape[:2], channels=1)
         return prep.apply(image)[0].astype(np.float64)
 
