@@ -17,7 +17,6 @@ Usage: PYTHONPATH=. python benchmarks/bench_synth.py [DATA_DIR] [--seeds N]
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np
 import polars as pl
 from PIL import Image
 
+from bench_data import median_time  # benchmarks/ is on sys.path when this script runs
 from hstool.data.build import manifest_from_npz
 from hstool.data.synth import run_synth
 from hstool.data.synth_base import BaseSource
@@ -35,15 +35,6 @@ from hstool.data.synth_spec import SynthSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
-
-
-def median_time(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def speed(npz: Path) -> None:
@@ -59,9 +50,9 @@ def speed(npz: Path) -> None:
                 source, SynthSpec.from_options(spurious="drain:pos=1", subtle="1:0.5"), f"{tmp}/s2", force=True
             ),
         }
-        times = {name: median_time(fn) for name, fn in runs.items()}
+        times = {name: median_time(fn, 3) for name, fn in runs.items()}
     base = times["manifest_from_npz (baseline)"]
-    print("1. Speed, 624 images of 28 x 28 (median of 3 runs)")
+    print("1. Speed, 624 images of 28 x 28 (median of 3 runs after a warm-up)")
     print(f"{'':45} {'seconds':>8} {'ms/image':>9} {'ratio':>6}")
     for name, seconds in times.items():
         print(f"{name:45} {seconds:8.2f} {1000 * seconds / 624:9.2f} {seconds / base:6.2f}")

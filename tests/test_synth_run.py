@@ -232,6 +232,7 @@ def test_errors_write_nothing(npz, tmp_path, run_hs):
         (["--rare", "7:0.5"], "hs: error: --rare 7: no class '7' in the base images (classes: 0, 1)"),
         (["--spurious", "drain:dev.pos=1"], "hs: error: --spurious 'drain:dev.pos=1': 'dev' is not a split"),
         (["--splits", "train,test", "--spurious", "drain:val.pos=1"], "hs: error: --spurious names the split 'val', which the base images do not have"),
+        (["--splits", "test", "--per-class", "train=5"], "hs: error: --per-class names the split 'train', which the base images do not have"),
         (["--superclass", "a=0"], "hs: error: --superclass: class '1' is in no superclass"),
         (["--superclass", "a=0", "--superclass", "b=1,2"], "hs: error: --superclass: class '2' is not in the base images"),
         (["--superclass", "a=0", "--superclass", "b=1", "--positive", "c"], "hs: error: --positive 'c': not a class (classes: a, b)"),

@@ -125,9 +125,11 @@ def _plan(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
     taken = [c for c in ground_truth_columns(spec) if c in base.table.columns]
     if taken:
         raise InputError(f"the base manifest already has a column '{taken[0]}', which this hs synth run writes; rename or drop it")
-    missing = spec.spurious.splits_named() - set(base.table[SPLIT].drop_nulls().to_list()) if spec.spurious else set()
-    if missing:
-        raise UsageError(f"--spurious names the split {sorted(missing)[0]!r}, which the base images do not have")
+    present = set(base.table[SPLIT].drop_nulls().to_list())
+    named = [("--spurious", spec.spurious.splits_named() if spec.spurious else set()), ("--per-class", set(spec.per_class) - {None})]
+    for option, splits in named:
+        if splits - present:
+            raise UsageError(f"{option} names the split {sorted(splits - present)[0]!r}, which the base images do not have")
     rank = {s: i for i, s in enumerate(SPLITS)}
     return (
         base.table.with_columns(
