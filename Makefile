@@ -9,7 +9,14 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean agree-cxr14 perturb-sweep bench-cluster
+# sample_data/: a few hundred real PneumoniaMNIST chest X-rays with a planted drain (see
+# sample_data/README.md). Drains in 90% of training and validation positives and 10% of
+# negatives; in the test split, in half of the positives (and still 10% of negatives).
+SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
+	--per-class train=200,val=50,test=200 \
+	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
+
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +40,10 @@ demo: $(STAMP)
 bench-cluster: $(STAMP)
 	$(PY) benchmarks/cluster_speed.py --end-to-end
 	$(PY) benchmarks/cluster_discovery.py --synthetic --seeds 5
+## make sample-data: regenerate sample_data/ from $(HS_DATA_DIR) (byte-identical to the committed files).
+sample-data: $(STAMP)
+	rm -rf sample_data/images sample_data/*.csv sample_data/*.meta.json
+	$(HS) synth $(SAMPLE_SYNTH) --out-dir sample_data --force
 
 clean:
 	rm -rf $(VENV) out

@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("probe", "probe"),
     ("perturb", "perturb"),
     ("cluster", "cluster"),
+    ("synth", "synth"),
 ]
 
 app = typer.Typer(
