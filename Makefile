@@ -9,7 +9,14 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean agree-cxr14 perturb-sweep bench-infer bench-infer-gpu
+# sample_data/: a few hundred real PneumoniaMNIST chest X-rays with a planted drain (see
+# sample_data/README.md). Drains in 90% of training and validation positives and 10% of
+# negatives; in the test split, in half of the positives (and still 10% of negatives).
+SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
+	--per-class train=200,val=50,test=200 \
+	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
+
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +34,16 @@ test: $(STAMP)
 ## make demo: the end-to-end demo on sample_data/ (filled in by the demo issue).
 demo: $(STAMP)
 	@echo "make demo: not yet available; see README.md"
+
+## make bench-cluster: hs cluster against scikit-learn KMeans (100,000 x 1,024), and the
+## synthetic planted-slice discovery benchmark (docs/benchmarks.md). About 30 minutes on 2 cores.
+bench-cluster: $(STAMP)
+	$(PY) benchmarks/cluster_speed.py --end-to-end
+	$(PY) benchmarks/cluster_discovery.py --synthetic --seeds 5
+## make sample-data: regenerate sample_data/ from $(HS_DATA_DIR) (byte-identical to the committed files).
+sample-data: $(STAMP)
+	rm -rf sample_data/images sample_data/*.csv sample_data/*.meta.json
+	$(HS) synth $(SAMPLE_SYNTH) --out-dir sample_data --force
 
 clean:
 	rm -rf $(VENV) out

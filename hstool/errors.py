@@ -12,6 +12,7 @@ EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_AUDIT_FAILED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports when a reader closes the pipe
 
 
 class HsError(Exception):

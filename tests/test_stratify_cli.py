@@ -196,3 +196,16 @@ def test_help_has_an_example(run_hs):
     res = run_hs("stratify", "--help")
     assert res.returncode == 0 and b"hs stratify preds.csv labels.csv" in res.stdout
     assert run_hs("--version").stdout.startswith(b"hs ")
+
+
+def test_closed_pipe_stops_quietly(files):
+    tmp, p, lab, preds, labels = files
+    # One group per image: about half a megabyte of JSON, far more than a pipe buffer holds.
+    labels.with_columns(pl.col("image_id").alias("case")).write_csv(tmp / "many.csv")
+    shell = (
+        f"{sys.executable} -m hstool stratify preds.csv many.csv --by case --max-levels 1000 --min-n 1 "
+        "--format json | true; echo ${PIPESTATUS[0]}"
+    )
+    res = subprocess.run(["bash", "-c", shell], cwd=tmp, capture_output=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert res.stdout.strip() == b"141", res
+    assert res.stderr == b""

@@ -24,6 +24,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("calibrate", "calibrate"),
     ("probe", "probe"),
     ("perturb", "perturb"),
+    ("cluster", "cluster"),
+    ("synth", "synth"),
 ]
 
 app = typer.Typer(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Iterator
 
 import typer
 
-from hstool.errors import EXIT_DATA, EXIT_INTERRUPTED, HsError
+from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError
 
 
 def say(message: str) -> None:
@@ -31,6 +32,11 @@ def handled(verbose: bool = False) -> Iterator[None]:
             traceback.print_exc(file=sys.stderr)
         say(f"hs: error: {exc}")
         raise typer.Exit(exc.exit_code) from None
+    except BrokenPipeError:
+        # The reader went away (`hs ... | head`): stop quietly, as Unix tools do. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
         say("hs: interrupted; no output was written")
         raise typer.Exit(EXIT_INTERRUPTED) from None

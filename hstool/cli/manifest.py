@@ -27,14 +27,10 @@ Force = Annotated[bool, typer.Option("--force", help="Write into a non-empty --o
 
 
 def _names(class_names: str | None) -> list[str] | None:
-    from hstool.errors import UsageError
+    from hstool.data.synth_spec import parse_list
 
-    if class_names is None:
-        return None
-    names = [n.strip() for n in class_names.split(",")]
-    if not all(names) or len(set(names)) != len(names):
-        raise UsageError(f"--class-names {class_names!r}: give distinct, non-empty names separated by commas")
-    return names
+    names = parse_list(class_names, "--class-names")
+    return list(names) if names is not None else None
 
 
 def _export(build, *args, class_names: str | None, quiet: bool, **options) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Format, Output, Quiet, Seed, Verbose
+from hstool.cli.options import Alpha, Correction, Format, Level, Output, Positive, Quiet, Seed, Threshold, Verbose
 
 EPILOG = """\
 Examples:
@@ -28,13 +28,13 @@ def command(
     by: Annotated[Optional[list[str]], typer.Option("--by", help="Stratify by this column (repeatable). Default: every labels column.")] = None,
     cross: Annotated[Optional[list[str]], typer.Option("--cross", help="Intersection of columns, e.g. sex,age (repeatable).")] = None,
     bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 (edges) or age=q4 (quantiles).")] = None,
-    threshold: Annotated[str, typer.Option("--threshold", help="Operating point on the whole set: a number, youden, sens=0.95, spec=0.9, or a calibration .json.")] = "0.5",
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    threshold: Threshold = "0.5",
+    positive: Positive = None,
     ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson (DeLong for AUC), clopper-pearson, or bootstrap (stratified).")] = "wilson",
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates with --ci bootstrap.")] = 1000,
-    level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = 0.95,
-    correction: Annotated[str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")] = "holm",
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")] = 0.05,
+    level: Level = 0.95,
+    correction: Correction = "holm",
+    alpha: Alpha = 0.05,
     min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no metrics.")] = 10,
     reference: Annotated[Optional[list[str]], typer.Option("--reference", help="Compare a stratifier's groups with one group, e.g. sex=M, instead of the rest.")] = None,
     max_levels: Annotated[int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")] = 20,

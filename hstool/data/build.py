@@ -1,5 +1,6 @@
 """Making manifests from array files (MedMNIST .npz, MNIST idx) whose images are written out as
-PNG files, and what every manifest writer shares (`Built`, `write_manifest`, `prepare_out_dir`).
+PNG files, and what every manifest writer shares (`Built`, `write_manifest`, `prepare_out_dir`,
+`save_png`). `read_npz_parts` / `read_idx_part` give the arrays without writing anything.
 
 Array imports write into an output folder: `images/<image_id>.png` and `manifest.csv` (with its
 `hs.manifest/1` sidecar). The manifest is written last and atomically: it is the commit point,
@@ -58,24 +59,9 @@ def manifest_from_npz(
     a manifest with a split column. `splits` defaults to every split in the file; `limit`
     takes the first N images of each split. image_id is `<split>_<index>` (index in the file,
     five digits), so ids do not depend on `limit`."""
-    _check_limit(limit)
-    arrays = _load_npz(npz)
-    available = [s for s in SPLITS if f"{s}_images" in arrays]
-    wanted = splits or available
-    for split in wanted:
-        if split not in SPLITS:
-            raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
-        if f"{split}_images" not in arrays or f"{split}_labels" not in arrays:
-            found = ", ".join(sorted(arrays)) or "none"
-            raise InputError(f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other --splits")
-    parts = []
-    for split in wanted:
-        images = arrays[f"{split}_images"][:limit]
-        labels = _labels(arrays[f"{split}_labels"][:limit], f"{npz}, array {split}_labels", class_names)
-        _check_counts(images, labels, f"{npz}, {split}_images and {split}_labels")
-        parts.append((split, images, labels))
+    parts = read_npz_parts(npz, splits=splits, limit=limit, class_names=class_names)
     return _write_images(parts, out_dir, sources=[npz], force=force, progress=progress,
-                         parameters={"source": "npz", "splits": ",".join(wanted), "limit": limit, "class_names": class_names})
+                         parameters={"source": "npz", "splits": ",".join(p.split for p in parts), "limit": limit, "class_names": class_names})
 
 
 def manifest_from_idx(
@@ -91,6 +77,54 @@ def manifest_from_idx(
 ) -> Built:
     """MNIST-style idx image and label files (gzip or not) to PNGs and a manifest. image_id is
     `<split>_<index>` (`img_<index>` without a split)."""
+    part = read_idx_part(images, labels, split=split, limit=limit, class_names=class_names)
+    return _write_images([part], out_dir, sources=[images, labels], force=force, progress=progress,
+                         parameters={"source": "idx", "split": split, "limit": limit, "class_names": class_names})
+
+
+@dataclass(frozen=True)
+class ArrayPart:
+    """Images of one split read from an array file: pixels (N, H, W[, C]) uint8/uint16 and one
+    label (text) per image; image i is the file's image i (`--limit` keeps the first N), and
+    its id keeps that index."""
+
+    split: str | None
+    images: np.ndarray
+    labels: list[str]
+
+    def image_id(self, index: int) -> str:
+        """`<split>_<index>` (`img_<index>` without a split), five digits at least."""
+        return f"{self.split or 'img'}_{index:05d}"
+
+
+def read_npz_parts(
+    npz: str, *, splits: list[str] | None = None, limit: int | None = None, class_names: list[str] | None = None
+) -> list[ArrayPart]:
+    """The splits of a MedMNIST-style `.npz` (`<split>_images`, `<split>_labels`), every split in
+    the file by default, the first `limit` images of each."""
+    _check_limit(limit)
+    arrays = _load_npz(npz)
+    available = [s for s in SPLITS if f"{s}_images" in arrays]
+    wanted = splits or available
+    for split in wanted:
+        if split not in SPLITS:
+            raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
+        if f"{split}_images" not in arrays or f"{split}_labels" not in arrays:
+            found = ", ".join(sorted(arrays)) or "none"
+            raise InputError(f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other --splits")
+    parts = []
+    for split in wanted:
+        images = arrays[f"{split}_images"][:limit]
+        labels = _labels(arrays[f"{split}_labels"][:limit], f"{npz}, array {split}_labels", class_names)
+        _check_counts(images, labels, f"{npz}, {split}_images and {split}_labels")
+        parts.append(ArrayPart(split, images, labels))
+    return parts
+
+
+def read_idx_part(
+    images: str, labels: str, *, split: str | None = None, limit: int | None = None, class_names: list[str] | None = None
+) -> ArrayPart:
+    """MNIST-style idx image and label files (gzip or not), the first `limit` images."""
     from hstool.data.idx import read_idx
 
     _check_limit(limit)
@@ -99,8 +133,7 @@ def manifest_from_idx(
     pixels = read_idx(images, limit=limit)
     values = _labels(read_idx(labels, limit=limit), labels, class_names)
     _check_counts(pixels, values, f"{images} and {labels}")
-    return _write_images([(split, pixels, values)], out_dir, sources=[images, labels], force=force, progress=progress,
-                         parameters={"source": "idx", "split": split, "limit": limit, "class_names": class_names})
+    return ArrayPart(split, pixels, values)
 
 
 def _check_limit(limit: int | None) -> None:
@@ -167,31 +200,25 @@ def prepare_out_dir(out_dir: str, *, force: bool) -> Path:
     return folder
 
 
-def _write_images(parts, out_dir: str, *, sources: list[str], force: bool, progress: Progress | None, parameters: dict) -> Built:
-    from PIL import Image
-
+def _write_images(parts: list[ArrayPart], out_dir: str, *, sources: list[str], force: bool, progress: Progress | None, parameters: dict) -> Built:
     folder = Path(out_dir)
     refuse_overwriting_inputs([folder / MANIFEST_NAME], sources)
-    total = sum(len(images) for _, images, _ in parts)
+    total = sum(len(part.images) for part in parts)
     # Each input file supplied `total` items (the npz all splits; idx images and labels each).
-    inputs = [{"path": s, "sha256": _sha256(s), "rows": total} for s in sources]
+    inputs = [{"path": s, "sha256": file_sha256(s), "rows": total} for s in sources]
     folder = prepare_out_dir(out_dir, force=force)
     rows, done = [], 0
-    for split, images, labels in parts:
-        prefix = split or "img"
-        for i, (pixels, label) in enumerate(zip(images, labels)):
-            image_id = f"{prefix}_{i:05d}"
+    for part in parts:
+        for i, (pixels, label) in enumerate(zip(part.images, part.labels)):
+            image_id = part.image_id(i)
             rel = f"images/{image_id}.png"
-            if pixels.ndim == 3 and pixels.shape[2] == 1:
-                pixels = pixels[:, :, 0]
-            # Fixed settings, no metadata chunks (no time stamp): byte-identical reruns.
-            Image.fromarray(np.ascontiguousarray(pixels)).save(folder / rel, format="PNG", compress_level=6)
-            rows.append({KEY: image_id, PATH: rel, LABEL: label, SPLIT: split})
+            save_png(folder / rel, pixels)
+            rows.append({KEY: image_id, PATH: rel, LABEL: label, SPLIT: part.split})
             done += 1
             if progress and (done % 256 == 0 or done == total):
                 progress(done, total)
     table = pl.DataFrame(rows, schema={KEY: pl.String, PATH: pl.String, LABEL: pl.String, SPLIT: pl.String})
-    if all(split is None for split, _, _ in parts):
+    if all(part.split is None for part in parts):
         table = table.drop(SPLIT)
     meta = manifest_meta(table, parameters=parameters, inputs=inputs)
     manifest = write_manifest(folder / MANIFEST_NAME, table, meta)
@@ -219,7 +246,17 @@ def _counts(table: pl.DataFrame) -> dict:
     return out
 
 
-def _sha256(path: str) -> str:
+def save_png(path: str | Path, pixels: np.ndarray) -> None:
+    """Write uint8/uint16 pixels (H, W), (H, W, 1) or (H, W, 3) as PNG with fixed settings and no
+    metadata chunks (no time stamp), so the same pixels always give the same bytes."""
+    from PIL import Image
+
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", compress_level=6)
+
+
+def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

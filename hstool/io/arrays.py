@@ -13,6 +13,8 @@ from hstool.errors import InputError
 from hstool.io.atomic import atomic_path
 from hstool.io.tables import KEY, Source, read_table
 
+_BLOCK_ROWS = 65536
+
 
 def ids_path_for(npy: str | Path) -> Path:
     """`emb.npy` -> `emb.ids.csv` (the companion file that names each row)."""
@@ -42,11 +44,17 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
             f"{ids_file}: has {table.height} ids but {npy} has {matrix.shape[0]} rows; they must come from the same hs embed run"
         )
     values = np.asarray(matrix, dtype=np.float32)
-    finite = np.isfinite(values).all(axis=1)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise InputError(f"{npy}: row {i + 1} (image_id {table[KEY][i]!r}) has NaN or inf values")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    # Checked and hashed in blocks: a million 1,024-wide rows (4 GiB) are never held twice.
+    for start in range(0, values.shape[0], _BLOCK_ROWS):
+        finite = np.isfinite(values[start:start + _BLOCK_ROWS]).all(axis=1)
+        if not finite.all():
+            i = start + int(np.flatnonzero(~finite)[0])
+            raise InputError(f"{npy}: row {i + 1} (image_id {table[KEY][i]!r}) has NaN or inf values")
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(block)
+    digest = digest.hexdigest()
     source = Source(name=npy, sha256=digest, kind="npy", rows=values.shape[0])
     return table[KEY], values, source
 

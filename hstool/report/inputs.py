@@ -20,6 +20,9 @@ LABEL = "label"
 Y, OUTCOME, ERROR = "__y", "__outcome", "__error"
 ERROR_KINDS = {"binary": ("FN", "FP"), "multiclass": ("wrong",)}
 ROLES = ("high_error", "low_error")
+# Bookkeeping columns of hs cluster's clusters.csv (docs/formats.md): not subclasses, so never
+# listed in a cluster's make-up.
+CLUSTER_BOOKKEEPING = ("k", "error", "distance", "split")
 
 
 def refuse_stdin(*paths: str | None) -> None:
@@ -142,20 +145,18 @@ class Clusters:
 
     @property
     def extra_columns(self) -> list[str]:
-        return [c for c in self.table.columns if c not in (KEY, LABEL, "cluster", "role")]
+        return [c for c in self.table.columns if c not in (KEY, LABEL, "cluster", "role", *CLUSTER_BOOKKEEPING)]
 
 
 def read_clusters(path: str) -> Clusters:
-    """clusters.csv (`hs.clusters/1`): image_id,label,cluster,role."""
+    """clusters.csv (`hs.clusters/1`): image_id,label,cluster,role; rows without a cluster are dropped."""
     table, source = read_table(path, role="clusters", required=(KEY, LABEL, "cluster"), string_columns=(LABEL, "cluster", "role"))
     if "role" not in table.columns:
         table = table.with_columns(pl.lit("").alias("role"))
     table = table.with_columns([pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in (LABEL, "cluster", "role")])
-    blank = (table["cluster"] == "").to_numpy()
-    if blank.any():
-        raise InputError(f"{source.at(int(np.flatnonzero(blank)[0]), 'cluster')}: empty cluster id; every row needs one")
     bad = ~table["role"].is_in(["", *ROLES]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"{source.at(i, 'role')}: role {table['role'][i]!r} is not one of high_error, low_error or empty")
-    return Clusters(table.sort(KEY), source)
+    # An empty cluster is a case in no cluster (hs cluster reported nothing for its superclass).
+    return Clusters(table.filter(pl.col("cluster") != "").sort(KEY), source)
