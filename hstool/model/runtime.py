@@ -15,7 +15,6 @@ CPU is an error, never a silent slowdown.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import InputError, UsageError
 
@@ -135,14 +135,6 @@ class LoadedModel:
         """(probabilities (N, K), embeddings (N, D)), float32, for images (N, C, H, W) in [0, 1]."""
         probs, emb = self.session.run([PROBABILITIES, EMBEDDING], {INPUT: images})
         return np.asarray(probs, dtype=np.float32), np.asarray(emb, dtype=np.float32)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_model(path: str, *, device: str = "auto", threads: int = 0, verbose: bool = False) -> LoadedModel:
