@@ -15,6 +15,7 @@ from hstool import __version__
 COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
     ("manifest", "manifest"),
+    ("train", "train"),
 ]
 
 app = typer.Typer(

@@ -10,7 +10,6 @@ input gives byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import polars as pl
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
 from hstool.errors import InputError, OutputError, UsageError
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
-from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
+from hstool.io.sidecar import build_sidecar, file_sha256, sidecar_path, write_sidecar
 from hstool.io.tables import KEY
 
 SCHEMA = "hs.manifest/1"
@@ -174,7 +173,7 @@ def _write_images(parts, out_dir: str, *, sources: list[str], force: bool, progr
     refuse_overwriting_inputs([folder / MANIFEST_NAME], sources)
     total = sum(len(images) for _, images, _ in parts)
     # Each input file supplied `total` items (the npz all splits; idx images and labels each).
-    inputs = [{"path": s, "sha256": _sha256(s), "rows": total} for s in sources]
+    inputs = [{"path": s, "sha256": file_sha256(s), "rows": total} for s in sources]
     folder = prepare_out_dir(out_dir, force=force)
     rows, done = [], 0
     for split, images, labels in parts:
@@ -217,11 +216,3 @@ def _counts(table: pl.DataFrame) -> dict:
         if column in table.columns:
             out[key] = dict(sorted(Counter(table[column].to_list()).items()))
     return out
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
