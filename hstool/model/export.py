@@ -114,10 +114,13 @@ def export_onnx(
     if batch.ndim != 4 or tuple(batch.shape[1:]) != expected_shape or len(batch) == 0:
         raise UsageError(f"parity batch of shape {tuple(batch.shape)}: expected (N, {', '.join(map(str, expected_shape))})")
     with torch.no_grad():
+        logits, _ = graph.model(graph.normalise(batch))
         reference = [t.numpy() for t in graph(batch)]
-    n_outputs = reference[0].shape[1]
-    if n_outputs != len(names):
-        raise UsageError(f"the model gives {n_outputs} probabilities but {len(names)} class names were given")
+    expected = 1 if task == "binary" else len(names)
+    if logits.ndim != 2 or logits.shape[1] != expected:
+        raise UsageError(
+            f"the model gives {tuple(logits.shape[1:])} logits per image; a {task} model with {len(names)} classes needs {expected}"
+        )
     embedding_dim = int(reference[1].shape[1])
     metadata = {
         "hs.schema": SCHEMA,

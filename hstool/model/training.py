@@ -97,12 +97,12 @@ class _Run:
         plan = self.plan = make_plan(config)
         folder = check_out_dir(config.out_dir, resume=config.resume, force=config.force, inputs=[config.manifest, config.weights])
         arch, prep, note = model_input(config, plan.manifest.paths[plan.train_rows[0]])
-        if note:
-            self.report(note)
+        # Notes wait until every check has passed, so that a refusal is the only line printed.
+        notes = [note] if note else []
         _seed_everything(config.seed, config.deterministic, context.device)
         model = build_model(arch, n_outputs=plan.n_outputs, channels=prep.channels)
         if config.weights:
-            self.report(load_weights(model, config.weights, arch))
+            notes.append(load_weights(model, config.weights, arch))
         amp_dtype = _amp_dtype(config.amp, context.device)
         channels_last = context.device.type == "cuda" if config.channels_last is None else config.channels_last
         model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
@@ -116,7 +116,9 @@ class _Run:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scaler.load_state_dict(saved["scaler"])
-            self.report(f"resuming after epoch {state.epoch} from {last}")
+            notes.append(f"resuming after epoch {state.epoch} from {last}")
+        for line in notes:
+            self.report(line)
         self.meta_base = self._meta_base(plan, arch, prep, amp_dtype)
         if context.is_main:
             prepare_out_dir(folder, resume=config.resume)
