@@ -47,6 +47,8 @@ def test_split_column(tmp_path):
     assert plan.validation == "split" and len(plan.val_rows) == 4 and len(plan.train_rows) == 12
     with pytest.raises(UsageError, match="already has 4 'val' rows"):
         make_plan(config(manifest, val_frac=0.2))
+    unvalidated = make_plan(config(manifest, val_frac=0))
+    assert unvalidated.validation == "none" and len(unvalidated.train_rows) == 12 and len(unvalidated.val_rows) == 0
     no_train = rewrite(manifest, tmp_path / "m2.csv", lambda ls: [ls[0]] + [l.replace(",train", ",test") for l in ls[1:]])
     with pytest.raises(InputError, match="no rows have split 'train'"):
         make_plan(config(no_train))

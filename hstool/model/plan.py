@@ -7,7 +7,8 @@ and task, the training and validation rows, and the controlled experiments appli
   [negative, positive]. Multi-class names follow `Manifest.classes` (numbers numerically).
 - Rows: with a `split` column, `train` rows train and `val` rows validate (`test` rows are
   never used). Without `val` rows, a seeded `--val-frac` (default 0.1) of the training rows is
-  set aside, the same fraction of each class. `--val-frac 0` trains without validation.
+  set aside, the same fraction of each class. `--val-frac 0` trains without validation (the
+  `val` rows, if any, are then not used).
 - Experiments (`hstool.model.experiments`) touch training rows only: validation stays clean.
 """
 
@@ -129,6 +130,8 @@ def _rows(manifest: Manifest, targets: np.ndarray, config: TrainConfig) -> tuple
         train, val = all_rows[split == "train"], all_rows[split == "val"]
         if len(train) == 0:
             raise InputError(f"{source}: no rows have split 'train'; training needs train rows (or drop the split column)")
+        if config.val_frac == 0:
+            return train, np.empty(0, dtype=np.int64), "none"
         if len(val) and config.val_frac is not None:
             raise UsageError(
                 f"--val-frac {config.val_frac:g}: {source} already has {len(val)} 'val' rows; drop --val-frac to use them"
