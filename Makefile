@@ -9,7 +9,7 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo clean bench-train
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out
+
+## make bench-train: CPU training speed of hs train against a plain PyTorch loop (docs/benchmarks.md).
+bench-train: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/train_speed.py $(HS_DATA_DIR)

@@ -2,11 +2,13 @@
 and keep the result in memory when it is small enough that decoding once beats decoding every
 epoch (28 x 28 sets; `--cache`).
 
-A `ImageSource` serves the rows of one manifest subset (training or validation), addressed by
+An `ImageSource` serves the rows of one manifest subset (training or validation), addressed by
 position 0..n-1, in batches whose order the caller decides (seeded per epoch, see
-train_loop.epoch_batches). Batches come back as float32 (B, C, H, W) in [0, 1] on the CPU
-(pinned when training on a GPU), with the positions they hold. An image that cannot be decoded
-stops training with its one-line ImageError, even from a worker process.
+train_loop.epoch_batches). Batches come back as float32 (B, C, H, W) in [0, 1] with the
+positions they hold (a CPU tensor): from the cache, on the device the cache lives on (the
+training GPU: no host-to-device copy at all once cached), else from the DataLoader on the CPU
+(pinned when training on a GPU). An image that cannot be decoded stops training with its
+one-line ImageError, even from a worker process.
 """
 
 from __future__ import annotations
@@ -66,8 +68,9 @@ def _worker_init(worker_id: int) -> None:
 
 
 class ImageSource:
-    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, *, workers: int, cache: bool,
+    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, *, workers: int, cache_on: torch.device | None,
                  pin_memory: bool, seed: int) -> None:
+        """`cache_on`: keep every decoded image in memory on that device (None: decode every epoch)."""
         self.n = len(paths)
         self._batches = _Batches()
         self._loader = DataLoader(
@@ -81,11 +84,9 @@ class ImageSource:
         )
         self._cache: torch.Tensor | None = None
         self._cached = np.zeros(self.n, dtype=bool)
-        if cache:
+        if cache_on is not None:
             c, (h, w) = preprocessing.channels, preprocessing.size
-            self._cache = torch.empty((self.n, c, h, w), dtype=torch.float32)
-            if pin_memory:
-                self._cache = self._cache.pin_memory()
+            self._cache = torch.empty((self.n, c, h, w), dtype=torch.float32, device=cache_on)
 
     def batches(self, order: list[list[int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(images, positions) for each list of positions in `order`, in that order."""
@@ -95,12 +96,13 @@ class ImageSource:
         missing = [b for b in order if not self._cached[b].all()]
         loaded = self._load(missing)
         for batch in order:
+            index = torch.as_tensor(batch)
             if self._cached[batch].all():
-                index = torch.as_tensor(batch)
-                yield self._cache[index], index
+                yield self._cache[index.to(self._cache.device)], index
             else:
                 images, index = next(loaded)
-                self._cache[index] = images
+                images = images.to(self._cache.device, non_blocking=True)
+                self._cache[index.to(self._cache.device)] = images
                 self._cached[batch] = True
                 yield images, index
 

@@ -62,7 +62,8 @@ def train(config: TrainConfig, *, progress: Progress | None = None, report: Repo
     process; `report(line)` receives one line per epoch and notes (main process only)."""
     context = distributed.start(config.device)
     try:
-        return _Run(config, context, progress, report if context.is_main else None).run()
+        main = context.is_main
+        return _Run(config, context, progress if main else None, report if main else None).run()
     finally:
         distributed.stop(context)
 
@@ -153,7 +154,8 @@ class _Run:
         paths = plan.manifest.paths
 
         def source(rows: np.ndarray) -> ImageSource:
-            return ImageSource([paths[i] for i in rows], prep, workers=workers, cache=cache, pin_memory=cuda, seed=config.seed)
+            return ImageSource([paths[i] for i in rows], prep, workers=workers, cache_on=context.device if cache else None,
+                               pin_memory=cuda, seed=config.seed)
 
         train_src, val_src = source(plan.train_rows), source(plan.val_rows)
         train_targets = torch.from_numpy(plan.targets[plan.train_rows])
