@@ -37,6 +37,7 @@ def rewrite(manifest, name, keep) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # the first in-process torch import of a session takes seconds
 def test_bad_inputs_fail_before_training_and_leave_no_model(run_hs, tiny, tmp_path):
     out = tmp_path / "out"
     missing = rewrite(tiny, "missing.csv", lambda ls: ls + [f"gone{i},images/gone{i}.png,0,a" for i in range(4)])

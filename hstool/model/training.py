@@ -121,6 +121,7 @@ class _Run:
         for line in notes:
             self.report(line)
         self.meta_base = self._meta_base(plan, arch, prep, amp_dtype)
+        context.barrier()  # every process has checked the output folder before rank 0 changes it
         if context.is_main:
             prepare_out_dir(folder, resume=config.resume)
             if plan.experiments and not config.resume:
