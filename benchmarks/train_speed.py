@@ -15,13 +15,15 @@ Data: PneumoniaMNIST's train split (3,882 real chest X-rays, 28 x 28), written a
 Also reported: hs with its default augmentation on, and the ONNX export time.
 
 Usage: PYTHONPATH=. python benchmarks/train_speed.py [DATA_DIR] [--epochs 4] [--repeat 2] [--threads N]
-Prints images/s (best of --repeat runs, baseline and hs alternating) and the ratio hs / baseline.
+Prints images/s (best of --repeat runs, baseline and hs alternating) and the ratios hs / baseline
+(of the bests, and the median over adjacent baseline/hs runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -110,7 +112,11 @@ def main() -> None:
         for name, value in best.items():
             print(f"{name:>17}: {value:8.0f} images/s  (runs: {', '.join(f'{v:.0f}' for v in results[name])})")
         for name in ("hs", "hs after epoch 1", "hs+augment"):
-            print(f"ratio {name} / baseline: {best[name] / best['baseline']:.2f}")
+            # Runs next to each other share the machine's load: their ratios are steadier than
+            # ratios of bests on a shared machine.
+            pairs = [h / b for h, b in zip(results[name], results["baseline"])]
+            print(f"ratio {name} / baseline: best {best[name] / best['baseline']:.2f}, "
+                  f"median of adjacent runs {statistics.median(pairs):.2f} ({', '.join(f'{r:.2f}' for r in pairs)})")
         from hstool.model.export import export_onnx
 
         model = build_model("smallcnn", n_outputs=1, channels=1).eval()
