@@ -16,7 +16,7 @@ SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster bench-train
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,3 +86,6 @@ perturb-sweep: $(STAMP)
 	  $(HS) stratify $$d/preds.csv $(SWEEP_LABELS) $(SWEEP_STRATIFY) -q -o $$d/strata.csv || exit 1; \
 	done
 	$(PY) scripts/perturb_sweep_table.py $(SWEEP_OUT)
+## make bench-train: CPU training speed of hs train against a plain PyTorch loop (docs/benchmarks.md).
+bench-train: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/train_speed.py $(HS_DATA_DIR)

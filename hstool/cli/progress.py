@@ -1,7 +1,8 @@
 """A progress bar on stderr for long loops, silent when stderr is not a terminal or with --quiet.
 
 Library functions take a `progress(done, total)` callback; this module turns it into a rich bar,
-so the library never imports rich and pipelines and CI logs stay clean.
+so the library never imports rich and pipelines and CI logs stay clean. With `unit` (e.g.
+"images") the bar also shows the count, the rate (images/s) and the time left.
 """
 
 from __future__ import annotations
@@ -12,13 +13,22 @@ from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, *, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str, *, quiet: bool, unit: str | None = None) -> Iterator[Callable[[int, int], None]]:
     if quiet or not sys.stderr.isatty():
         yield lambda done, total: None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else f"- {unit}/s")
+
+    columns = (
+        (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit or ""), Rate(), TimeRemainingColumn())
+        if unit else Progress.get_default_columns()
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
