@@ -16,7 +16,7 @@ SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster bench-infer bench-infer-gpu
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster bench-train bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -95,3 +95,7 @@ bench-infer: $(STAMP)
 
 bench-infer-gpu: $(STAMP)
 	PYTHONPATH=. $(PY) benchmarks/infer_speed.py $(HS_DATA_DIR) --device cuda --n 20000 --workers 16 --batch-size 256 --models densenet121
+
+## make bench-train: CPU training speed of hs train against a plain PyTorch loop (docs/benchmarks.md).
+bench-train: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/train_speed.py $(HS_DATA_DIR)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import polars as pl
 
 from hstool.audit import strata_binary, strata_multiclass

@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("perturb", "perturb"),
     ("cluster", "cluster"),
     ("synth", "synth"),
+    ("train", "train"),
 ]
 
 app = typer.Typer(

@@ -62,7 +62,7 @@ def inference_command(*, primary: str, output: Any, output_default: Any, compani
                 chunk_size=chunk_size, shard=shard, on_error=on_error, resume=resume, root=root, verbose=verbose,
             )
             log = (lambda message: None) if quiet else say
-            with progress_bar("images", quiet=quiet, unit="images") as progress:
+            with progress_bar("inference", quiet=quiet, unit="images") as progress:
                 result = run_inference(model, manifest, targets, options, progress=progress, log=log)
             for line in result.summary():
                 log(line)

@@ -11,7 +11,6 @@ input gives byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import polars as pl
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
 from hstool.errors import InputError, OutputError, UsageError
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
-from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
+from hstool.io.sidecar import build_sidecar, file_sha256, sidecar_path, write_sidecar
 from hstool.io.tables import KEY
 
 SCHEMA = "hs.manifest/1"
@@ -255,10 +254,3 @@ def save_png(path: str | Path, pixels: np.ndarray) -> None:
         pixels = pixels[:, :, 0]
     Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", compress_level=6)
 
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -32,7 +32,6 @@ from hstool.data.manifest import PATH, read_manifest
 from hstool.data.perturb import Perturbation
 from hstool.errors import OutputError, UsageError
 from hstool.io.atomic import atomic_path, refuse_overwriting_inputs
-from hstool.io.tables import KEY
 
 COLUMN = "perturbation"
 BITS = (8, 16)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hstool.data.build import ArrayPart, file_sha256, read_idx_part, read_npz_parts
+from hstool.data.build import ArrayPart, read_idx_part, read_npz_parts
+from hstool.io.sidecar import file_sha256
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, read_manifest
 from hstool.errors import InputError, UsageError
 from hstool.io.tables import KEY

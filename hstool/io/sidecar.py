@@ -8,6 +8,7 @@ byte-identical files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import sys
@@ -20,6 +21,15 @@ from hstool.io.atomic import write_text
 
 def sidecar_path(artifact: str | Path) -> Path:
     return Path(f"{artifact}.meta.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in blocks (model weights can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def command_line() -> str:

@@ -4,9 +4,7 @@ self-contained HTML file (see docs/report.md)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-import polars as pl
 
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.stratify import run_stratify
