@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 
 torch = pytest.importorskip("torch")
-export = pytest.importorskip("hstool.model.export", reason="hs train's exporter is not on this branch")
 
 from hstool.data.preprocess import Preprocessing, load_batch  # noqa: E402
 from hstool.model.architectures import Normalise, build_model  # noqa: E402
+from hstool.model.export import export_onnx  # noqa: E402
 
 # ONNX Runtime and PyTorch (both float32 on CPU) sum in different orders; over the few hundred
 # terms of these layers that moves the results by about 1e-6. The exporter itself refuses a
@@ -37,7 +37,7 @@ def torch_outputs(model, prep: Preprocessing, pixels: np.ndarray) -> tuple[np.nd
 
 def _export(model, prep, path, class_names, task):
     parity = torch.rand(2, prep.channels, *prep.size, generator=torch.Generator().manual_seed(1))
-    export.export_onnx(model, prep, class_names=class_names, task=task, architecture="test", path=path, parity_batch=parity)
+    export_onnx(model, prep, class_names=class_names, task=task, architecture="test", path=path, parity_batch=parity)
 
 
 @pytest.fixture(scope="module")
