@@ -13,20 +13,21 @@ from hstool import __version__
 # EPILOG, examples shown at the end of its --help) or `app`, a Typer sub-app whose subcommands
 # become `hs NAME SUBCOMMAND` (e.g. `hs manifest folder`).
 COMMANDS: list[tuple[str, str]] = [
-    ("stratify", "stratify"),
-    ("report", "report"),
-    ("audit", "audit"),
+    # In the order of a study: data, model, the three audits, then agreement and probes.
     ("manifest", "manifest"),
+    ("synth", "synth"),
+    ("train", "train"),
     ("predict", "predict"),
     ("embed", "embed"),
     ("merge", "merge"),
+    ("stratify", "stratify"),
+    ("cluster", "cluster"),
+    ("report", "report"),
+    ("audit", "audit"),
     ("agree", "agree"),
     ("calibrate", "calibrate"),
     ("probe", "probe"),
     ("perturb", "perturb"),
-    ("cluster", "cluster"),
-    ("synth", "synth"),
-    ("train", "train"),
 ]
 
 app = typer.Typer(
