@@ -60,6 +60,17 @@ demo: $(STAMP)
 	@echo
 	@echo "Report: $(DEMO_OUT)/report.html"
 
+## make sample-data: regenerate sample_data/ from $(HS_DATA_DIR) (byte-identical to the committed files).
+sample-data: $(STAMP)
+	rm -rf sample_data/images sample_data/*.csv sample_data/*.meta.json
+	$(HS) synth $(SAMPLE_SYNTH) --out-dir sample_data --force
+
+## make bench-cluster: hs cluster against scikit-learn KMeans (100,000 x 1,024), and the
+## synthetic planted-slice discovery benchmark (docs/benchmarks.md). About 30 minutes on 2 cores.
+bench-cluster: $(STAMP)
+	$(PY) benchmarks/cluster_speed.py --end-to-end
+	$(PY) benchmarks/cluster_discovery.py --synthetic --seeds 5
+
 clean:
 	rm -rf $(VENV) out
 
