@@ -145,3 +145,21 @@ def test_cli_outputs_sidecar_plot_and_is_deterministic(files, run_hs, tmp_path):
     assert second.returncode == 0
     missing = run_hs("agree", p["a"], p["b"])
     assert missing.returncode == 2 and b"--reference" in missing.stderr and missing.stdout == b""
+
+
+def test_plot_without_matplotlib_is_a_clear_usage_error(tmp_path, monkeypatch):
+    import builtins
+
+    from hstool.audit.agree_plot import write_agreement_plot
+    from hstool.errors import UsageError
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(UsageError, match=r"pip install 'hstool\[plots\]'"):
+        write_agreement_plot(tmp_path / "x.png", result=None)

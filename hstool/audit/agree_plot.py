@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 
 from hstool.audit.agree import SCORES, AgreementResult
+from hstool.errors import UsageError
 from hstool.io.atomic import atomic_path
 from hstool.io.sidecar import write_sidecar
 
 
 def write_agreement_plot(path: str | Path, result: AgreementResult) -> None:
     """PNG with a Bland-Altman panel (when both inputs are scores) and a kappa forest plot."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("--plot needs matplotlib, which is not installed: pip install 'hstool[plots]'") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
