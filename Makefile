@@ -16,7 +16,7 @@ SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep bench-cluster bench-train bench-infer bench-infer-gpu
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep repro-superclass repro-spurious bench-cluster bench-train bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -112,6 +112,94 @@ perturb-sweep: $(STAMP)
 	  $(HS) stratify $$d/preds.csv $(SWEEP_LABELS) $(SWEEP_STRATIFY) -q -o $$d/strata.csv || exit 1; \
 	done
 	$(PY) scripts/perturb_sweep_table.py $(SWEEP_OUT)
+
+## make repro-superclass, make repro-spurious: the hidden-stratification paper's experiments
+## (Oakden-Rayner et al., ML4H 2019), each a sequence of plain hs commands; the last step writes
+## the target's section of docs/reproduction.md from what the run wrote under REPRO_OUT.
+## The defaults fit a shared 2-core CPU (about 40 and 10 minutes); on a GPU, raise them, e.g.
+##   make repro-superclass SEEDS="1 2 3 4 5" TRAIN_PER_CLASS=6000 EPOCHS=30
+## Knobs (per target): SEEDS, EPOCHS, TRAIN_PER_CLASS, LR, BATCH_SIZE, TRAIN_OPTS, REPRO_OUT;
+## superclass: TEST_PER_CLASS, SUBCLASS, SUBSAMPLE, NOISE; spurious: VAL_PER_CLASS, DRAIN,
+## TEST_DRAIN, MIN_SIZE. REPRO_DATA_SEED fixes the image sample and the planted drains.
+REPRO_DATA_SEED ?= 2019
+REPRO_DOC       ?= docs/reproduction.md
+FASHION         := $(HS_DATA_DIR)/fashion-mnist
+PNEUMONIA       := $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz
+# Superclasses by meaning (season), not look: look-alikes (shirt / pullover / coat, sandal /
+# sneaker / ankle boot) fall in different superclasses, as CIFAR-100's do ($(HS_DATA_DIR)/README.md).
+FASHION_CLASSES := --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot \
+	--superclass summer=tshirt,dress,sandal,shirt --superclass warm=pullover,coat,ankle_boot \
+	--superclass everyday=trouser,sneaker,bag
+
+repro-superclass: SEEDS ?= 1 2 3
+repro-superclass: EPOCHS ?= 10
+repro-superclass: TRAIN_PER_CLASS ?= 600
+repro-superclass: TEST_PER_CLASS ?= 1000
+repro-superclass: LR ?= 1e-3
+repro-superclass: BATCH_SIZE ?= 128
+repro-superclass: TRAIN_OPTS ?= --no-augment --no-epoch-weights
+# The subclass the baseline already finds hardest (accuracy far below the rest of its superclass).
+repro-superclass: SUBCLASS ?= shirt
+repro-superclass: SUBSAMPLE ?= 0.75
+repro-superclass: NOISE ?= 0.25
+repro-superclass: REPRO_OUT ?= out/repro-superclass
+
+repro-superclass: $(STAMP)
+	@mkdir -p $(REPRO_OUT)
+	date +%s > $(REPRO_OUT)/started_at
+	$(HS) synth --from-idx train=$(FASHION)/train-images-idx3-ubyte.gz,$(FASHION)/train-labels-idx1-ubyte.gz \
+		$(FASHION_CLASSES) --per-class $(TRAIN_PER_CLASS) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/train --force -q
+	$(HS) synth --from-idx test=$(FASHION)/t10k-images-idx3-ubyte.gz,$(FASHION)/t10k-labels-idx1-ubyte.gz \
+		$(FASHION_CLASSES) --per-class $(TEST_PER_CLASS) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/test --force -q
+	for seed in $(SEEDS); do \
+	  for cond in baseline subsampled noisy; do \
+	    case $$cond in \
+	      baseline) exp= ;; \
+	      subsampled) exp="--subsample subclass=$(SUBCLASS):$(SUBSAMPLE)" ;; \
+	      noisy) exp="--label-noise subclass=$(SUBCLASS):$(NOISE)" ;; \
+	    esac; \
+	    d=$(REPRO_OUT)/$$cond/seed$$seed; echo "== $$cond, seed $$seed"; \
+	    $(HS) train $(REPRO_OUT)/data/train/manifest.csv -o $$d/model $$exp --epochs $(EPOCHS) --lr $(LR) \
+	      --batch-size $(BATCH_SIZE) $(TRAIN_OPTS) --seed $$seed --force -q && \
+	    $(HS) predict $$d/model/model.onnx $(REPRO_OUT)/data/test/manifest.csv -o $$d/preds.csv -q && \
+	    $(HS) stratify $$d/preds.csv $(REPRO_OUT)/data/test/labels_test.csv --by subclass -o $$d/strata.csv -q || exit 1; \
+	  done; \
+	done
+	$(PY) scripts/reproduction_doc.py superclass $(REPRO_OUT) $(REPRO_DOC) --seeds "$(SEEDS)"
+
+repro-spurious: SEEDS ?= 1 2 3 4 5
+repro-spurious: EPOCHS ?= 30
+# PneumoniaMNIST's training split has 388 normal images: 388 per class uses them all.
+repro-spurious: TRAIN_PER_CLASS ?= 388
+repro-spurious: VAL_PER_CLASS ?= 135
+repro-spurious: LR ?= 1e-3
+repro-spurious: BATCH_SIZE ?= 32
+repro-spurious: TRAIN_OPTS ?= --no-augment --no-epoch-weights
+# Drains in 80% of positives (as pneumothorax in ChestX-ray14) and 10% of negatives, in training
+# and validation; the test split gets the same mix (one hospital population).
+repro-spurious: DRAIN ?= pos=0.8,neg=0.1
+repro-spurious: TEST_DRAIN ?= pos=0.8,neg=0.1
+repro-spurious: MIN_SIZE ?= 100
+repro-spurious: REPRO_OUT ?= out/repro-spurious
+
+repro-spurious: $(STAMP)
+	@mkdir -p $(REPRO_OUT)
+	date +%s > $(REPRO_OUT)/started_at
+	$(HS) synth --from-npz $(PNEUMONIA) --splits train,val --per-class train=$(TRAIN_PER_CLASS),val=$(VAL_PER_CLASS) \
+		--spurious drain:$(DRAIN) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/trainval --force -q
+	$(HS) synth --from-npz $(PNEUMONIA) --splits test --spurious drain:$(TEST_DRAIN) --seed $(REPRO_DATA_SEED) \
+		--out-dir $(REPRO_OUT)/data/test --force -q
+	for seed in $(SEEDS); do \
+	  d=$(REPRO_OUT)/seed$$seed; t=$(REPRO_OUT)/data/test; echo "== seed $$seed"; \
+	  $(HS) train $(REPRO_OUT)/data/trainval/manifest.csv -o $$d/model --epochs $(EPOCHS) --lr $(LR) \
+	    --batch-size $(BATCH_SIZE) $(TRAIN_OPTS) --seed $$seed --force -q && \
+	  $(HS) predict $$d/model/model.onnx $$t/manifest.csv -o $$d/preds.csv --embeddings $$d/emb.npy -q && \
+	  $(HS) stratify $$d/preds.csv $$t/labels_test.csv --by drain_pos -o $$d/strata_drain_pos.csv -q && \
+	  $(HS) stratify $$d/preds.csv $$t/labels_test.csv --by drain -o $$d/strata_drain.csv -q && \
+	  $(HS) cluster $$d/emb.npy $$d/preds.csv $$t/labels_test.csv --by drain --min-size $(MIN_SIZE) --seed $$seed \
+	    -o $$d/clusters.csv --summary $$d/cluster_summary.csv --prevalence $$d/cluster_prevalence.csv -q || exit 1; \
+	done
+	$(PY) scripts/reproduction_doc.py spurious $(REPRO_OUT) $(REPRO_DOC) --seeds "$(SEEDS)"
 
 ## make bench-infer: hs embed against a plain PyTorch loop and the decode floor, DenseNet-121
 ## (224 x 224) and the small CNN (28 x 28) on CPU (docs/benchmarks.md). bench-infer-gpu: the same
