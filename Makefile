@@ -131,13 +131,13 @@ FASHION_CLASSES := --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt
 	--superclass summer=tshirt,dress,sandal,shirt --superclass warm=pullover,coat,ankle_boot \
 	--superclass everyday=trouser,sneaker,bag
 
+repro-superclass repro-spurious: LR ?= 1e-3
+repro-superclass repro-spurious: TRAIN_OPTS ?= --no-augment --no-epoch-weights
 repro-superclass: SEEDS ?= 1 2 3
 repro-superclass: EPOCHS ?= 10
 repro-superclass: TRAIN_PER_CLASS ?= 600
 repro-superclass: TEST_PER_CLASS ?= 1000
-repro-superclass: LR ?= 1e-3
 repro-superclass: BATCH_SIZE ?= 128
-repro-superclass: TRAIN_OPTS ?= --no-augment --no-epoch-weights
 # The subclass the baseline already finds hardest (accuracy far below the rest of its superclass).
 repro-superclass: SUBCLASS ?= shirt
 repro-superclass: SUBSAMPLE ?= 0.75
@@ -172,9 +172,7 @@ repro-spurious: EPOCHS ?= 30
 # PneumoniaMNIST's training split has 388 normal images: 388 per class uses them all.
 repro-spurious: TRAIN_PER_CLASS ?= 388
 repro-spurious: VAL_PER_CLASS ?= 135
-repro-spurious: LR ?= 1e-3
 repro-spurious: BATCH_SIZE ?= 32
-repro-spurious: TRAIN_OPTS ?= --no-augment --no-epoch-weights
 # Drains in 80% of positives (as pneumothorax in ChestX-ray14) and 10% of negatives, in training
 # and validation; the test split gets the same mix (one hospital population).
 repro-spurious: DRAIN ?= pos=0.8,neg=0.1
