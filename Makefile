@@ -9,14 +9,29 @@ PY         := $(VENV)/bin/python
 HS         := $(VENV)/bin/hs
 STAMP      := $(VENV)/.installed
 
+# The real images the benchmarks and reproductions plant strata into ($(HS_DATA_DIR)/README.md).
+PNEUMONIA_NPZ   := $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz
+FASHION_DIR     := $(HS_DATA_DIR)/fashion-mnist
+FASHION_TRAIN   := train=$(FASHION_DIR)/train-images-idx3-ubyte.gz,$(FASHION_DIR)/train-labels-idx1-ubyte.gz
+FASHION_TEST    := test=$(FASHION_DIR)/t10k-images-idx3-ubyte.gz,$(FASHION_DIR)/t10k-labels-idx1-ubyte.gz
+# Superclasses by meaning (season), not look: look-alikes (shirt / pullover / coat, sandal /
+# sneaker / ankle boot) fall in different superclasses, as CIFAR-100's do ($(HS_DATA_DIR)/README.md).
+FASHION_CLASSES := --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot \
+	--superclass summer=tshirt,dress,sandal,shirt --superclass warm=pullover,coat,ankle_boot \
+	--superclass everyday=trouser,sneaker,bag
+
+# The rows of one split of a manifest ($(call SPLIT_ROWS,test) < manifest.csv): hs predict scores
+# every row it is given, and hs synth writes all splits into one manifest.
+SPLIT_ROWS = awk -F, -v want=$(1) 'NR==1{for(i=1;i<=NF;i++) if($$i=="split") s=i; print; next} s && $$s==want'
+
 # sample_data/: a few hundred real PneumoniaMNIST chest X-rays with a planted drain (see
 # sample_data/README.md). Drains in 90% of training and validation positives and 10% of
 # negatives; in the test split, in half of the positives (and still 10% of negatives).
-SAMPLE_SYNTH := --from-npz $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz \
+SAMPLE_SYNTH := --from-npz $(PNEUMONIA_NPZ) \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep repro-superclass repro-spurious bench-cluster bench-train bench-infer bench-infer-gpu
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep perturb-demo repro-superclass repro-spurious bench-cluster bench-discovery bench-train bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +49,13 @@ test: $(STAMP)
 ## make demo: the whole idea in a few minutes on CPU, on sample_data/ (real PneumoniaMNIST X-rays
 ## with a planted chest drain): train a small CNN, predict and embed the test split, then
 ## stratify (drain vs no drain, DeLong tests), cluster the embeddings and write report.html.
-## Each step is a plain hs command; the test split is selected with awk and piped in.
+## Each step is a plain hs command; the test split is selected with awk (SPLIT_ROWS) and piped in.
 DEMO_OUT    ?= out/demo
 DEMO_EPOCHS ?= 30
 DEMO_SEED   ?= 0
 DEMO_LABELS := sample_data/labels_test.csv
 # The test set has 200 images per class, so clusters need more than 40 members (the paper: 100).
-DEMO_TEST   := awk -F, 'NR == 1 || $$4 == "test"' sample_data/manifest.csv
+DEMO_TEST    = $(call SPLIT_ROWS,test) < sample_data/manifest.csv
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO_OUT)
@@ -70,6 +85,45 @@ sample-data: $(STAMP)
 bench-cluster: $(STAMP)
 	$(PY) benchmarks/cluster_speed.py --end-to-end
 	$(PY) benchmarks/cluster_discovery.py --synthetic --seeds 5
+
+## make bench-discovery: hs cluster's discovery benchmark on real images (docs/benchmarks.md).
+## For each seed: hs synth plants a rare subclass (shirts, DISC_RARE) and a noisy-label subclass
+## (coats, DISC_NOISY) into Fashion-MNIST and a spurious drain into PneumoniaMNIST, hs train fits
+## the small CNN, hs predict scores and embeds the test split, and benchmarks/cluster_discovery.py
+## scores every clustering method against the planted slices; then the table, mean ± SD over
+## seeds, goes to DISC_OUT/discovery.md. About 25 minutes on 2 shared cores.
+DISC_OUT         ?= out/bench-discovery
+DISC_SEEDS       ?= 0 1 2
+DISC_RARE        ?= shirt:0.1
+DISC_NOISY       ?= coat:0.4
+DISC_FASHION     ?= --per-class train=600,test=500
+DISC_PNEUMONIA   ?= --per-class train=388,val=135,test=390 --spurious drain:pos=0.9,neg=0.1,test.pos=0.7
+DISC_TRAIN       ?= --lr 1e-3 --batch-size 64
+DISC_FASHION_EPOCHS   ?= 6
+DISC_PNEUMONIA_EPOCHS ?= 15
+DISC_METHODS     ?=
+DISC_SLICES_FASHION   := --slice rare:subclass=$(firstword $(subst :, ,$(DISC_RARE))) --slice noisy:subclass=$(firstword $(subst :, ,$(DISC_NOISY)))
+DISC_SLICES_PNEUMONIA := --slice spurious:drain_pos=no
+
+bench-discovery: $(STAMP)
+	for s in $(DISC_SEEDS); do \
+	  f=$(DISC_OUT)/fashion_$$s; p=$(DISC_OUT)/pneumonia_$$s; \
+	  $(HS) synth --from-idx $(FASHION_TRAIN) --from-idx $(FASHION_TEST) $(FASHION_CLASSES) $(DISC_FASHION) --rare $(DISC_RARE) --noisy $(DISC_NOISY) \
+	    --seed $$s --out-dir $$f/data --force -q && \
+	  $(HS) synth --from-npz $(PNEUMONIA_NPZ) $(DISC_PNEUMONIA) --seed $$s --out-dir $$p/data --force -q && \
+	  $(HS) train $$f/data/manifest.csv -o $$f/model $(DISC_TRAIN) --epochs $(DISC_FASHION_EPOCHS) --seed $$s --force && \
+	  $(HS) train $$p/data/manifest.csv -o $$p/model $(DISC_TRAIN) --epochs $(DISC_PNEUMONIA_EPOCHS) --seed $$s --force && \
+	  for d in $$f $$p; do \
+	    $(call SPLIT_ROWS,test) < $$d/data/manifest.csv > $$d/data/manifest_test.csv && \
+	    $(HS) predict $$d/model/model.onnx $$d/data/manifest_test.csv -o $$d/preds.csv --embeddings $$d/emb.npy -q || exit 1; \
+	  done && \
+	  $(PY) benchmarks/cluster_discovery.py --emb $$f/emb.npy --preds $$f/preds.csv --labels $$f/data/labels_test.csv \
+	    $(DISC_SLICES_FASHION) --dataset Fashion-MNIST --seed $$s $(DISC_METHODS) --rows $$f/discovery.csv > /dev/null && \
+	  $(PY) benchmarks/cluster_discovery.py --emb $$p/emb.npy --preds $$p/preds.csv --labels $$p/data/labels_test.csv \
+	    $(DISC_SLICES_PNEUMONIA) --dataset PneumoniaMNIST --seed $$s $(DISC_METHODS) --rows $$p/discovery.csv > /dev/null || exit 1; \
+	done
+	$(PY) benchmarks/cluster_discovery.py --table $(foreach s,$(DISC_SEEDS),$(DISC_OUT)/fashion_$(s)/discovery.csv $(DISC_OUT)/pneumonia_$(s)/discovery.csv) \
+	  | tee $(DISC_OUT)/discovery.md
 
 clean:
 	rm -rf $(VENV) out
@@ -123,13 +177,6 @@ perturb-sweep: $(STAMP)
 ## TEST_DRAIN, MIN_SIZE. REPRO_DATA_SEED fixes the image sample and the planted drains.
 REPRO_DATA_SEED ?= 2019
 REPRO_DOC       ?= docs/reproduction.md
-FASHION         := $(HS_DATA_DIR)/fashion-mnist
-PNEUMONIA       := $(HS_DATA_DIR)/pneumoniamnist/pneumoniamnist.npz
-# Superclasses by meaning (season), not look: look-alikes (shirt / pullover / coat, sandal /
-# sneaker / ankle boot) fall in different superclasses, as CIFAR-100's do ($(HS_DATA_DIR)/README.md).
-FASHION_CLASSES := --class-names tshirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle_boot \
-	--superclass summer=tshirt,dress,sandal,shirt --superclass warm=pullover,coat,ankle_boot \
-	--superclass everyday=trouser,sneaker,bag
 
 repro-superclass repro-spurious: LR ?= 1e-3
 repro-superclass repro-spurious: TRAIN_OPTS ?= --no-augment --no-epoch-weights
@@ -147,9 +194,9 @@ repro-superclass: REPRO_OUT ?= out/repro-superclass
 repro-superclass: $(STAMP)
 	@mkdir -p $(REPRO_OUT)
 	date +%s > $(REPRO_OUT)/started_at
-	$(HS) synth --from-idx train=$(FASHION)/train-images-idx3-ubyte.gz,$(FASHION)/train-labels-idx1-ubyte.gz \
+	$(HS) synth --from-idx $(FASHION_TRAIN) \
 		$(FASHION_CLASSES) --per-class $(TRAIN_PER_CLASS) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/train --force -q
-	$(HS) synth --from-idx test=$(FASHION)/t10k-images-idx3-ubyte.gz,$(FASHION)/t10k-labels-idx1-ubyte.gz \
+	$(HS) synth --from-idx $(FASHION_TEST) \
 		$(FASHION_CLASSES) --per-class $(TEST_PER_CLASS) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/test --force -q
 	for seed in $(SEEDS); do \
 	  for cond in baseline subsampled noisy; do \
@@ -183,9 +230,9 @@ repro-spurious: REPRO_OUT ?= out/repro-spurious
 repro-spurious: $(STAMP)
 	@mkdir -p $(REPRO_OUT)
 	date +%s > $(REPRO_OUT)/started_at
-	$(HS) synth --from-npz $(PNEUMONIA) --splits train,val --per-class train=$(TRAIN_PER_CLASS),val=$(VAL_PER_CLASS) \
+	$(HS) synth --from-npz $(PNEUMONIA_NPZ) --splits train,val --per-class train=$(TRAIN_PER_CLASS),val=$(VAL_PER_CLASS) \
 		--spurious drain:$(DRAIN) --seed $(REPRO_DATA_SEED) --out-dir $(REPRO_OUT)/data/trainval --force -q
-	$(HS) synth --from-npz $(PNEUMONIA) --splits test --spurious drain:$(TEST_DRAIN) --seed $(REPRO_DATA_SEED) \
+	$(HS) synth --from-npz $(PNEUMONIA_NPZ) --splits test --spurious drain:$(TEST_DRAIN) --seed $(REPRO_DATA_SEED) \
 		--out-dir $(REPRO_OUT)/data/test --force -q
 	for seed in $(SEEDS); do \
 	  d=$(REPRO_OUT)/seed$$seed; t=$(REPRO_OUT)/data/test; echo "== seed $$seed"; \
@@ -198,6 +245,29 @@ repro-spurious: $(STAMP)
 	    -o $$d/clusters.csv --summary $$d/cluster_summary.csv --prevalence $$d/cluster_prevalence.csv -q || exit 1; \
 	done
 	$(PY) scripts/reproduction_doc.py spurious $(REPRO_OUT) $(REPRO_DOC) --seeds "$(SEEDS)"
+
+## make perturb-demo: make perturb-sweep with no model of your own. hs train fits the small CNN on
+## PneumoniaMNIST's train split (val picks the best epoch); then low-pass and high-pass diameters
+## (1 to 40 pixels: the 28 x 28 diagonal is 39.6) and resolutions are swept on its 624 test
+## images into one table, PDEMO_OUT/sweep/auc_by_value.md (docs/probes.md). About 10 minutes.
+PDEMO_OUT        ?= out/perturb-demo
+PDEMO_TRAIN      ?= --epochs 8 --lr 1e-3 --batch-size 64 --seed 0
+PDEMO_LOWPASS    ?= 1 2 3 4 6 8 12 16 24 32 40
+PDEMO_HIGHPASS   ?= 1 2 3 4 6 8 12 16 24 32 40
+PDEMO_RESOLUTION ?= 1 2 4 7 14 28
+# The labels are the test manifest's image_id,label columns: given the whole manifest, hs stratify
+# would also stratify by its path and split columns.
+PDEMO_SWEEP       = $(MAKE) --no-print-directory perturb-sweep SWEEP_MODEL=$(PDEMO_OUT)/model/model.onnx \
+	SWEEP_MANIFEST=$(PDEMO_OUT)/test/manifest.csv SWEEP_LABELS=$(PDEMO_OUT)/test/labels.csv SWEEP_OUT=$(PDEMO_OUT)/sweep
+
+perturb-demo: $(STAMP)
+	$(HS) manifest npz $(PNEUMONIA_NPZ) --splits train,val --out-dir $(PDEMO_OUT)/trainval --force -q
+	$(HS) manifest npz $(PNEUMONIA_NPZ) --splits test --out-dir $(PDEMO_OUT)/test --force -q
+	cut -d, -f1,3 $(PDEMO_OUT)/test/manifest.csv > $(PDEMO_OUT)/test/labels.csv
+	$(HS) train $(PDEMO_OUT)/trainval/manifest.csv -o $(PDEMO_OUT)/model $(PDEMO_TRAIN) --force
+	$(PDEMO_SWEEP) SWEEP_KIND=lowpass SWEEP_VALUES="$(PDEMO_LOWPASS)"
+	$(PDEMO_SWEEP) SWEEP_KIND=highpass SWEEP_VALUES="$(PDEMO_HIGHPASS)"
+	$(PDEMO_SWEEP) SWEEP_KIND=resolution SWEEP_VALUES="$(PDEMO_RESOLUTION)"
 
 ## make bench-infer: hs embed against a plain PyTorch loop and the decode floor, DenseNet-121
 ## (224 x 224) and the small CNN (28 x 28) on CPU (docs/benchmarks.md). bench-infer-gpu: the same
