@@ -31,7 +31,7 @@ SAMPLE_SYNTH := --from-npz $(PNEUMONIA_NPZ) \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep perturb-demo repro-superclass repro-spurious bench-cluster bench-discovery bench-train bench-infer bench-infer-gpu
+.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep perturb-demo repro-superclass repro-spurious bench-cluster bench-discovery bench-stratify bench-report bench-train bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -170,7 +170,7 @@ perturb-sweep: $(STAMP)
 ## make repro-superclass, make repro-spurious: the hidden-stratification paper's experiments
 ## (Oakden-Rayner et al., ML4H 2019), each a sequence of plain hs commands; the last step writes
 ## the target's section of docs/reproduction.md from what the run wrote under REPRO_OUT.
-## The defaults fit a shared 2-core CPU (about 40 and 10 minutes); on a GPU, raise them, e.g.
+## The defaults fit a shared 2-core CPU (15 and 9 minutes measured); on a GPU, raise them, e.g.
 ##   make repro-superclass SEEDS="1 2 3 4 5" TRAIN_PER_CLASS=6000 EPOCHS=30
 ## Knobs (per target): SEEDS, EPOCHS, TRAIN_PER_CLASS, LR, BATCH_SIZE, TRAIN_OPTS, REPRO_OUT;
 ## superclass: TEST_PER_CLASS, SUBCLASS, SUBSAMPLE, NOISE; spurious: VAL_PER_CLASS, DRAIN,
@@ -268,6 +268,17 @@ perturb-demo: $(STAMP)
 	$(PDEMO_SWEEP) SWEEP_KIND=lowpass SWEEP_VALUES="$(PDEMO_LOWPASS)"
 	$(PDEMO_SWEEP) SWEEP_KIND=highpass SWEEP_VALUES="$(PDEMO_HIGHPASS)"
 	$(PDEMO_SWEEP) SWEEP_KIND=resolution SWEEP_VALUES="$(PDEMO_RESOLUTION)"
+
+## make bench-stratify: hs stratify against fairlearn's MetricFrame and a plain scikit-learn loop
+## with bootstrap intervals, at 100,000 rows (both baselines, and hs's own bootstrap) and at
+## 1,000,000 rows (the scikit-learn loop; fairlearn takes minutes per replicate there).
+bench-stratify: $(STAMP)
+	$(PY) benchmarks/stratify_speed.py --rows 100000 --hs-bootstrap
+	$(PY) benchmarks/stratify_speed.py --rows 1000000 --baselines sklearn
+
+## make bench-report: hs report over 10,000 test images against the same command with one worker.
+bench-report: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/report_speed.py --repeat 2
 
 ## make bench-infer: hs embed against a plain PyTorch loop and the decode floor, DenseNet-121
 ## (224 x 224) and the small CNN (28 x 28) on CPU (docs/benchmarks.md). bench-infer-gpu: the same

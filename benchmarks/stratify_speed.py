@@ -10,6 +10,7 @@ The baselines are linear in the number of replicates, so they are timed at two s
 counts and the time for --n-boot replicates is extrapolated from the fitted line (printed as
 such). Usage:
   python benchmarks/stratify_speed.py [--rows 1000000] [--n-boot 1000] [--probe 2,6] [--hs-bootstrap]
+                                      [--baselines fairlearn,sklearn]
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--probe", default="2,6", help="replicate counts at which the sklearn loop is timed")
     parser.add_argument("--probe-fairlearn", default="1,2", help="replicate counts at which fairlearn is timed (it is slow)")
     parser.add_argument("--hs-bootstrap", action="store_true", help="also time hs stratify --ci bootstrap --n-boot N")
+    parser.add_argument("--baselines", default="fairlearn,sklearn", help="which baselines to time (fairlearn takes minutes per replicate at 1M rows)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     probes = {"sklearn": [int(v) for v in args.probe.split(",")], "fairlearn": [int(v) for v in args.probe_fairlearn.split(",")]}
@@ -124,7 +126,10 @@ def main() -> None:
         boot_time = time.perf_counter() - start
         print(f"hs        --ci bootstrap --n-boot {args.n_boot}       {boot_time:8.2f} s")
     df = pl.read_csv(preds).join(pl.read_csv(labels), on="image_id")
+    chosen = set(args.baselines.split(","))
     for name, fn in (("fairlearn", fairlearn_job), ("sklearn", sklearn_loop)):
+        if name not in chosen:
+            continue
         estimate, times = extrapolate(fn, df, probes[name], args.n_boot)
         measured = ", ".join(f"{t:.1f} s at n_boot={b}" for b, t in zip(probes[name], times))
         print(f"{name:9s} n_boot={args.n_boot} (extrapolated) {estimate:8.1f} s   hs is {estimate / hs_time:6.0f}x faster   [measured: {measured}]")
