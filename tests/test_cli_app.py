@@ -29,4 +29,9 @@ def test_help_imports_no_heavy_library():
 def test_every_command_has_help_with_an_example(run_hs, name):
     res = run_hs(name, "--help")
     assert res.returncode == 0
-    assert f"hs {name}" in res.stdout.decode(), f"`hs {name} --help` shows no example"
+    text = res.stdout.decode()
+    # The usage line also says "hs NAME": the example must come after an Example(s) heading.
+    assert "Example" in text, f"`hs {name} --help` has no Examples section"
+    after = text[text.index("Example"):]
+    examples = [line.strip(" │") for line in after.splitlines() if line.strip(" │").startswith(f"hs {name} ")]
+    assert examples, f"`hs {name} --help` shows no example command line"
