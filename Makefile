@@ -170,7 +170,7 @@ perturb-sweep: $(STAMP)
 ## make repro-superclass, make repro-spurious: the hidden-stratification paper's experiments
 ## (Oakden-Rayner et al., ML4H 2019), each a sequence of plain hs commands; the last step writes
 ## the target's section of docs/reproduction.md from what the run wrote under REPRO_OUT.
-## The defaults fit a shared 2-core CPU (15 and 9 minutes measured); on a GPU, raise them, e.g.
+## The defaults fit a shared 2-core CPU (14 and 9 minutes measured); on a GPU, raise them, e.g.
 ##   make repro-superclass SEEDS="1 2 3 4 5" TRAIN_PER_CLASS=6000 EPOCHS=30
 ## Knobs (per target): SEEDS, EPOCHS, TRAIN_PER_CLASS, LR, BATCH_SIZE, TRAIN_OPTS, REPRO_OUT;
 ## superclass: TEST_PER_CLASS, SUBCLASS, SUBSAMPLE, NOISE; spurious: VAL_PER_CLASS, DRAIN,
@@ -212,6 +212,7 @@ repro-superclass: $(STAMP)
 	    $(HS) stratify $$d/preds.csv $(REPRO_OUT)/data/test/labels_test.csv --by subclass -o $$d/strata.csv -q || exit 1; \
 	  done; \
 	done
+	date +%s > $(REPRO_OUT)/finished_at
 	$(PY) scripts/reproduction_doc.py superclass $(REPRO_OUT) $(REPRO_DOC) --seeds "$(SEEDS)"
 
 repro-spurious: SEEDS ?= 1 2 3 4 5
@@ -244,6 +245,7 @@ repro-spurious: $(STAMP)
 	  $(HS) cluster $$d/emb.npy $$d/preds.csv $$t/labels_test.csv --by drain --min-size $(MIN_SIZE) --seed $$seed \
 	    -o $$d/clusters.csv --summary $$d/cluster_summary.csv --prevalence $$d/cluster_prevalence.csv -q || exit 1; \
 	done
+	date +%s > $(REPRO_OUT)/finished_at
 	$(PY) scripts/reproduction_doc.py spurious $(REPRO_OUT) $(REPRO_DOC) --seeds "$(SEEDS)"
 
 ## make perturb-demo: make perturb-sweep with no model of your own. hs train fits the small CNN on

@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--baselines", default="fairlearn,sklearn", help="which baselines to time (fairlearn takes minutes per replicate at 1M rows)")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
+    chosen = set(args.baselines.split(","))
+    if chosen - {"fairlearn", "sklearn"}:
+        raise SystemExit(f"--baselines: unknown {sorted(chosen - {'fairlearn', 'sklearn'})}; choose from fairlearn,sklearn")
     probes = {"sklearn": [int(v) for v in args.probe.split(",")], "fairlearn": [int(v) for v in args.probe_fairlearn.split(",")]}
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="hs-bench-"))
     preds, labels = make(folder, args.rows)
@@ -126,7 +129,6 @@ def main() -> None:
         boot_time = time.perf_counter() - start
         print(f"hs        --ci bootstrap --n-boot {args.n_boot}       {boot_time:8.2f} s")
     df = pl.read_csv(preds).join(pl.read_csv(labels), on="image_id")
-    chosen = set(args.baselines.split(","))
     for name, fn in (("fairlearn", fairlearn_job), ("sklearn", sklearn_loop)):
         if name not in chosen:
             continue

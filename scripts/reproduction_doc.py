@@ -18,7 +18,8 @@ Layout under OUT (what the Makefile targets write):
   spurious:   data/trainval, data/test (hs synth); seed<S>/model/, preds.csv + emb.npy
               (hs predict --embeddings), strata_drain_pos.csv, strata_drain.csv (hs stratify),
               cluster_summary.csv, cluster_prevalence.csv (hs cluster)
-  started_at: the target's start (seconds since the epoch), for the wall time
+  started_at, finished_at: the target's start and the end of its hs steps (seconds since the
+    epoch), for the wall time
 """
 
 from __future__ import annotations

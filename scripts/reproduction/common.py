@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from hstool.audit.strata_table import interval_text
 from hstool.io.sidecar import read_sidecar
 
 CITATION = (
@@ -65,12 +65,8 @@ def pval(value: float | None) -> str:
 
 
 def interval(r: dict, metric: str) -> str:
-    low, high = r.get(f"{metric}_ci_low"), r.get(f"{metric}_ci_high")
-    if r.get(metric) is None:
-        return "-"
-    if low is None or high is None:
-        return num(r[metric])
-    return f"{num(r[metric])} [{num(low)}, {num(high)}]"
+    """A stratify row's metric with its interval, as hs stratify's own table prints it."""
+    return interval_text(r.get(metric), r.get(f"{metric}_ci_low"), r.get(f"{metric}_ci_high"))
 
 
 def mean_sd(values: list[float | None], digits: int = 3) -> str:
@@ -96,10 +92,12 @@ def diff(a: float | None, b: float | None) -> float | None:
 
 
 def wall_time(out: Path) -> str:
-    started = out / "started_at"
-    if not started.exists():
+    """From the target's start to the end of its last hs step (not to now: the doc can be
+    regenerated later from the same outputs)."""
+    started, finished = out / "started_at", out / "finished_at"
+    if not (started.exists() and finished.exists()):
         return "not recorded"
-    minutes = (time.time() - float(started.read_text().strip())) / 60
+    minutes = (float(finished.read_text().strip()) - float(started.read_text().strip())) / 60
     return f"{minutes:.0f} min"
 
 
