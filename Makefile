@@ -31,7 +31,7 @@ SAMPLE_SYNTH := --from-npz $(PNEUMONIA_NPZ) \
 	--per-class train=200,val=50,test=200 \
 	--spurious drain:pos=0.9,neg=0.1,test.pos=0.5,test.neg=0.1 --seed 2019
 
-.PHONY: venv test demo sample-data clean agree-cxr14 perturb-sweep perturb-demo repro-superclass repro-spurious bench-cluster bench-discovery bench-stratify bench-report bench-train bench-infer bench-infer-gpu
+.PHONY: venv test lint demo sample-data clean agree-cxr14 perturb-sweep perturb-demo repro-superclass repro-spurious bench-cluster bench-discovery bench-stratify bench-report bench-train bench-infer bench-infer-gpu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make test: create .venv, install hs with its test extras, run the whole suite.
-test: $(STAMP)
+## make test: create .venv, install hs with its test extras, then lint (ruff), check formatting
+## and types (mypy; strict on stats/, io/, audit/) and run the whole suite.
+LINTED := hstool tests benchmarks scripts
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
 
 ## make demo: the whole idea in a few minutes on CPU, on sample_data/ (real PneumoniaMNIST X-rays
 ## with a planted chest drain): train a small CNN, predict and embed the test split, then

@@ -60,11 +60,15 @@ def bench_agree(folder: Path, n: int) -> None:
             roc_auc_score(y[m], b[m])
 
     t_base = timed(sklearn_loop)
-    print(f"agree   {n:>9,} rows, 9 rows out: hs {t_hs:6.2f} s (files, intervals, tests)  sklearn loop {t_base:6.2f} s (estimates only)  ratio {t_hs / t_base:.2f}")
+    print(
+        f"agree   {n:>9,} rows, 9 rows out: hs {t_hs:6.2f} s (files, intervals, tests)  sklearn loop {t_base:6.2f} s (estimates only)  ratio {t_hs / t_base:.2f}"
+    )
     ca, cb = a >= 0.5, b >= 0.5
     t_k = timed(lambda: cohen_kappa(confusion_counts(ca, cb)), repeat=5)
     t_ks = timed(lambda: cohen_kappa_score(ca, cb), repeat=5)
-    print(f"kappa   {n:>9,} pairs: hs kappa+SE {t_k * 1000:7.1f} ms  sklearn kappa {t_ks * 1000:7.1f} ms  ratio {t_k / t_ks:.2f}")
+    print(
+        f"kappa   {n:>9,} pairs: hs kappa+SE {t_k * 1000:7.1f} ms  sklearn kappa {t_ks * 1000:7.1f} ms  ratio {t_k / t_ks:.2f}"
+    )
 
 
 def bench_probe(folder: Path, n: int = 5000, d: int = 128) -> None:
@@ -87,14 +91,16 @@ def bench_probe(folder: Path, n: int = 5000, d: int = 128) -> None:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     t_base = timed(lambda: cross_val_predict(model, x.astype(np.float64), target, cv=folds, method="predict_proba"))
-    print(f"probe   {n:>9,} x {d}, 3 classes, 5 folds: hs {t_hs:6.2f} s  sklearn cross_val_predict {t_base:6.2f} s  ratio {t_hs / t_base:.2f}")
+    print(
+        f"probe   {n:>9,} x {d}, 3 classes, 5 folds: hs {t_hs:6.2f} s  sklearn cross_val_predict {t_base:6.2f} s  ratio {t_hs / t_base:.2f}"
+    )
 
 
 def bench_perturb(folder: Path, m: int) -> None:
     from PIL import Image
 
-    from hstool.data.perturb import Perturbation
-    from hstool.data.perturbed import run_perturb
+    from hstool.synth.perturb import Perturbation
+    from hstool.synth.perturbed import run_perturb
 
     rng = np.random.default_rng(2)
     src = folder / "src"
@@ -114,8 +120,14 @@ def bench_perturb(folder: Path, m: int) -> None:
     t_base = timed(copy)
     for workers in (1, 2):
         out = folder / f"lp{workers}"
-        t = timed(lambda: run_perturb(str(src / "manifest.csv"), str(out), Perturbation("lowpass", 50), workers=workers, force=True))
-        print(f"perturb {m:>9,} PNGs 224x224, lowpass, {workers} worker(s): hs {t:6.2f} s ({m / t:5.0f} img/s)  Pillow copy {t_base:6.2f} s  ratio {t / t_base:.2f}")
+        t = timed(
+            lambda: run_perturb(
+                str(src / "manifest.csv"), str(out), Perturbation("lowpass", 50), workers=workers, force=True
+            )
+        )
+        print(
+            f"perturb {m:>9,} PNGs 224x224, lowpass, {workers} worker(s): hs {t:6.2f} s ({m / t:5.0f} img/s)  Pillow copy {t_base:6.2f} s  ratio {t / t_base:.2f}"
+        )
 
 
 def main() -> None:

@@ -71,19 +71,25 @@ def bench_manifest(rows: int = 100_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "manifest.csv"
         ids = [f"{i:06d}" for i in range(rows)]
-        pl.DataFrame({
-            "image_id": ids,
-            "path": [f"images/{i % 1000:03d}/{i:06d}.png" for i in range(rows)],
-            "label": [str(i % 2) for i in range(rows)],
-            "split": ["train"] * rows,
-        }).write_csv(path)
+        pl.DataFrame(
+            {
+                "image_id": ids,
+                "path": [f"images/{i % 1000:03d}/{i:06d}.png" for i in range(rows)],
+                "label": [str(i % 2) for i in range(rows)],
+                "split": ["train"] * rows,
+            }
+        ).write_csv(path)
         ours = median_time(lambda: read_manifest(str(path), require_label=True), 5)
         base = median_time(lambda: pl.read_csv(path, schema_overrides={"image_id": pl.String}), 5)
         print(f"read_manifest {rows} rows: {ours:.3f} s; polars read_csv {base:.3f} s; ratio {ours / base:.1f}")
 
 
 def main() -> None:
-    data = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("HS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    data = Path(
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else os.environ.get("HS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
     print(f"cpus: {os.cpu_count()}  (shared machine: timings are indicative)")
     bench_images(data)
     bench_manifest()

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from bench_data import median_time  # benchmarks/ is on sys.path when this script runs
 from PIL import Image
 
-from bench_data import median_time  # benchmarks/ is on sys.path when this script runs
 from hstool.data.build import manifest_from_npz
-from hstool.data.synth import run_synth
-from hstool.data.synth_base import BaseSource
-from hstool.data.synth_spec import SynthSpec
+from hstool.synth.base import BaseSource
+from hstool.synth.run import run_synth
+from hstool.synth.spec import SynthSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -79,9 +79,16 @@ def cnn(train_x, train_y, test_x, seed: int, epochs: int) -> np.ndarray:
 
     torch.manual_seed(seed)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
         torch.nn.Linear(64, 1),
     )
     optimiser = torch.optim.Adam(net.parameters(), 1e-3)
@@ -101,8 +108,22 @@ def stratify(ids: list[str], scores: np.ndarray, tmp: str) -> pl.DataFrame:
     pl.DataFrame({"image_id": ids, "score": scores}).write_csv(preds)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run(
-        [sys.executable, "-m", "hstool", "stratify", str(preds), str(SAMPLE / "labels_test.csv"), "--by", "drain_pos", "-f", "csv", "-q"],
-        capture_output=True, env=env, check=True,
+        [
+            sys.executable,
+            "-m",
+            "hstool",
+            "stratify",
+            str(preds),
+            str(SAMPLE / "labels_test.csv"),
+            "--by",
+            "drain_pos",
+            "-f",
+            "csv",
+            "-q",
+        ],
+        capture_output=True,
+        env=env,
+        check=True,
     ).stdout
     return pl.read_csv(out)
 
@@ -122,8 +143,12 @@ def shortcut(seeds: int) -> None:
         models["small CNN, 40 epochs"] = lambda *a: cnn(*a, epochs=40)
     except ImportError:
         print("(PyTorch not installed: CNN skipped)")
-    print("\n2. Shortcut check on sample_data/ test split (200 positives: 100 with a drain; 200 negatives: 20 with one)")
-    print(f"{'model':32} {'seed':>4} {'AUC all':>8} {'AUC drain':>10} {'AUC no drain':>13} {'DeLong p':>9} {'sens drain':>11} {'sens no':>8} {'train s':>8}")
+    print(
+        "\n2. Shortcut check on sample_data/ test split (200 positives: 100 with a drain; 200 negatives: 20 with one)"
+    )
+    print(
+        f"{'model':32} {'seed':>4} {'AUC all':>8} {'AUC drain':>10} {'AUC no drain':>13} {'DeLong p':>9} {'sens drain':>11} {'sens no':>8} {'train s':>8}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name, fit in models.items():
             for seed in range(seeds if name != "logistic regression (pixels)" else 1):
@@ -132,10 +157,14 @@ def shortcut(seeds: int) -> None:
                 seconds = time.perf_counter() - start
                 table = stratify(test["image_id"].to_list(), scores, tmp)
                 overall = table.row(0, named=True)
-                yes = table.filter((pl.col("stratifier") == "drain_pos") & (pl.col("group") == "yes")).row(0, named=True)
+                yes = table.filter((pl.col("stratifier") == "drain_pos") & (pl.col("group") == "yes")).row(
+                    0, named=True
+                )
                 no = table.filter((pl.col("stratifier") == "drain_pos") & (pl.col("group") == "no")).row(0, named=True)
-                print(f"{name:32} {seed:4} {overall['auc']:8.3f} {yes['auc']:10.3f} {no['auc']:13.3f} {no['auc_p']:9.2g} "
-                      f"{yes['sensitivity']:11.2f} {no['sensitivity']:8.2f} {seconds:8.1f}")
+                print(
+                    f"{name:32} {seed:4} {overall['auc']:8.3f} {yes['auc']:10.3f} {no['auc']:13.3f} {no['auc_p']:9.2g} "
+                    f"{yes['sensitivity']:11.2f} {no['sensitivity']:8.2f} {seconds:8.1f}"
+                )
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ passed through a ReLU, plus noise. Errors are planted at a higher rate in one bl
 
 Baseline: for every superclass and every k in 2..5, `sklearn.cluster.KMeans(k, n_init=3)` on the
 float32 embeddings, then the paper's selection rule. hs: the same search through
-`hstool.audit.cluster_search.search_superclass` (sketched k-means, see cluster_kmeans.py) and the
+`hstool.audit.cluster.search.search_superclass` (sketched k-means, see cluster_kmeans.py) and the
 same rule. Both run in this process on the same arrays; the script prints both times, their
 ratio, and how far the results agree (adjusted Rand index per superclass and k, and whether the
 same pair is reported). `--end-to-end` also times `hs cluster` on files (reading, statistics,
@@ -34,24 +34,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hstool.audit.cluster_search import SearchOptions, search_superclass  # noqa: E402
-from hstool.audit.cluster_select import Partition, select  # noqa: E402
-from hstool.audit.cluster_space import member_means  # noqa: E402
+from hstool.audit.cluster.search import SearchOptions, search_superclass  # noqa: E402
+from hstool.audit.cluster.select import Partition, select  # noqa: E402
+from hstool.audit.cluster.space import member_means  # noqa: E402
 
 KS = (2, 3, 4, 5)
 _CHUNK = 50_000
 
 
-def superclass_block(rng: np.random.Generator, n: int, dims: int, latent: int = 32, blobs: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def superclass_block(
+    rng: np.random.Generator, n: int, dims: int, latent: int = 32, blobs: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
     """n embeddings of one superclass and their planted errors (blob 0 errs at 40%, others 5%)."""
     centres = rng.normal(size=(blobs, latent)) * 1.5
     mapping = rng.normal(size=(latent, dims)).astype(np.float32) / np.sqrt(latent)
     x = np.empty((n, dims), dtype=np.float32)
     blob = rng.integers(0, blobs, n)
     for start in range(0, n, _CHUNK):
-        b = blob[start:start + _CHUNK]
+        b = blob[start : start + _CHUNK]
         z = (centres[b] + rng.normal(size=(len(b), latent))).astype(np.float32)
-        x[start:start + len(b)] = np.maximum(z @ mapping + 0.3 * rng.standard_normal((len(b), dims), dtype=np.float32), 0)
+        x[start : start + len(b)] = np.maximum(
+            z @ mapping + 0.3 * rng.standard_normal((len(b), dims), dtype=np.float32), 0
+        )
     errors = rng.random(n) < np.where(blob == 0, 0.4, 0.05)
     return x, errors
 
@@ -116,21 +120,29 @@ def compare(xs, errs, seed: int) -> None:
     _grid("k-means objective (inertia), hs / baseline", ratio)
     _grid("k-means objective (inertia), baseline seed+1 / baseline", ratio_seed)
     print(f"mean ARI hs vs baseline {ari.mean():.3f}; baseline vs itself with another seed {ari_seed.mean():.3f}")
-    print(f"inertia hs / baseline: median {np.median(ratio):.4f}, max {ratio.max():.4f}; baseline seed+1 / baseline: median {np.median(ratio_seed):.4f}, max {ratio_seed.max():.4f}")
+    print(
+        f"inertia hs / baseline: median {np.median(ratio):.4f}, max {ratio.max():.4f}; baseline seed+1 / baseline: median {np.median(ratio_seed):.4f}, max {ratio_seed.max():.4f}"
+    )
     other_sel = [selected(x, e, o) for x, e, o in zip(xs, errs, other)]
     print("reported pair (the paper's rule), compared with the baseline's:")
     same_hs = sum(_same_pair(i, "hs", b, o) for i, (b, o) in enumerate(zip(base_sel, ours_sel)))
     same_seed = sum(_same_pair(i, "baseline seed+1", b, o) for i, (b, o) in enumerate(zip(base_sel, other_sel)))
-    print(f"same reported pair (k equal, Jaccard > 0.99): hs {same_hs} of {len(xs)}; baseline seed+1 {same_seed} of {len(xs)}")
+    print(
+        f"same reported pair (k equal, Jaccard > 0.99): hs {same_hs} of {len(xs)}; baseline seed+1 {same_seed} of {len(xs)}"
+    )
 
 
 def _same_pair(i: int, name: str, b, o) -> bool:
     if b is None or o is None:
-        print(f"  superclass {i}: baseline {'none' if b is None else 'k=%d' % b[0]}, {name} {'none' if o is None else 'k=%d' % o[0]}")
+        print(
+            f"  superclass {i}: baseline {'none' if b is None else 'k=%d' % b[0]}, {name} {'none' if o is None else 'k=%d' % o[0]}"
+        )
         return b is None and o is None
     jac_high = (b[1] & o[1]).sum() / max((b[1] | o[1]).sum(), 1)
     jac_low = (b[2] & o[2]).sum() / max((b[2] | o[2]).sum(), 1)
-    print(f"  superclass {i}: baseline k={b[0]}, {name} k={o[0]}; Jaccard of high-error cluster {jac_high:.3f}, low-error {jac_low:.3f}")
+    print(
+        f"  superclass {i}: baseline k={b[0]}, {name} k={o[0]}; Jaccard of high-error cluster {jac_high:.3f}, low-error {jac_low:.3f}"
+    )
     return bool(b[0] == o[0] and jac_high > 0.99 and jac_low > 0.99)
 
 
@@ -154,7 +166,7 @@ def write_files(xs, errs, folder: Path) -> list[str]:
     emb = np.lib.format.open_memmap(folder / "emb.npy", mode="w+", dtype=np.float32, shape=(rows, dims))
     labels, errors, start = [], [], 0
     for i, (x, e) in enumerate(zip(xs, errs)):
-        emb[start:start + len(x)] = x
+        emb[start : start + len(x)] = x
         start += len(x)
         labels.append(np.full(len(x), i))
         errors.append(e)
@@ -163,14 +175,27 @@ def write_files(xs, errs, folder: Path) -> list[str]:
     label, error = np.concatenate(labels), np.concatenate(errors)
     ids = [f"i{j:07d}" for j in range(rows)]
     pl.DataFrame({"image_id": ids}).write_csv(folder / "emb.ids.csv")
-    pl.DataFrame({"image_id": ids, "pred": np.where(error, (label + 1) % len(xs), label).astype(str)}).write_csv(folder / "preds.csv")
+    pl.DataFrame({"image_id": ids, "pred": np.where(error, (label + 1) % len(xs), label).astype(str)}).write_csv(
+        folder / "preds.csv"
+    )
     pl.DataFrame({"image_id": ids, "label": label.astype(str)}).write_csv(folder / "labels.csv")
     return [str(folder / n) for n in ("emb.npy", "preds.csv", "labels.csv")]
 
 
 def run_hs(files: list[str], folder: Path) -> tuple[float, float]:
     """Wall time and peak RSS (GiB) of `hs cluster` on the files, in a child process."""
-    cmd = [sys.executable, "-m", "hstool", "cluster", *files, "-o", str(folder / "clusters.csv"), "--summary", str(folder / "summary.csv"), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hstool",
+        "cluster",
+        *files,
+        "-o",
+        str(folder / "clusters.csv"),
+        "--summary",
+        str(folder / "summary.csv"),
+        "-q",
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env)
@@ -188,7 +213,9 @@ def main() -> None:
     parser.add_argument("--end-to-end", action="store_true", help="also time hs cluster on files")
     parser.add_argument("--memory", action="store_true", help="only measure hs cluster's peak memory on files")
     args = parser.parse_args()
-    print(f"{args.rows:,} x {args.dims:,} float32, {args.superclasses} superclasses, seed {args.seed}; {os.cpu_count()} CPUs")
+    print(
+        f"{args.rows:,} x {args.dims:,} float32, {args.superclasses} superclasses, seed {args.seed}; {os.cpu_count()} CPUs"
+    )
     xs, errs = make_data(args.rows, args.dims, args.superclasses, args.seed)
     if not args.memory:
         compare(xs, errs, args.seed)
@@ -198,7 +225,9 @@ def main() -> None:
             del xs, errs
             wall, peak = run_hs(files, Path(tmp))
             size = os.path.getsize(files[0]) / 2**30
-            print(f"hs cluster end to end (read, cluster, statistics, write): {wall:.1f} s, peak RSS {peak:.2f} GiB (emb.npy {size:.2f} GiB)")
+            print(
+                f"hs cluster end to end (read, cluster, statistics, write): {wall:.1f} s, peak RSS {peak:.2f} GiB (emb.npy {size:.2f} GiB)"
+            )
 
 
 if __name__ == "__main__":

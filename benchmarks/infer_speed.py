@@ -42,10 +42,10 @@ import numpy as np
 from PIL import Image
 
 from hstool.data.manifest import read_manifest
-from hstool.data.pipeline import DecodePool
 from hstool.data.preprocess import Preprocessing
-from hstool.model.inference import InferenceOptions, Targets, run_inference
-from hstool.model.runtime import load_model
+from hstool.infer.decode_pool import DecodePool
+from hstool.infer.inference import InferenceOptions, Targets, run_inference
+from hstool.infer.runtime import load_model
 
 
 @dataclass
@@ -95,15 +95,22 @@ def build_case(arch: str, folder: Path, manifest: Path, n: int, size: int, chann
     """A randomly initialised hs model and its ONNX export, both made by hs train's code."""
     import torch
 
-    from hstool.model.architectures import Normalise, build_model
-    from hstool.model.export import export_onnx
+    from hstool.train.architectures import Normalise, build_model
+    from hstool.train.export import export_onnx
 
     torch.manual_seed(0)
     prep = Preprocessing(size=(size, size), channels=channels, mean=(0.5,) * channels, std=(0.25,) * channels)
     model = build_model(arch, n_outputs=1, channels=channels).eval()
     parity = torch.rand(4, channels, size, size)
-    export_onnx(model, prep, class_names=["normal", "pneumonia"], task="binary", architecture=arch,
-                path=folder / f"{arch}.onnx", parity_batch=parity)
+    export_onnx(
+        model,
+        prep,
+        class_names=["normal", "pneumonia"],
+        task="binary",
+        architecture=arch,
+        path=folder / f"{arch}.onnx",
+        parity_batch=parity,
+    )
 
     class Graph(torch.nn.Module):
         """What the exported model computes (export_onnx's graph), for PyTorch to run."""
@@ -155,8 +162,12 @@ def bench_case(case: Case, args, out: Path) -> list[tuple[str, float]]:
     batch = np.random.default_rng(0).random((args.batch_size, case.prep.channels, *case.prep.size), dtype=np.float32)
     loaded.run(batch)  # warm-up (cuDNN algorithm search on GPU)
     reps = max(1, min(20, case.n // args.batch_size))
-    rows.append((f"model ceiling, onnxruntime {loaded.provider.replace('ExecutionProvider', '')}",
-                 reps * args.batch_size / median(lambda: [loaded.run(batch) for _ in range(reps)], args.repeat)))
+    rows.append(
+        (
+            f"model ceiling, onnxruntime {loaded.provider.replace('ExecutionProvider', '')}",
+            reps * args.batch_size / median(lambda: [loaded.run(batch) for _ in range(reps)], args.repeat),
+        )
+    )
     module = case.torch_model.to(device)
     tensor = torch.from_numpy(batch).to(device)
 
@@ -170,6 +181,7 @@ def bench_case(case: Case, args, out: Path) -> list[tuple[str, float]]:
     torch_ceiling()
     rows.append((f"model ceiling, PyTorch {device}", reps * args.batch_size / median(torch_ceiling, args.repeat)))
     if device == "cuda":  # the issue's reference ceiling is a float16 model; hs runs the float32 graph
+
         def half_ceiling() -> None:
             with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16):
                 for _ in range(reps):
@@ -177,13 +189,23 @@ def bench_case(case: Case, args, out: Path) -> list[tuple[str, float]]:
             torch.cuda.synchronize()
 
         half_ceiling()
-        rows.append(("model ceiling, PyTorch cuda float16 (autocast)", reps * args.batch_size / median(half_ceiling, args.repeat)))
+        rows.append(
+            (
+                "model ceiling, PyTorch cuda float16 (autocast)",
+                reps * args.batch_size / median(half_ceiling, args.repeat),
+            )
+        )
 
     emb_path = out / f"{case.name}.npy"
     for workers in args.workers:
+
         def hs_embed() -> None:
-            run_inference(str(case.onnx), str(case.manifest), Targets(embeddings=str(emb_path), primary="embeddings"),
-                          InferenceOptions(device=args.device, batch_size=args.batch_size, workers=workers))
+            run_inference(
+                str(case.onnx),
+                str(case.manifest),
+                Targets(embeddings=str(emb_path), primary="embeddings"),
+                InferenceOptions(device=args.device, batch_size=args.batch_size, workers=workers),
+            )
 
         rows.append((f"hs embed end to end, {workers} workers", case.n / median(hs_embed, args.repeat)))
 
@@ -198,11 +220,19 @@ def bench_case(case: Case, args, out: Path) -> list[tuple[str, float]]:
 
     rows.append((f"torch eager loop ({torch.get_num_threads()} threads)", case.n / median(eager, args.repeat)))
     if device == "cuda":
-        rows.append((f"torch DataLoader, {max(args.workers)} workers", case.n / median(lambda: loader(case, paths, args, module), args.repeat)))
+        rows.append(
+            (
+                f"torch DataLoader, {max(args.workers)} workers",
+                case.n / median(lambda: loader(case, paths, args, module), args.repeat),
+            )
+        )
     hs = np.load(emb_path)
     ref = np.concatenate(torch_embeddings)[: len(hs)]
-    print(f"  {case.name}: hs embeddings vs PyTorch: max abs difference {np.abs(hs - ref).max():.2e} "
-          f"(embedding scale {np.abs(ref).max():.2e})", file=sys.stderr)
+    print(
+        f"  {case.name}: hs embeddings vs PyTorch: max abs difference {np.abs(hs - ref).max():.2e} "
+        f"(embedding scale {np.abs(ref).max():.2e})",
+        file=sys.stderr,
+    )
     return rows
 
 
@@ -247,7 +277,9 @@ def main() -> None:
         if "densenet121" in args.models:
             cases.append(build_case("densenet121", out, make_png224(out / "png224", data, args.n), args.n, 224, 3))
         if "smallcnn" in args.models:
-            cases.append(build_case("smallcnn", out, make_png28(out / "png28", data, args.n_small), args.n_small, 28, 1))
+            cases.append(
+                build_case("smallcnn", out, make_png28(out / "png28", data, args.n_small), args.n_small, 28, 1)
+            )
         print(f"device {args.device}, {os.cpu_count()} CPUs, batch {args.batch_size}, images/s (higher is better)\n")
         for case in cases:
             rows = bench_case(case, args, out)

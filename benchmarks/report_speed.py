@@ -58,21 +58,43 @@ def write_study(folder: Path, n: int, size: int, distinct: int | None) -> None:
     y = rng.random(n) < 0.3
     score = np.clip(y * 0.35 + rng.normal(0.35, 0.18, n), 0, 1).round(4)
     pl.DataFrame({"image_id": ids, "score": score}).write_csv(folder / "preds.csv")
-    labels = pl.DataFrame({
-        "image_id": ids, "label": y.astype(int),
-        "sex": rng.choice(["F", "M"], n), "site": rng.choice([f"site{k}" for k in range(5)], n),
-        "view": rng.choice(["PA", "AP", "lateral"], n),
-    })
+    labels = pl.DataFrame(
+        {
+            "image_id": ids,
+            "label": y.astype(int),
+            "sex": rng.choice(["F", "M"], n),
+            "site": rng.choice([f"site{k}" for k in range(5)], n),
+            "view": rng.choice(["PA", "AP", "lateral"], n),
+        }
+    )
     labels.write_csv(folder / "labels.csv")
     clusters = [f"{int(a)}/k3/c{k}" for a, k in zip(y, rng.integers(0, 3, n))]
     role = [("high_error" if c.endswith("c0") else "low_error" if c.endswith("c1") else "") for c in clusters]
-    pl.DataFrame({"image_id": ids, "label": y.astype(int), "cluster": clusters, "role": role}).write_csv(folder / "clusters.csv")
+    pl.DataFrame({"image_id": ids, "label": y.astype(int), "cluster": clusters, "role": role}).write_csv(
+        folder / "clusters.csv"
+    )
     pl.DataFrame({"image_id": ids, "path": [f"images/{i}.png" for i in ids]}).write_csv(folder / "manifest.csv")
 
 
 def run_report(folder: Path, out: str, *extra: str) -> float:
-    command = [sys.executable, "-m", "hstool", "report", "-p", "preds.csv", "-l", "labels.csv", "-c", "clusters.csv",
-               "-m", "manifest.csv", "-o", out, "--quiet", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "hstool",
+        "report",
+        "-p",
+        "preds.csv",
+        "-l",
+        "labels.csv",
+        "-c",
+        "clusters.csv",
+        "-m",
+        "manifest.csv",
+        "-o",
+        out,
+        "--quiet",
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     start = time.perf_counter()
     subprocess.run(command, cwd=folder, env=env, check=True)
@@ -85,8 +107,10 @@ def scenario(name: str, folder: Path, repeat: int) -> None:
     html = (folder / "hs.html").read_bytes()
     assert html == (folder / "serial.html").read_bytes(), "the number of workers changed the report"
     thumbnails = json.loads((folder / "hs.html.meta.json").read_text())["thumbnails"]
-    print(f"{name:6s} hs report {t_hs:6.2f} s   --workers 1 baseline {t_serial:6.2f} s   ratio {t_serial / t_hs:4.2f}x   "
-          f"html {len(html) / 1e6:.2f} MB   {thumbnails} thumbnails   load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{name:6s} hs report {t_hs:6.2f} s   --workers 1 baseline {t_serial:6.2f} s   ratio {t_serial / t_hs:4.2f}x   "
+        f"html {len(html) / 1e6:.2f} MB   {thumbnails} thumbnails   load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main() -> None:
@@ -94,7 +118,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"{args.images} test images, default caps, {os.cpu_count()} cores ({default_workers()} workers); best of {args.repeat}")
+    print(
+        f"{args.images} test images, default caps, {os.cpu_count()} cores ({default_workers()} workers); best of {args.repeat}"
+    )
     for name, size, distinct in (("small", 64, None), ("large", 2048, 50)):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()

@@ -21,5 +21,8 @@ def make(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     preds, labels = folder / "preds.csv", folder / "labels.csv"
     pl.DataFrame([ids, pl.Series("score", score.round(6))]).write_csv(preds)
-    pl.DataFrame([ids, pl.Series("label", y.astype(np.int8))] + [pl.Series(k, np.char.add(k[0], v.astype(str))) for k, v in columns.items()]).write_csv(labels)
+    pl.DataFrame(
+        [ids, pl.Series("label", y.astype(np.int8))]
+        + [pl.Series(k, np.char.add(k[0], v.astype(str))) for k, v in columns.items()]
+    ).write_csv(labels)
     return preds, labels

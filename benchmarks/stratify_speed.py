@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from stratify_data import LEVELS, make  # noqa: E402
+from stratify_data import LEVELS, make
 
 METRIC_NAMES = ("auc", "sensitivity", "specificity", "ppv", "npv")
 
@@ -79,8 +79,13 @@ def fairlearn_job(df: pl.DataFrame, n_boot: int, seed: int = 0) -> None:
     y, s = df["label"].to_numpy(), df["score"].to_numpy()
     for column in LEVELS:
         MetricFrame(
-            metrics=metrics, y_true=y, y_pred=s, sensitive_features=df[column].to_numpy(),
-            n_boot=n_boot, ci_quantiles=[0.025, 0.975], random_state=seed,
+            metrics=metrics,
+            y_true=y,
+            y_pred=s,
+            sensitive_features=df[column].to_numpy(),
+            n_boot=n_boot,
+            ci_quantiles=[0.025, 0.975],
+            random_state=seed,
         )
 
 
@@ -102,15 +107,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--probe", default="2,6", help="replicate counts at which the sklearn loop is timed")
-    parser.add_argument("--probe-fairlearn", default="1,2", help="replicate counts at which fairlearn is timed (it is slow)")
+    parser.add_argument(
+        "--probe-fairlearn", default="1,2", help="replicate counts at which fairlearn is timed (it is slow)"
+    )
     parser.add_argument("--hs-bootstrap", action="store_true", help="also time hs stratify --ci bootstrap --n-boot N")
-    parser.add_argument("--baselines", default="fairlearn,sklearn", help="which baselines to time (fairlearn takes minutes per replicate at 1M rows)")
+    parser.add_argument(
+        "--baselines",
+        default="fairlearn,sklearn",
+        help="which baselines to time (fairlearn takes minutes per replicate at 1M rows)",
+    )
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     chosen = set(args.baselines.split(","))
     if chosen - {"fairlearn", "sklearn"}:
-        raise SystemExit(f"--baselines: unknown {sorted(chosen - {'fairlearn', 'sklearn'})}; choose from fairlearn,sklearn")
-    probes = {"sklearn": [int(v) for v in args.probe.split(",")], "fairlearn": [int(v) for v in args.probe_fairlearn.split(",")]}
+        raise SystemExit(
+            f"--baselines: unknown {sorted(chosen - {'fairlearn', 'sklearn'})}; choose from fairlearn,sklearn"
+        )
+    probes = {
+        "sklearn": [int(v) for v in args.probe.split(",")],
+        "fairlearn": [int(v) for v in args.probe_fairlearn.split(",")],
+    }
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="hs-bench-"))
     preds, labels = make(folder, args.rows)
     hs = [sys.executable, "-m", "hstool", "stratify", str(preds), str(labels), "-q"]
@@ -122,10 +138,14 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"rows {args.rows:,}; groups {sum(LEVELS.values())}; machine: {os.cpu_count()} CPUs")
     print(f"floor     polars read_csv of both files      {floor:8.2f} s")
-    print(f"hs        stratify end to end (subprocess)   {hs_time:8.2f} s   {hs_time / floor:5.1f}x the floor; peak RSS {peak_mb:,.0f} MB")
+    print(
+        f"hs        stratify end to end (subprocess)   {hs_time:8.2f} s   {hs_time / floor:5.1f}x the floor; peak RSS {peak_mb:,.0f} MB"
+    )
     if args.hs_bootstrap:
         start = time.perf_counter()
-        subprocess.run(hs + ["--ci", "bootstrap", "--n-boot", str(args.n_boot), "-o", str(folder / "strata_boot.csv")], check=True)
+        subprocess.run(
+            hs + ["--ci", "bootstrap", "--n-boot", str(args.n_boot), "-o", str(folder / "strata_boot.csv")], check=True
+        )
         boot_time = time.perf_counter() - start
         print(f"hs        --ci bootstrap --n-boot {args.n_boot}       {boot_time:8.2f} s")
     df = pl.read_csv(preds).join(pl.read_csv(labels), on="image_id")
@@ -134,7 +154,9 @@ def main() -> None:
             continue
         estimate, times = extrapolate(fn, df, probes[name], args.n_boot)
         measured = ", ".join(f"{t:.1f} s at n_boot={b}" for b, t in zip(probes[name], times))
-        print(f"{name:9s} n_boot={args.n_boot} (extrapolated) {estimate:8.1f} s   hs is {estimate / hs_time:6.0f}x faster   [measured: {measured}]")
+        print(
+            f"{name:9s} n_boot={args.n_boot} (extrapolated) {estimate:8.1f} s   hs is {estimate / hs_time:6.0f}x faster   [measured: {measured}]"
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Data: PneumoniaMNIST's train split (3,882 real chest X-rays, 28 x 28), written as PNG files with
 `hs manifest npz` into a temporary folder.
 
-- hs: `hstool.model.training.train` called in-process (the library function behind `hs train`),
+- hs: `hstool.train.training.train` called in-process (the library function behind `hs train`),
   small CNN, Adam, batch 64, no validation, no augmentation, export off (a one-off cost, timed
   separately). Two rates: end to end (reading the manifest, decoding every PNG during the
   first epoch, checkpoints and log after every epoch), and after the first epoch, when the
@@ -33,9 +33,9 @@ import torch
 from hstool.data.build import manifest_from_npz
 from hstool.data.manifest import read_manifest
 from hstool.data.preprocess import load_batch
-from hstool.model.architectures import build_model
-from hstool.model.config import TrainConfig
-from hstool.model.training import model_input, train
+from hstool.train.architectures import build_model
+from hstool.train.config import TrainConfig
+from hstool.train.training import model_input, train
 
 BATCH = 64
 
@@ -81,10 +81,21 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        manifest_from_npz(str(Path(args.data) / "pneumoniamnist" / "pneumoniamnist.npz"), str(tmp / "pm"), splits=["train"])
+        manifest_from_npz(
+            str(Path(args.data) / "pneumoniamnist" / "pneumoniamnist.npz"), str(tmp / "pm"), splits=["train"]
+        )
         manifest = tmp / "pm" / "manifest.csv"
-        base = dict(manifest=str(manifest), arch="smallcnn", epochs=args.epochs, batch_size=BATCH, lr=1e-3, val_frac=0,
-                    export=False, epoch_weights=False, force=True)
+        base = dict(
+            manifest=str(manifest),
+            arch="smallcnn",
+            epochs=args.epochs,
+            batch_size=BATCH,
+            lr=1e-3,
+            val_frac=0,
+            export=False,
+            epoch_weights=False,
+            force=True,
+        )
         m = read_manifest(str(manifest), require_label=True)
         config = TrainConfig(out_dir=str(tmp / "run"), augment=False, **base)
         _, prep, _ = model_input(config, m.paths[0])
@@ -92,8 +103,10 @@ def main() -> None:
         targets = torch.tensor([float(v == "1") for v in m.labels])
         normalise = lambda x: prep.normalise(x)  # noqa: E731
         n = len(images) * args.epochs
-        print(f"{len(images)} images 28x28, {args.epochs} epochs, batch {BATCH}, {args.threads} torch thread(s), "
-              f"{os.cpu_count()} CPUs visible")
+        print(
+            f"{len(images)} images 28x28, {args.epochs} epochs, batch {BATCH}, {args.threads} torch thread(s), "
+            f"{os.cpu_count()} CPUs visible"
+        )
         # Warm-up: the first optimiser of a process imports torch._dynamo (seconds), once.
         torch.optim.Adam(build_model("smallcnn", n_outputs=1, channels=1).parameters())
         results: dict[str, list[float]] = {"baseline": [], "hs": [], "hs after epoch 1": [], "hs+augment": []}
@@ -114,14 +127,23 @@ def main() -> None:
             # Runs next to each other share the machine's load: their ratios are steadier than
             # ratios of bests on a shared machine.
             pairs = [h / b for h, b in zip(results[name], results["baseline"])]
-            print(f"ratio {name} / baseline: best {best[name] / best['baseline']:.2f}, "
-                  f"median of adjacent runs {statistics.median(pairs):.2f} ({', '.join(f'{r:.2f}' for r in pairs)})")
-        from hstool.model.export import export_onnx
+            print(
+                f"ratio {name} / baseline: best {best[name] / best['baseline']:.2f}, "
+                f"median of adjacent runs {statistics.median(pairs):.2f} ({', '.join(f'{r:.2f}' for r in pairs)})"
+            )
+        from hstool.train.export import export_onnx
 
         model = build_model("smallcnn", n_outputs=1, channels=1).eval()
         start = time.perf_counter()
-        export_onnx(model, prep, class_names=["0", "1"], task="binary", architecture="smallcnn", path=tmp / "m.onnx",
-                    parity_batch=images[:8].numpy())
+        export_onnx(
+            model,
+            prep,
+            class_names=["0", "1"],
+            task="binary",
+            architecture="smallcnn",
+            path=tmp / "m.onnx",
+            parity_batch=images[:8].numpy(),
+        )
         print(f"ONNX export with parity check: {time.perf_counter() - start:.1f} s")
 
 

@@ -47,7 +47,13 @@ EXPERT_COLUMNS = {
     "airspace_opacity_broad": "Airspace opacity",
     "fracture": "Fracture",
 }
-STRATA = {"Patient ID": "patient_id", "Patient Age": "age", "Patient Gender": "sex", "View Position": "view", "Set Id": "split"}
+STRATA = {
+    "Patient ID": "patient_id",
+    "Patient Age": "age",
+    "Patient Gender": "sex",
+    "View Position": "view",
+    "Set Id": "split",
+}
 
 
 def write_labels(source: Path, out: Path) -> None:
@@ -75,11 +81,22 @@ def write_table(out: Path) -> None:
         path = out / f"agree_{name}.csv"
         if not path.exists():
             sys.exit(f"{path} is missing: run hs agree for {name} first (make agree-cxr14)")
-        frames.append(pl.read_csv(path, schema_overrides={"group": pl.String}).with_columns(pl.lit(name).alias("finding")))
+        frames.append(
+            pl.read_csv(path, schema_overrides={"group": pl.String}).with_columns(pl.lit(name).alias("finding"))
+        )
     table = pl.concat(frames).select(
-        "finding", "stratifier", "group", "n",
-        pl.col("a_pos").alias("nlp_pos"), pl.col("b_pos").alias("expert_pos"), "both_pos",
-        "agreement", "kappa", "kappa_ci_low", "kappa_ci_high", "status",
+        "finding",
+        "stratifier",
+        "group",
+        "n",
+        pl.col("a_pos").alias("nlp_pos"),
+        pl.col("b_pos").alias("expert_pos"),
+        "both_pos",
+        "agreement",
+        "kappa",
+        "kappa_ci_low",
+        "kappa_ci_high",
+        "status",
     )
     table.write_csv(out / "agreement_table.csv")
     lines = [

@@ -38,7 +38,13 @@ def main() -> None:
     for strata in sorted(args.out.glob("*/strata.csv")):
         kind, value = perturbation_of(strata.parent)
         table = pl.read_csv(strata, schema_overrides={"group": pl.String}).select(COLUMNS)
-        frames.append(table.with_columns(pl.lit(strata.parent.name).alias("run"), pl.lit(kind).alias("kind"), pl.lit(value, dtype=pl.Float64).alias("value")))
+        frames.append(
+            table.with_columns(
+                pl.lit(strata.parent.name).alias("run"),
+                pl.lit(kind).alias("kind"),
+                pl.lit(value, dtype=pl.Float64).alias("value"),
+            )
+        )
     if not frames:
         sys.exit(f"{args.out}: no */strata.csv found; run make perturb-sweep first")
     table = pl.concat(frames).select(["run", "kind", "value"] + COLUMNS)
@@ -46,7 +52,10 @@ def main() -> None:
     table = table.sort([pl.col("kind") != "original", "kind", "value", "run"], maintain_order=True)
     table.write_csv(args.out / "auc_by_value.csv")
     overall = table.filter(pl.col("stratifier") == "(all)")
-    lines = ["| run | perturbation | value | n | AUC [95% CI] | sensitivity | specificity |", "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
+    lines = [
+        "| run | perturbation | value | n | AUC [95% CI] | sensitivity | specificity |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: |",
+    ]
     for r in overall.iter_rows(named=True):
         auc = "-" if r["auc"] is None else f"{r['auc']:.3f} [{r['auc_ci_low']:.3f}, {r['auc_ci_high']:.3f}]"
         value = "" if r["value"] is None else f"{r['value']:g}"

@@ -53,7 +53,7 @@ def replace_section(text: str, name: str, body: str) -> str:
     stop = text.find(end, start)
     if stop < 0:
         raise SystemExit(f"found the {name} BEGIN marker but no END marker; fix the document by hand")
-    after = text[stop + len(end):]
+    after = text[stop + len(end) :]
     return text[:start] + block + after.removeprefix("\n")
 
 
@@ -64,7 +64,11 @@ def main() -> None:
     parser.add_argument("doc", type=Path, help="the document to update, e.g. docs/reproduction.md")
     parser.add_argument("--seeds", required=True, type=seeds_arg, help="the seeds the target ran, e.g. '1 2 3'")
     args = parser.parse_args()
-    body = superclass_section(args.out, args.seeds) if args.target == "superclass" else spurious_section(args.out, args.seeds)
+    body = (
+        superclass_section(args.out, args.seeds)
+        if args.target == "superclass"
+        else spurious_section(args.out, args.seeds)
+    )
     text = args.doc.read_text(encoding="utf-8") if args.doc.exists() else ""
     updated = replace_section(text, f"repro-{args.target}", body)
     write_text(args.doc, updated)

@@ -110,10 +110,12 @@ class TinyModel:
     def numpy_outputs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities, embedding) in float64 for preprocessed images (N, C, H, W)."""
         x = (images.astype(np.float64) - np.reshape(self.mean, (1, -1, 1, 1))) / np.reshape(self.std, (1, -1, 1, 1))
-        n, c, h, w = x.shape
+        _n, _c, _h, _w = x.shape
         padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
         windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))  # n, c, h, w, 3, 3
-        conv = np.einsum("nchwij,ocij->nohw", windows, self.conv_w.astype(np.float64)) + self.conv_b[None, :, None, None]
+        conv = (
+            np.einsum("nchwij,ocij->nohw", windows, self.conv_w.astype(np.float64)) + self.conv_b[None, :, None, None]
+        )
         pooled = np.maximum(conv, 0).mean(axis=(2, 3))
         embedding = pooled @ self.emb_w + self.emb_b
         logits = embedding @ self.cls_w + self.cls_b

@@ -25,8 +25,18 @@ def write_study(folder: Path, n: int = 400, seed: int = 0, hostile: bool = False
         y[0], drain[0], score[0] = True, False, 0.01
     pl.DataFrame({"image_id": ids, "score": score}).write_csv(folder / "preds.csv")
     drain_text = pl.Series([("yes" if d else "no") if a else None for a, d in zip(y, drain)], dtype=pl.String)
-    pl.DataFrame({"image_id": ids, "label": y.astype(int), "drain": drain_text, "sex": sex}).write_csv(folder / "labels.csv")
+    pl.DataFrame({"image_id": ids, "label": y.astype(int), "drain": drain_text, "sex": sex}).write_csv(
+        folder / "labels.csv"
+    )
     cluster = [f"{int(a)}/k2/c{int(d)}" + ("<b>" if hostile else "") for a, d in zip(y, drain)]
     role = np.where(y, np.where(drain, "low_error", "high_error"), "")
-    pl.DataFrame({"image_id": ids, "label": y.astype(int), "cluster": cluster, "role": role}).write_csv(folder / "clusters.csv")
-    return {"preds": folder / "preds.csv", "labels": folder / "labels.csv", "clusters": folder / "clusters.csv", "drain": drain, "y": y}
+    pl.DataFrame({"image_id": ids, "label": y.astype(int), "cluster": cluster, "role": role}).write_csv(
+        folder / "clusters.csv"
+    )
+    return {
+        "preds": folder / "preds.csv",
+        "labels": folder / "labels.csv",
+        "clusters": folder / "clusters.csv",
+        "drain": drain,
+        "y": y,
+    }

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 
-def separable_set(folder: Path, *, n_per_class: int = 48, size: int = 28, seed: int = 0, labels=("0", "1"),
-                  split: bool = False) -> Path:
+def separable_set(
+    folder: Path, *, n_per_class: int = 48, size: int = 28, seed: int = 0, labels=("0", "1"), split: bool = False
+) -> Path:
     """Grey images whose class is their brightness (dark ~0.25, bright ~0.75, noise sd 0.1):
     trivially separable. Columns: image_id, path, label, subclass ('a' for every 4th image of
     a class, else 'b'), and with `split` a split column (every 4th image of a class is val).

@@ -111,7 +111,9 @@ def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: 
     for default in ("score", "label"):
         if default in df.columns:
             return default
-    raise InputError(f"{source.name}: has neither a 'score' nor a 'label' column; name the column to compare with {option} COL")
+    raise InputError(
+        f"{source.name}: has neither a 'score' nor a 'label' column; name the column to compare with {option} COL"
+    )
 
 
 def _is_scores(df: pl.DataFrame, column: str, positive: str | None) -> bool:
@@ -126,7 +128,9 @@ def _is_scores(df: pl.DataFrame, column: str, positive: str | None) -> bool:
     return not col.drop_nulls().is_in([0, 1]).all()
 
 
-def _read_rater(path: str, tag: str, wanted: str | None, positive: str | None) -> tuple[pl.DataFrame, Source, str, str, np.ndarray]:
+def _read_rater(
+    path: str, tag: str, wanted: str | None, positive: str | None
+) -> tuple[pl.DataFrame, Source, str, str, np.ndarray]:
     option = f"--{tag}-col"
     df, source = read_table(path, role=f"rater {tag.upper()}")
     column = _value_column(df, source, wanted, option)
@@ -146,7 +150,9 @@ def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResul
     sources = [a_src, b_src]
     if options.reference is not None:
         ref_df, ref_src = read_table(options.reference, role="reference labels", required=(KEY, options.reference_col))
-        ref = ref_df.select(KEY).with_columns(pl.Series("__y", binary_labels(ref_df, options.reference_col, ref_src, positive=options.positive)))
+        ref = ref_df.select(KEY).with_columns(
+            pl.Series("__y", binary_labels(ref_df, options.reference_col, ref_src, positive=options.positive))
+        )
         joined, more = join_on_id(joined, a_src, ref, ref_src, allow_unmatched=options.allow_unmatched)
         dropped[f"unmatched_in_{ref_src.name}"] = more[f"unmatched_in_{ref_src.name}"]
         dropped[f"missing_from_{ref_src.name}"] = more[f"unmatched_in_{a_src.name}"]
@@ -156,7 +162,9 @@ def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResul
     y = joined["__y"].to_numpy() if options.reference is not None else None
     if y is not None and (y.all() or not y.any()):
         which = "positive" if y.all() else "negative"
-        raise InputError(f"{options.reference}: every analysed reference label is {which}; AUCs and Youden thresholds need both classes")
+        raise InputError(
+            f"{options.reference}: every analysed reference label is {which}; AUCs and Youden thresholds need both classes"
+        )
     a = _rater("a", a_src, a_col, a_kind, joined["__a"].to_numpy(), options.a_threshold or options.threshold, y)
     b = _rater("b", b_src, b_col, b_kind, joined["__b"].to_numpy(), options.b_threshold or options.threshold, y)
     stratifiers = build_stratifiers(
@@ -222,7 +230,9 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
     counts = confusion_counts(ca, cb)
     n = int(member.sum())
     row: dict = {"stratifier": name, "group": level, "n": n, "a_threshold": a.threshold, "b_threshold": b.threshold}
-    row.update({"a_pos": int(ca.sum()), "b_pos": int(cb.sum()), "both_pos": int(counts[1, 1]), "both_neg": int(counts[0, 0])})
+    row.update(
+        {"a_pos": int(ca.sum()), "b_pos": int(cb.sum()), "both_pos": int(counts[1, 1]), "both_neg": int(counts[0, 0])}
+    )
     row.update({"a_only": int(counts[1, 0]), "b_only": int(counts[0, 1])})
     if y is not None:
         row["n_ref_pos"] = int(y[member].sum())
@@ -232,7 +242,9 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
     reasons: list[str] = []
     kappa = cohen_kappa(counts, options.level)
     agree_low, agree_high = interval(int(np.trace(counts)), n, options.level, "wilson")
-    row.update({"agreement": kappa.observed, "agreement_ci_low": float(agree_low), "agreement_ci_high": float(agree_high)})
+    row.update(
+        {"agreement": kappa.observed, "agreement_ci_low": float(agree_low), "agreement_ci_high": float(agree_high)}
+    )
     row.update({"expected_agreement": kappa.expected, "kappa": kappa.kappa, "kappa_se": kappa.se})
     row.update({"kappa_ci_low": kappa.ci_low, "kappa_ci_high": kappa.ci_high})
     if kappa.kappa is None:
@@ -242,19 +254,29 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
         _auc_columns(row, a, b, y[member], member, options, reasons)
     if a.kind == SCORES and b.kind == SCORES:
         ba = bland_altman(a.calibrated[member], b.calibrated[member], options.level)
-        row.update({"ba_mean_diff": ba.mean_diff, "ba_mean_diff_ci_low": ba.mean_ci_low, "ba_mean_diff_ci_high": ba.mean_ci_high})
+        row.update(
+            {
+                "ba_mean_diff": ba.mean_diff,
+                "ba_mean_diff_ci_low": ba.mean_ci_low,
+                "ba_mean_diff_ci_high": ba.mean_ci_high,
+            }
+        )
         row.update({"ba_sd_diff": ba.sd_diff, "ba_loa_low": ba.loa_low, "ba_loa_high": ba.loa_high})
     row["status"] = "partial" if reasons else "ok"
     row["reason"] = "; ".join(reasons)
     return row
 
 
-def _auc_columns(row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions, reasons: list[str]) -> None:
+def _auc_columns(
+    row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions, reasons: list[str]
+) -> None:
     """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test."""
     if y.all() or not y.any():
         reasons.append("no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative"))
         return
-    auc_a, auc_b, cov = paired_auc_covariance(a.values[member].astype(np.float64), b.values[member].astype(np.float64), y)
+    auc_a, auc_b, cov = paired_auc_covariance(
+        a.values[member].astype(np.float64), b.values[member].astype(np.float64), y
+    )
     row["a_auc"], row["b_auc"] = auc_a, auc_b
     if cov is None:
         reasons.append("no AUC intervals or test: fewer than 2 reference positives or negatives")
@@ -266,12 +288,20 @@ def _auc_columns(row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarra
     row["auc_p"] = test.p
 
 
-def _result(table, a: Rater, b: Rater, has_reference: bool, sources, dropped, stratifiers, options: AgreeOptions) -> AgreementResult:
+def _result(
+    table, a: Rater, b: Rater, has_reference: bool, sources, dropped, stratifiers, options: AgreeOptions
+) -> AgreementResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
     parameters["bins"] = {k: asdict(v) for k, v in options.bins.items()}
     extra = {"a": a.describe(), "b": b.describe(), "n_analysed": int(table["n"][0]), "dropped": dropped, "notes": notes}
-    meta = build_sidecar(schema=SCHEMA_NAME, parameters=parameters, inputs=[s.provenance() for s in sources], rows=table.height, extra=extra)
+    meta = build_sidecar(
+        schema=SCHEMA_NAME,
+        parameters=parameters,
+        inputs=[s.provenance() for s in sources],
+        rows=table.height,
+        extra=extra,
+    )
     summary = [f"{r.tag.upper()}: {_rater_text(r)}" for r in (a, b)]
     overall = table.row(0, named=True)
     summary.append(
@@ -293,7 +323,9 @@ def _view(table: pl.DataFrame, a: Rater, b: Rater, has_reference: bool) -> pl.Da
     columns: dict[str, list] = {c: table[c].to_list() for c in ("stratifier", "group", "n")}
     columns["kappa"] = [interval_text(r["kappa"], r["kappa_ci_low"], r["kappa_ci_high"]) for r in rows]
     columns["agreement"] = [interval_text(r["agreement"], None, None) for r in rows]
-    columns["A+ B+ / A+ B- / A- B+ / A- B-"] = [f"{r['both_pos']} / {r['a_only']} / {r['b_only']} / {r['both_neg']}" for r in rows]
+    columns["A+ B+ / A+ B- / A- B+ / A- B-"] = [
+        f"{r['both_pos']} / {r['a_only']} / {r['b_only']} / {r['both_neg']}" for r in rows
+    ]
     if has_reference:
         columns["AUC A"] = [interval_text(r["a_auc"], r["a_auc_ci_low"], r["a_auc_ci_high"]) for r in rows]
         columns["AUC B"] = [interval_text(r["b_auc"], r["b_auc_ci_low"], r["b_auc_ci_high"]) for r in rows]

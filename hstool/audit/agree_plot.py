@@ -47,7 +47,13 @@ def _bland_altman_panel(ax, result: AgreementResult) -> None:
     if overall["ba_loa_low"] is not None:
         for value in (overall["ba_loa_low"], overall["ba_loa_high"]):
             ax.axhline(value, color="tab:red", linestyle="--")
-        ax.plot([], [], color="tab:red", linestyle="--", label=f"limits of agreement [{overall['ba_loa_low']:.3f}, {overall['ba_loa_high']:.3f}]")
+        ax.plot(
+            [],
+            [],
+            color="tab:red",
+            linestyle="--",
+            label=f"limits of agreement [{overall['ba_loa_low']:.3f}, {overall['ba_loa_high']:.3f}]",
+        )
     ax.set_xlabel("mean of calibrated scores (A + B) / 2")
     ax.set_ylabel("difference of calibrated scores A - B")
     ax.set_title(f"Bland-Altman, n = {overall['n']} (operating points at 0.5)")

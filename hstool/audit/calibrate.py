@@ -17,7 +17,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
-from hstool.audit.operating_point import CALIBRATION_SCHEMA, OperatingPoint, parse_operating_point, refuse_own_calibration
+from hstool.audit.operating_point import (
+    CALIBRATION_SCHEMA,
+    OperatingPoint,
+    parse_operating_point,
+    refuse_own_calibration,
+)
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
@@ -49,7 +54,9 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     point = parse_operating_point(options.threshold)
     targets = [parse_operating_point(t, "--target") for t in options.targets]
     if labels_path is None and (point.needs_labels or any(t.needs_labels for t in targets)):
-        raise UsageError("a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass --threshold NUMBER|FILE.json")
+        raise UsageError(
+            "a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass --threshold NUMBER|FILE.json"
+        )
     refuse_own_calibration(preds_path, point)
     preds, preds_src = read_table(preds_path, role="predictions", required=(KEY, "score"))
     scores = probabilities(preds, "score", preds_src)
@@ -58,9 +65,14 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     if labels_path is not None:
         labels, labels_src = read_table(labels_path, role="labels", required=(KEY, options.label_col))
         sources.append(labels_src)
-        truth = labels.select(KEY).with_columns(pl.Series("__y", binary_labels(labels, options.label_col, labels_src, positive=options.positive)))
+        truth = labels.select(KEY).with_columns(
+            pl.Series("__y", binary_labels(labels, options.label_col, labels_src, positive=options.positive))
+        )
         joined, dropped = join_on_id(
-            preds.select(KEY).with_columns(pl.Series("__s", scores)), preds_src, truth, labels_src,
+            preds.select(KEY).with_columns(pl.Series("__s", scores)),
+            preds_src,
+            truth,
+            labels_src,
             allow_unmatched=options.allow_unmatched,
         )
         joined = joined.sort(KEY)
@@ -81,9 +93,17 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
         "n_fit": len(fit_scores) if y is not None else None,
         "dropped": dropped,
     }
-    meta = build_sidecar(schema=CALIBRATION_SCHEMA, parameters=asdict(options), inputs=[s.provenance() for s in sources], rows=table.height, extra=extra)
+    meta = build_sidecar(
+        schema=CALIBRATION_SCHEMA,
+        parameters=asdict(options),
+        inputs=[s.provenance() for s in sources],
+        rows=table.height,
+        extra=extra,
+    )
     summary = [_summary_line(name, info) for name, info in thresholds.items()]
-    summary.append(f"{table.height} scores calibrated: the operating point {value:.6g} is now 0.5 (positive when score >= 0.5)")
+    summary.append(
+        f"{table.height} scores calibrated: the operating point {value:.6g} is now 0.5 (positive when score >= 0.5)"
+    )
     return CalibrationResult(table, meta, summary)
 
 

@@ -39,7 +39,7 @@ class BinSpec:
     quantiles: int = 0
 
     @classmethod
-    def parse(cls, text: str) -> tuple[str, "BinSpec"]:
+    def parse(cls, text: str) -> tuple[str, BinSpec]:
         """`age=0,40,65,200` (edges) or `age=q4` (quartiles) -> (column, spec)."""
         column, sep, rest = text.partition("=")
         column, rest = column.strip(), rest.strip()
@@ -120,7 +120,9 @@ def _categorical(series: pl.Series, name: str) -> Stratifier:
         labels = [("true" if v else "false") if isinstance(v, bool) else _fmt_value(v) for v in present.to_list()]
     else:
         labels = present.to_list()
-    codes = s.replace_strict(present, pl.Series(range(len(present)), dtype=pl.Int64), default=None, return_dtype=pl.Int64)
+    codes = s.replace_strict(
+        present, pl.Series(range(len(present)), dtype=pl.Int64), default=None, return_dtype=pl.Int64
+    )
     levels = list(labels)
     if codes.null_count():
         levels.append(MISSING)

@@ -39,7 +39,9 @@ class OperatingPoint:
         if self.rule is None:
             return float(self.fixed)
         if self.needs_labels and labels is None:
-            raise UsageError(f"threshold {self.text!r} is chosen on labels; give labels, or a number or a calibration .json")
+            raise UsageError(
+                f"threshold {self.text!r} is chosen on labels; give labels, or a number or a calibration .json"
+            )
         return self.rule.resolve(scores, labels)
 
     def describe(self) -> str:
@@ -58,7 +60,9 @@ def read_calibration_threshold(path: str, option: str = "--threshold") -> tuple[
         value = content[THRESHOLD_KEY]
         return float(value["value"] if isinstance(value, dict) else value), content.get("schema")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-        raise UsageError(f"{option} {path}: expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)") from None
+        raise UsageError(
+            f"{option} {path}: expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)"
+        ) from None
 
 
 def parse_operating_point(text: str, option: str = "--threshold") -> OperatingPoint:

@@ -33,7 +33,9 @@ from hstool.stats.delong import compare_aucs, two_sided_p, wald_interval
 
 SCHEMA_NAME = "hs.probe/1"
 SCHEMA: dict = {"scope": str, "class": str, "versus": str, "n": int, "n_class": int}
-SCHEMA.update({"auc": float, "auc_se": float, "auc_ci_low": float, "auc_ci_high": float, "auc_p": float, "perm_p": float})
+SCHEMA.update(
+    {"auc": float, "auc_se": float, "auc_ci_low": float, "auc_ci_high": float, "auc_p": float, "perm_p": float}
+)
 SCHEMA.update({"flag": bool, "status": str, "reason": str})
 ALL = "(all)"
 MACRO = "(macro mean)"
@@ -77,14 +79,21 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
     joined, dropped = join_on_id(rows_frame, emb_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
     joined = joined.sort(KEY)
     target = build_stratifiers(
-        joined, by=[options.target], crosses=[], bins=options.bins, max_levels=options.max_levels, source_name=labels_src.name
+        joined,
+        by=[options.target],
+        crosses=[],
+        bins=options.bins,
+        max_levels=options.max_levels,
+        source_name=labels_src.name,
     )[0]
     # Cases without a usable value of the target are not part of the probe.
     unusable = [i for i, level in enumerate(target.levels) if level in (MISSING, OUTSIDE)]
     usable = ~np.isin(target.codes, unusable)
     notes = [f"{options.target}: {target.note}"] if target.note else []
     if not usable.all():
-        notes.append(f"{options.target}: {int((~usable).sum())} cases without a value (missing or outside --bins) left out")
+        notes.append(
+            f"{options.target}: {int((~usable).sum())} cases without a value (missing or outside --bins) left out"
+        )
     features = matrix[joined["__row"].to_numpy()]
     scopes = [(ALL, usable)]
     if options.per_superclass:
@@ -109,26 +118,41 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
         "notes": notes,
     }
     meta = build_sidecar(
-        schema=SCHEMA_NAME, parameters=parameters, inputs=[emb_src.provenance(), labels_src.provenance()],
-        rows=table.height, seed=options.seed, extra=extra,
+        schema=SCHEMA_NAME,
+        parameters=parameters,
+        inputs=[emb_src.provenance(), labels_src.provenance()],
+        rows=table.height,
+        seed=options.seed,
+        extra=extra,
     )
     return ProbeResult(table, _view(table), meta, notes + _summary(table, options))
 
 
-def _probe_scope(scope: str, scope_index: int, x: np.ndarray, codes: np.ndarray, levels: tuple[str, ...], options: ProbeOptions) -> list[dict]:
+def _probe_scope(
+    scope: str, scope_index: int, x: np.ndarray, codes: np.ndarray, levels: tuple[str, ...], options: ProbeOptions
+) -> list[dict]:
     """Rows for one scope: one per class (one-vs-rest), or one for a two-class target."""
     counts = np.bincount(codes, minlength=len(levels))
     present = [k for k in range(len(levels)) if counts[k] > 0]
     small = [k for k in present if counts[k] < max(options.min_n, options.folds)]
     kept = [k for k in present if k not in small]
     rows = [
-        _row(scope, levels[k], "rest", len(codes), int(counts[k]), status="too_small",
-             reason=f"{counts[k]} cases, below --min-n {options.min_n} or --folds {options.folds}; left out of the probe")
+        _row(
+            scope,
+            levels[k],
+            "rest",
+            len(codes),
+            int(counts[k]),
+            status="too_small",
+            reason=f"{counts[k]} cases, below --min-n {options.min_n} or --folds {options.folds}; left out of the probe",
+        )
         for k in small
     ]
     if len(kept) < 2:
         reason = "fewer than two classes with enough cases: nothing to tell apart"
-        return rows + [_row(scope, levels[k], "rest", len(codes), int(counts[k]), status="too_small", reason=reason) for k in kept]
+        return rows + [
+            _row(scope, levels[k], "rest", len(codes), int(counts[k]), status="too_small", reason=reason) for k in kept
+        ]
     mask = np.isin(codes, kept)
     x, codes = x[mask], codes[mask]
     probs = _out_of_fold_probabilities(x, codes, options)
@@ -136,7 +160,9 @@ def _probe_scope(scope: str, scope_index: int, x: np.ndarray, codes: np.ndarray,
     compared = [(1, kept[1], levels[kept[0]])] if len(kept) == 2 else [(j, k, "rest") for j, k in enumerate(kept)]
     class_rows = [_auc_row(scope, levels[k], versus, probs[:, j], codes == k, options) for j, k, versus in compared]
     if len(kept) > 2:
-        macro = _row(scope, MACRO, "", len(codes), None, status="ok", reason="mean of the one-vs-rest AUCs (no interval)")
+        macro = _row(
+            scope, MACRO, "", len(codes), None, status="ok", reason="mean of the one-vs-rest AUCs (no interval)"
+        )
         macro["auc"] = float(np.mean([r["auc"] for r in class_rows]))
         macro["flag"] = macro["auc"] >= options.warn_auc
         class_rows.append(macro)
@@ -169,7 +195,6 @@ def _out_of_fold_probabilities(x: np.ndarray, codes: np.ndarray, options: ProbeO
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
     from threadpoolctl import threadpool_limits
 
     model = make_pipeline(StandardScaler(), LogisticRegression(C=options.c, max_iter=options.max_iter))
@@ -181,10 +206,21 @@ def _out_of_fold_probabilities(x: np.ndarray, codes: np.ndarray, options: ProbeO
 
 
 def _row(scope: str, cls: str, versus: str, n: int, n_class: int | None, *, status: str, reason: str) -> dict:
-    return {"scope": scope, "class": cls, "versus": versus, "n": n, "n_class": n_class, "flag": False, "status": status, "reason": reason}
+    return {
+        "scope": scope,
+        "class": cls,
+        "versus": versus,
+        "n": n,
+        "n_class": n_class,
+        "flag": False,
+        "status": status,
+        "reason": reason,
+    }
 
 
-def _auc_row(scope: str, cls: str, versus: str, scores: np.ndarray, positive: np.ndarray, options: ProbeOptions) -> dict:
+def _auc_row(
+    scope: str, cls: str, versus: str, scores: np.ndarray, positive: np.ndarray, options: ProbeOptions
+) -> dict:
     row = _row(scope, cls, versus, len(scores), int(positive.sum()), status="ok", reason="")
     comp = delong(scores, positive)
     variance = comp.variance()
@@ -209,23 +245,31 @@ def _above_chance_p(auc: float, variance: float | None) -> float | None:
 def _summary(table: pl.DataFrame, options: ProbeOptions) -> list[str]:
     flagged = table.filter(pl.col("flag"))
     if flagged.height == 0:
-        return [f"no row reaches AUC {options.warn_auc:g} (--warn-auc): '{options.target}' is not strongly readable from the embeddings"]
-    lines = [f"{flagged.height} row(s) reach AUC {options.warn_auc:g} (--warn-auc): '{options.target}' is readable from the embeddings:"]
+        return [
+            f"no row reaches AUC {options.warn_auc:g} (--warn-auc): '{options.target}' is not strongly readable from the embeddings"
+        ]
+    lines = [
+        f"{flagged.height} row(s) reach AUC {options.warn_auc:g} (--warn-auc): '{options.target}' is readable from the embeddings:"
+    ]
     for r in flagged.to_dicts():
-        lines.append(f"  {r['scope']}: {r['class']} vs {r['versus'] or 'rest'}: AUC {interval_text(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}")
+        lines.append(
+            f"  {r['scope']}: {r['class']} vs {r['versus'] or 'rest'}: AUC {interval_text(r['auc'], r['auc_ci_low'], r['auc_ci_high'])}"
+        )
     return lines
 
 
 def _view(table: pl.DataFrame) -> pl.DataFrame:
     rows = table.to_dicts()
-    return pl.DataFrame({
-        "scope": table["scope"].to_list(),
-        "class": [f"{r['class']} vs {r['versus']}" if r["versus"] else r["class"] for r in rows],
-        "n": table["n"].to_list(),
-        "n_class": table["n_class"].to_list(),
-        "AUC": [interval_text(r["auc"], r["auc_ci_low"], r["auc_ci_high"]) for r in rows],
-        "p(AUC>0.5)": [p_text(r["auc_p"]) for r in rows],
-        **({"perm p": [p_text(r["perm_p"]) for r in rows]} if table["perm_p"].is_not_null().any() else {}),
-        "flag": ["READABLE" if r["flag"] else "" for r in rows],
-        "status": [r["status"] for r in rows],
-    })
+    return pl.DataFrame(
+        {
+            "scope": table["scope"].to_list(),
+            "class": [f"{r['class']} vs {r['versus']}" if r["versus"] else r["class"] for r in rows],
+            "n": table["n"].to_list(),
+            "n_class": table["n_class"].to_list(),
+            "AUC": [interval_text(r["auc"], r["auc_ci_low"], r["auc_ci_high"]) for r in rows],
+            "p(AUC>0.5)": [p_text(r["auc_p"]) for r in rows],
+            **({"perm p": [p_text(r["perm_p"]) for r in rows]} if table["perm_p"].is_not_null().any() else {}),
+            "flag": ["READABLE" if r["flag"] else "" for r in rows],
+            "status": [r["status"] for r in rows],
+        }
+    )

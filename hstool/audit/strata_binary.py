@@ -51,7 +51,7 @@ class Data:
     threshold: float
 
     @classmethod
-    def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> "Data":
+    def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> Data:
         classes, n_classes = rank_classes(scores)
         return cls(scores, labels, scores >= threshold, classes, n_classes, threshold)
 
@@ -66,7 +66,7 @@ class Tally:
     fp: int  # negatives called positive
 
     @classmethod
-    def of(cls, data: Data, pos: np.ndarray, neg: np.ndarray) -> "Tally":
+    def of(cls, data: Data, pos: np.ndarray, neg: np.ndarray) -> Tally:
         return cls(
             class_counts(data.classes, pos, data.n_classes),
             class_counts(data.classes, neg, data.n_classes),
@@ -74,10 +74,15 @@ class Tally:
             int(np.count_nonzero(neg & data.called)),
         )
 
-    def __sub__(self, other: "Tally") -> "Tally":
-        return Tally(self.pos_counts - other.pos_counts, self.neg_counts - other.neg_counts, self.tp - other.tp, self.fp - other.fp)
+    def __sub__(self, other: Tally) -> Tally:
+        return Tally(
+            self.pos_counts - other.pos_counts,
+            self.neg_counts - other.neg_counts,
+            self.tp - other.tp,
+            self.fp - other.fp,
+        )
 
-    def positives_with_negatives_of(self, other: "Tally") -> "Tally":
+    def positives_with_negatives_of(self, other: Tally) -> Tally:
         """This tally's positives scored against `other`'s negatives (one-class scopes)."""
         return Tally(self.pos_counts, other.neg_counts, self.tp, other.fp)
 
@@ -91,7 +96,7 @@ class Evaluation:
     comp: DelongComponents | None
 
     @classmethod
-    def of(cls, tally: Tally) -> "Evaluation":
+    def of(cls, tally: Tally) -> Evaluation:
         m, n = int(tally.pos_counts.sum()), int(tally.neg_counts.sum())
         return cls(m, n, tally.tp, tally.fp, delong_components(tally.pos_counts, tally.neg_counts))
 
@@ -140,7 +145,11 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
     for stratifier in stratifiers:
         scope = scope_of(stratifier, pos)
         ref = _reference_code(stratifier, options)
-        ref_tally = Tally.of(data, pos & (stratifier.codes == ref), neg & (stratifier.codes == ref)) if ref is not None else None
+        ref_tally = (
+            Tally.of(data, pos & (stratifier.codes == ref), neg & (stratifier.codes == ref))
+            if ref is not None
+            else None
+        )
         comparator_name = "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
         for code, level in enumerate(stratifier.levels):
             member = stratifier.codes == code
@@ -160,7 +169,21 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
                     continue  # every negative lacks a value: the pool of a positives-only column
                 kind, shared = "negatives", "pos"
                 group, comparator = overall.positives_with_negatives_of(own), overall.positives_with_negatives_of(other)
-            rows.append(_row(data, stratifier.name, level, kind, member, group, comparator, shared, comparator_name, options, len(rows)))
+            rows.append(
+                _row(
+                    data,
+                    stratifier.name,
+                    level,
+                    kind,
+                    member,
+                    group,
+                    comparator,
+                    shared,
+                    comparator_name,
+                    options,
+                    len(rows),
+                )
+            )
     return rows
 
 
@@ -175,13 +198,20 @@ def _bootstrap_masks(data: Data, scope: str, member: np.ndarray) -> tuple[np.nda
     }[scope]
 
 
-def _row(data, name, level, scope, member, group: Tally, comparator: Tally | None, shared, comparator_name, options, index) -> dict:
+def _row(
+    data, name, level, scope, member, group: Tally, comparator: Tally | None, shared, comparator_name, options, index
+) -> dict:
     n_members = int(np.count_nonzero(member))
     y = data.labels[member]
     n_pos = int(np.count_nonzero(y))
     called = data.called[member]
     tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
-    row: dict = {"stratifier": name, "group": level, "scope": scope, "comparator": comparator_name if comparator else ""}
+    row: dict = {
+        "stratifier": name,
+        "group": level,
+        "scope": scope,
+        "comparator": comparator_name if comparator else "",
+    }
     row.update({"n": n_members, "n_pos": n_pos, "prevalence": n_pos / n_members, "threshold": data.threshold})
     row.update({"tp": tp, "fp": fp, "tn": n_members - n_pos - fp, "fn": n_pos - tp})
     row["brier"] = float(np.mean((data.scores[member] - y) ** 2))
@@ -199,8 +229,13 @@ def _row(data, name, level, scope, member, group: Tally, comparator: Tally | Non
     if options.ci == "bootstrap":
         pos, neg = _bootstrap_masks(data, scope, member)
         boot = bootstrap_intervals(
-            data.classes[pos], data.classes[neg], data.called[pos], data.called[neg],
-            n_boot=options.n_boot, level=options.level, rng=np.random.default_rng([options.seed, index]),
+            data.classes[pos],
+            data.classes[neg],
+            data.called[pos],
+            data.called[neg],
+            n_boot=options.n_boot,
+            level=options.level,
+            rng=np.random.default_rng([options.seed, index]),
         )
         for metric in ("auc",) + reported:
             if row.get(metric) is not None:
@@ -227,7 +262,11 @@ def _auc_columns(row, ev: Evaluation, ref: Evaluation | None, shared, options, r
         reasons.append("no AUC test: the comparator has " + ("no positives" if ref.m == 0 else "no negatives"))
         return
     ref_var = ref.comp.variance()
-    cov = shared_class_covariance(ev.comp, ref.comp, shared) if shared and var is not None and ref_var is not None else 0.0
+    cov = (
+        shared_class_covariance(ev.comp, ref.comp, shared)
+        if shared and var is not None and ref_var is not None
+        else 0.0
+    )
     test = compare_aucs(ev.comp.auc, var, ref.comp.auc, ref_var, cov or 0.0)
     row["auc_delta"] = test.delta
     row["auc_p"] = test.p

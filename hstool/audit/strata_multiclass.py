@@ -22,16 +22,22 @@ SCHEMA.update({"flag": bool, "worse_on": str, "status": str, "reason": str})
 TESTED = ("accuracy",)
 
 
-def analyse(correct: np.ndarray, superclass: np.ndarray, stratifiers: list[Stratifier], options: StratifyOptions) -> list[dict]:
+def analyse(
+    correct: np.ndarray, superclass: np.ndarray, stratifiers: list[Stratifier], options: StratifyOptions
+) -> list[dict]:
     if options.ci == "bootstrap":
-        raise UsageError("--ci bootstrap is for binary scores; multi-class accuracy uses --ci wilson or clopper-pearson")
+        raise UsageError(
+            "--ci bootstrap is for binary scores; multi-class accuracy uses --ci wilson or clopper-pearson"
+        )
     rows = [_row(OVERALL, OVERALL, correct, None, "", options)]
     for stratifier in stratifiers:
         ref = None
         if stratifier.name in options.reference:
             wanted = options.reference[stratifier.name]
             if wanted not in stratifier.levels:
-                raise UsageError(f"--reference {stratifier.name}={wanted}: no such group (groups: {', '.join(stratifier.levels[:10])})")
+                raise UsageError(
+                    f"--reference {stratifier.name}={wanted}: no such group (groups: {', '.join(stratifier.levels[:10])})"
+                )
             ref = stratifier.levels.index(wanted)
         for code, level in enumerate(stratifier.levels):
             member = stratifier.codes == code

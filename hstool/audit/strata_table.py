@@ -103,7 +103,9 @@ def flagged_summary(table: pl.DataFrame, correction: str, alpha: float) -> list[
         parts = []
         for metric in r["worse_on"].split(";"):
             delta = r[f"{metric}_delta"]
-            parts.append(f"{metric} {r[metric]:.3f} ({delta:+.3f} vs {r['comparator']}, adjusted p {p_text(r[f'{metric}_p_adj'])})")
+            parts.append(
+                f"{metric} {r[metric]:.3f} ({delta:+.3f} vs {r['comparator']}, adjusted p {p_text(r[f'{metric}_p_adj'])})"
+            )
         lines.append(f"{r['stratifier']}={r['group']}: " + "; ".join(parts))
     head = f"{len(lines)} group(s) significantly worse ({correction} correction, alpha {alpha:g})"
     return [head + (":" if lines else ".")] + ["  " + line for line in lines]

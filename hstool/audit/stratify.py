@@ -21,7 +21,14 @@ from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 
 LABEL = "label"
-METRIC_LABELS = {"auc": "AUC", "sensitivity": "sens", "specificity": "spec", "ppv": "PPV", "npv": "NPV", "accuracy": "accuracy"}
+METRIC_LABELS = {
+    "auc": "AUC",
+    "sensitivity": "sens",
+    "specificity": "spec",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "accuracy": "accuracy",
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,17 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     rows = strata_binary.analyse(data, stratifiers, options)
     table = finalize(rows, list(strata_binary.TESTED), options.correction, options.alpha, strata_binary.SCHEMA)
     threshold_info = {"rule": point.describe(), "value": threshold}
-    return _result(table, strata_binary.TESTED, "hs.strata/1", "binary", options, [preds_src, labels_src], dropped, stratifiers, threshold_info)
+    return _result(
+        table,
+        strata_binary.TESTED,
+        "hs.strata/1",
+        "binary",
+        options,
+        [preds_src, labels_src],
+        dropped,
+        stratifiers,
+        threshold_info,
+    )
 
 
 def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
@@ -91,7 +108,9 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
         raise InputError(f"{preds_src.at(int(nulls.arg_true()[0]), 'pred')}: empty prediction; every row needs a class")
     empty = labels[LABEL].is_null()
     if empty.any():
-        raise InputError(f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every row needs its superclass")
+        raise InputError(
+            f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every row needs its superclass"
+        )
     preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
     truth = joined[LABEL].cast(pl.String).str.strip_chars()
@@ -107,7 +126,17 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
     )
     rows = strata_multiclass.analyse(correct, truth.to_numpy(), stratifiers, options)
     table = finalize(rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA)
-    return _result(table, strata_multiclass.TESTED, "hs.strata-multiclass/1", "multiclass", options, [preds_src, labels_src], dropped, stratifiers, None)
+    return _result(
+        table,
+        strata_multiclass.TESTED,
+        "hs.strata-multiclass/1",
+        "multiclass",
+        options,
+        [preds_src, labels_src],
+        dropped,
+        stratifiers,
+        None,
+    )
 
 
 def _result(table, tested, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
@@ -132,8 +161,12 @@ def _result(table, tested, schema, mode, options, sources, dropped, stratifiers,
         seed=options.seed if options.ci == "bootstrap" else None,
         extra=extra,
     )
-    view = human_view(table, ["auc", "sensitivity", "specificity", "ppv"] if mode == "binary" else ["accuracy"], METRIC_LABELS)
+    view = human_view(
+        table, ["auc", "sensitivity", "specificity", "ppv"] if mode == "binary" else ["accuracy"], METRIC_LABELS
+    )
     summary = flagged_summary(table, options.correction, options.alpha)
     if threshold is not None:
-        summary.insert(0, f"threshold {threshold['value']:.4g} ({threshold['rule']}); {extra['n_analysed']} cases; {n_tests} tests")
+        summary.insert(
+            0, f"threshold {threshold['value']:.4g} ({threshold['rule']}); {extra['n_analysed']} cases; {n_tests} tests"
+        )
     return StrataResult(table, view, meta, summary, notes)

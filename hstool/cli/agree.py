@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,24 +29,70 @@ Output: one row for all cases then one per --by group, with columns stratifier, 
 def command(
     a: Annotated[str, typer.Argument(help="Rater A: preds (image_id,score) or labels (image_id,label). '-' = stdin.")],
     b: Annotated[str, typer.Argument(help="Rater B, same forms as A.")],
-    a_col: Annotated[Optional[str], typer.Option("--a-col", help="Column of A to compare (default: score, else label).")] = None,
-    b_col: Annotated[Optional[str], typer.Option("--b-col", help="Column of B to compare (default: score, else label).")] = None,
-    col: Annotated[Optional[str], typer.Option("--col", help="Same column name in A and B (sets --a-col and --b-col).")] = None,
-    reference: Annotated[Optional[str], typer.Option("--reference", help="Ground-truth labels file: AUCs, paired DeLong test, Youden operating points.")] = None,
-    reference_col: Annotated[str, typer.Option("--reference-col", help="Label column of the reference file.")] = "label",
-    threshold: Annotated[str, typer.Option("--threshold", help="Operating point of score inputs: youden, sens=0.9, spec=0.9 (on --reference), a number, or a calibration .json.")] = "youden",
-    a_threshold: Annotated[Optional[str], typer.Option("--a-threshold", help="Operating point of A only (same forms as --threshold).")] = None,
-    b_threshold: Annotated[Optional[str], typer.Option("--b-threshold", help="Operating point of B only.")] = None,
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1 or yes/no.")] = None,
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="Repeat everything per group of this column (from A, else B, else the reference; repeatable).")] = None,
-    cross: Annotated[Optional[list[str]], typer.Option("--cross", help="Intersection of columns, e.g. sex,view (repeatable).")] = None,
-    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,20,40,60,80,100 (edges) or age=q4.")] = None,
-    max_levels: Annotated[int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")] = 20,
+    a_col: Annotated[
+        str | None, typer.Option("--a-col", help="Column of A to compare (default: score, else label).")
+    ] = None,
+    b_col: Annotated[
+        str | None, typer.Option("--b-col", help="Column of B to compare (default: score, else label).")
+    ] = None,
+    col: Annotated[
+        str | None, typer.Option("--col", help="Same column name in A and B (sets --a-col and --b-col).")
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", help="Ground-truth labels file: AUCs, paired DeLong test, Youden operating points."
+        ),
+    ] = None,
+    reference_col: Annotated[
+        str, typer.Option("--reference-col", help="Label column of the reference file.")
+    ] = "label",
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold",
+            help="Operating point of score inputs: youden, sens=0.9, spec=0.9 (on --reference), a number, or a calibration .json.",
+        ),
+    ] = "youden",
+    a_threshold: Annotated[
+        str | None, typer.Option("--a-threshold", help="Operating point of A only (same forms as --threshold).")
+    ] = None,
+    b_threshold: Annotated[str | None, typer.Option("--b-threshold", help="Operating point of B only.")] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option("--positive", help="Label value of the positive class when labels are not 0/1 or yes/no."),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", help="Repeat everything per group of this column (from A, else B, else the reference; repeatable)."
+        ),
+    ] = None,
+    cross: Annotated[
+        list[str] | None, typer.Option("--cross", help="Intersection of columns, e.g. sex,view (repeatable).")
+    ] = None,
+    bins: Annotated[
+        list[str] | None, typer.Option("--bins", help="Bin a numeric column: age=0,20,40,60,80,100 (edges) or age=q4.")
+    ] = None,
+    max_levels: Annotated[
+        int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")
+    ] = 20,
     level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = 0.95,
-    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no statistics.")] = 10,
-    correction: Annotated[str, typer.Option("--correction", help="Multiplicity correction of the AUC tests across groups: holm, bh or none.")] = "holm",
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Analyse ids present in every input; count the rest in the metadata.")] = False,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Write a PNG: Bland-Altman plot (two score inputs) and kappa per group.")] = None,
+    min_n: Annotated[
+        int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no statistics.")
+    ] = 10,
+    correction: Annotated[
+        str,
+        typer.Option("--correction", help="Multiplicity correction of the AUC tests across groups: holm, bh or none."),
+    ] = "holm",
+    allow_unmatched: Annotated[
+        bool,
+        typer.Option("--allow-unmatched", help="Analyse ids present in every input; count the rest in the metadata."),
+    ] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", help="Write a PNG: Bland-Altman plot (two score inputs) and kappa per group."),
+    ] = None,
     output: Output = None,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -64,10 +110,21 @@ def command(
         if col is not None and (a_col is not None or b_col is not None):
             raise UsageError("--col sets both columns; use it alone, or --a-col/--b-col")
         options = AgreeOptions(
-            a_col=col or a_col, b_col=col or b_col, reference=reference, reference_col=reference_col,
-            threshold=threshold, a_threshold=a_threshold, b_threshold=b_threshold, positive=positive,
-            by=list(by or []), crosses=parse_crosses(cross), bins=parse_bins(bins), max_levels=max_levels,
-            level=check_level(level), min_n=check_min_n(min_n), correction=choice("--correction", correction, METHODS),
+            a_col=col or a_col,
+            b_col=col or b_col,
+            reference=reference,
+            reference_col=reference_col,
+            threshold=threshold,
+            a_threshold=a_threshold,
+            b_threshold=b_threshold,
+            positive=positive,
+            by=list(by or []),
+            crosses=parse_crosses(cross),
+            bins=parse_bins(bins),
+            max_levels=max_levels,
+            level=check_level(level),
+            min_n=check_min_n(min_n),
+            correction=choice("--correction", correction, METHODS),
             allow_unmatched=allow_unmatched,
         )
         refuse_overwriting_inputs([output, plot], [a, b, reference])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,20 +28,54 @@ def command(
     output: Annotated[str, typer.Option("--output", "-o", help="The review sheet CSV to write.")],
     preds: Annotated[str, typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")],
     labels: Annotated[str, typer.Option("--labels", "-l", help="Labels: image_id,label and stratifier columns.")],
-    clusters: Annotated[Optional[str], typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: also sample per cluster.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")] = None,
-    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder).")] = None,
-    html: Annotated[Optional[str], typer.Option("--html", help="The HTML gallery to write. Default: the CSV's name with .html.")] = None,
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="Sample per group of this column (repeatable). Default: every labels column.")] = None,
-    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")] = None,
-    threshold: Annotated[str, typer.Option("--threshold", help="Operating point: a number, youden, sens=0.95, spec=0.9, or a calibration .json.")] = "0.5",
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
-    per_group: Annotated[int, typer.Option("--per-group", help="Errors of each kind (FN, FP) sampled per subgroup and per cluster.")] = 5,
-    controls: Annotated[float, typer.Option("--controls", help="Correctly classified cases per sampled error, same group and class (0: errors only).")] = 1.0,
-    blind: Annotated[bool, typer.Option("--blind", help="Hide score, outcome and why each case was sampled; random order.")] = False,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Use ids present in both files; count the rest.")] = False,
+    clusters: Annotated[
+        str | None, typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: also sample per cluster.")
+    ] = None,
+    manifest: Annotated[
+        str | None, typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")
+    ] = None,
+    root: Annotated[
+        str | None,
+        typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder)."),
+    ] = None,
+    html: Annotated[
+        str | None, typer.Option("--html", help="The HTML gallery to write. Default: the CSV's name with .html.")
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Sample per group of this column (repeatable). Default: every labels column."),
+    ] = None,
+    bins: Annotated[
+        list[str] | None, typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold", help="Operating point: a number, youden, sens=0.95, spec=0.9, or a calibration .json."
+        ),
+    ] = "0.5",
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
+    ] = None,
+    per_group: Annotated[
+        int, typer.Option("--per-group", help="Errors of each kind (FN, FP) sampled per subgroup and per cluster.")
+    ] = 5,
+    controls: Annotated[
+        float,
+        typer.Option(
+            "--controls", help="Correctly classified cases per sampled error, same group and class (0: errors only)."
+        ),
+    ] = 1.0,
+    blind: Annotated[
+        bool, typer.Option("--blind", help="Hide score, outcome and why each case was sampled; random order.")
+    ] = False,
+    allow_unmatched: Annotated[
+        bool, typer.Option("--allow-unmatched", help="Use ids present in both files; count the rest.")
+    ] = False,
     thumb_size: Annotated[int, typer.Option("--thumb-size", help="Thumbnail size in pixels (longer side).")] = 192,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")
+    ] = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -62,12 +96,31 @@ def command(
         check_writable(output)
         check_writable(html_path)
         stratify = stratify_options(
-            by=by, cross=None, bins=bins, threshold=threshold, positive=positive, ci="wilson", n_boot=1000, seed=seed,
-            level=0.95, correction="holm", alpha=0.05, min_n=10, reference=None, max_levels=20,
-            allow_unmatched=allow_unmatched, fail_on=None,
+            by=by,
+            cross=None,
+            bins=bins,
+            threshold=threshold,
+            positive=positive,
+            ci="wilson",
+            n_boot=1000,
+            seed=seed,
+            level=0.95,
+            correction="holm",
+            alpha=0.05,
+            min_n=10,
+            reference=None,
+            max_levels=20,
+            allow_unmatched=allow_unmatched,
+            fail_on=None,
         )
-        options = AuditOptions(stratify=stratify, per_group=per_group, controls=controls, blind=blind,
-                               thumb_size=thumb_size, workers=workers)
+        options = AuditOptions(
+            stratify=stratify,
+            per_group=per_group,
+            controls=controls,
+            blind=blind,
+            thumb_size=thumb_size,
+            workers=workers,
+        )
         sheet = build_audit_sheet(inputs, options)
         write_text(output, sheet.table.write_csv())
         write_sidecar(output, sheet.meta)
@@ -76,5 +129,7 @@ def command(
         if not quiet:
             for line in sheet.summary:
                 say(f"hs audit: {line}")
-            say(f"hs audit: wrote {output} and {html_path}; fill in review_label, then run hs stratify {preds} {output} --by review_label --allow-unmatched"
-                + (f" --threshold {sheet.meta['threshold']:.6g}" if sheet.meta.get("threshold") is not None else ""))
+            say(
+                f"hs audit: wrote {output} and {html_path}; fill in review_label, then run hs stratify {preds} {output} --by review_label --allow-unmatched"
+                + (f" --threshold {sheet.meta['threshold']:.6g}" if sheet.meta.get("threshold") is not None else "")
+            )

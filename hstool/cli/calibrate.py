@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,12 +31,32 @@ Output: image_id,score with calibrated scores, in the order of PREDS: a preds fi
 
 def command(
     preds: Annotated[str, typer.Argument(help="Predictions: image_id,score. '-' = stdin.")],
-    labels: Annotated[Optional[str], typer.Argument(help="Labels: image_id,label. Needed unless --threshold is a number or .json.")] = None,
-    threshold: Annotated[str, typer.Option("--threshold", help="Operating point mapped to 0.5: youden, sens=0.95, spec=0.9, a number, or a calibration .json.")] = "youden",
-    target: Annotated[Optional[list[str]], typer.Option("--target", help="Also report this threshold (sens=0.95, spec=0.9, youden or a number; repeatable).")] = None,
+    labels: Annotated[
+        str | None, typer.Argument(help="Labels: image_id,label. Needed unless --threshold is a number or .json.")
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold",
+            help="Operating point mapped to 0.5: youden, sens=0.95, spec=0.9, a number, or a calibration .json.",
+        ),
+    ] = "youden",
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target", help="Also report this threshold (sens=0.95, spec=0.9, youden or a number; repeatable)."
+        ),
+    ] = None,
     label_col: Annotated[str, typer.Option("--label-col", help="Label column of LABELS.")] = "label",
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Fit on ids present in both files; still calibrate every score of PREDS.")] = False,
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
+    ] = None,
+    allow_unmatched: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unmatched", help="Fit on ids present in both files; still calibrate every score of PREDS."
+        ),
+    ] = False,
     output: Output = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -48,7 +68,11 @@ def command(
         from hstool.io.render import emit
 
         options = CalibrateOptions(
-            threshold=threshold, targets=list(target or []), label_col=label_col, positive=positive, allow_unmatched=allow_unmatched,
+            threshold=threshold,
+            targets=list(target or []),
+            label_col=label_col,
+            positive=positive,
+            allow_unmatched=allow_unmatched,
         )
         refuse_overwriting_inputs([output], [preds, labels])
         result = run_calibrate(preds, labels, options)

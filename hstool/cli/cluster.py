@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,32 +30,99 @@ Outputs: -o writes clusters.csv (image_id, label, cluster, role, k, error, dista
 
 def command(
     emb: Annotated[str, typer.Argument(help="Embeddings: emb.npy (float32, n x d) with emb.ids.csv next to it.")],
-    preds: Annotated[str, typer.Argument(help="Predictions: image_id,score (binary) or image_id,pred (multi-class). '-' = stdin.")],
-    labels: Annotated[str, typer.Argument(help="Labels: image_id,label (the superclass) and optional known-subclass columns.")],
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the per-case clusters here (clusters.csv, a labels file for hs stratify).")] = None,
-    summary: Annotated[Optional[str], typer.Option("--summary", help="Write the cluster summary here instead of stdout.")] = None,
-    prevalence: Annotated[Optional[str], typer.Option("--prevalence", help="Write known-subclass prevalence per cluster (Table 4) here.")] = None,
-    ids: Annotated[Optional[str], typer.Option("--ids", help="The embeddings' ids file (default: EMB with .npy replaced by .ids.csv).")] = None,
+    preds: Annotated[
+        str, typer.Argument(help="Predictions: image_id,score (binary) or image_id,pred (multi-class). '-' = stdin.")
+    ],
+    labels: Annotated[
+        str, typer.Argument(help="Labels: image_id,label (the superclass) and optional known-subclass columns.")
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", help="Write the per-case clusters here (clusters.csv, a labels file for hs stratify)."
+        ),
+    ] = None,
+    summary: Annotated[
+        str | None, typer.Option("--summary", help="Write the cluster summary here instead of stdout.")
+    ] = None,
+    prevalence: Annotated[
+        str | None, typer.Option("--prevalence", help="Write known-subclass prevalence per cluster (Table 4) here.")
+    ] = None,
+    ids: Annotated[
+        str | None,
+        typer.Option("--ids", help="The embeddings' ids file (default: EMB with .npy replaced by .ids.csv)."),
+    ] = None,
     ks: Annotated[str, typer.Option("--k", help="Numbers of clusters to search: 2,3,4,5 or 2-5.")] = "2,3,4,5",
-    min_size: Annotated[int, typer.Option("--min-size", help="A cluster needs more than this many members to be reported or tested.")] = 100,
-    method: Annotated[str, typer.Option("--method", help="kmeans (the paper), gmm (Gaussian mixture), or error-gmm (error-aware mixture, Domino-style).")] = "kmeans",
-    select: Annotated[str, typer.Option("--select", help="paper: farthest candidate pair over k; silhouette: k with the best mean silhouette (GEORGE-style).")] = "paper",
-    normalize: Annotated[bool, typer.Option("--normalize", help="Scale each embedding to unit length before clustering.")] = False,
-    pca: Annotated[Optional[int], typer.Option("--pca", help="Cluster the top N principal components instead of the full embedding.")] = None,
-    n_init: Annotated[int, typer.Option("--n-init", help="Restarts per k, the best kept (k-means on the PCA sketch of wide embeddings runs at least 10).")] = 3,
-    covariance: Annotated[str, typer.Option("--covariance", help="gmm covariance: diag, full, tied or spherical.")] = "diag",
-    error_weight: Annotated[float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")] = 1.0,
-    holdout: Annotated[Optional[float], typer.Option("--holdout", help="Fraction of each superclass kept out of the fit; the tests use only it. Default 0 (0.5 for error-gmm).")] = None,
-    silhouette_sample: Annotated[int, typer.Option("--silhouette-sample", help="Cases sampled (seeded) for each silhouette.")] = 2000,
+    min_size: Annotated[
+        int, typer.Option("--min-size", help="A cluster needs more than this many members to be reported or tested.")
+    ] = 100,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="kmeans (the paper), gmm (Gaussian mixture), or error-gmm (error-aware mixture, Domino-style).",
+        ),
+    ] = "kmeans",
+    select: Annotated[
+        str,
+        typer.Option(
+            "--select",
+            help="paper: farthest candidate pair over k; silhouette: k with the best mean silhouette (GEORGE-style).",
+        ),
+    ] = "paper",
+    normalize: Annotated[
+        bool, typer.Option("--normalize", help="Scale each embedding to unit length before clustering.")
+    ] = False,
+    pca: Annotated[
+        int | None, typer.Option("--pca", help="Cluster the top N principal components instead of the full embedding.")
+    ] = None,
+    n_init: Annotated[
+        int,
+        typer.Option(
+            "--n-init",
+            help="Restarts per k, the best kept (k-means on the PCA sketch of wide embeddings runs at least 10).",
+        ),
+    ] = 3,
+    covariance: Annotated[
+        str, typer.Option("--covariance", help="gmm covariance: diag, full, tied or spherical.")
+    ] = "diag",
+    error_weight: Annotated[
+        float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")
+    ] = 1.0,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            "--holdout",
+            help="Fraction of each superclass kept out of the fit; the tests use only it. Default 0 (0.5 for error-gmm).",
+        ),
+    ] = None,
+    silhouette_sample: Annotated[
+        int, typer.Option("--silhouette-sample", help="Cases sampled (seeded) for each silhouette.")
+    ] = 2000,
     threshold: Threshold = "0.5",
     positive: Positive = None,
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="Known-subclass column to describe clusters with (repeatable). Default: every labels column.")] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", help="Known-subclass column to describe clusters with (repeatable). Default: every labels column."
+        ),
+    ] = None,
     ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = "wilson",
     level: Level = 0.95,
     correction: Correction = "holm",
     alpha: Alpha = 0.05,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Analyse ids present in all three inputs; count the rest in the metadata.")] = False,
-    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="'worse': exit 3 when a cluster is significantly worse than the rest of its superclass.")] = None,
+    allow_unmatched: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unmatched", help="Analyse ids present in all three inputs; count the rest in the metadata."
+        ),
+    ] = False,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on", help="'worse': exit 3 when a cluster is significantly worse than the rest of its superclass."
+        ),
+    ] = None,
     seed: Seed = 0,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -65,7 +132,7 @@ def command(
     with handled(verbose):
         import sys
 
-        from hstool.audit.cluster import run_cluster
+        from hstool.audit.cluster.run import run_cluster
         from hstool.cli.cluster_args import cluster_options
         from hstool.errors import AuditFailed, UsageError
         from hstool.io.arrays import ids_path_for
@@ -73,10 +140,28 @@ def command(
         from hstool.io.render import emit, table_text
 
         options = cluster_options(
-            ks=ks, min_size=min_size, method=method, select=select, normalize=normalize, pca=pca, n_init=n_init,
-            covariance=covariance, error_weight=error_weight, holdout=holdout, silhouette_sample=silhouette_sample,
-            threshold=threshold, positive=positive, by=by, ci=ci, level=level, correction=correction, alpha=alpha,
-            allow_unmatched=allow_unmatched, ids=ids, seed=seed, fail_on=fail_on,
+            ks=ks,
+            min_size=min_size,
+            method=method,
+            select=select,
+            normalize=normalize,
+            pca=pca,
+            n_init=n_init,
+            covariance=covariance,
+            error_weight=error_weight,
+            holdout=holdout,
+            silhouette_sample=silhouette_sample,
+            threshold=threshold,
+            positive=positive,
+            by=by,
+            ci=ci,
+            level=level,
+            correction=correction,
+            alpha=alpha,
+            allow_unmatched=allow_unmatched,
+            ids=ids,
+            seed=seed,
+            fail_on=fail_on,
         )
         outputs = [p for p in (output, summary, prevalence) if p is not None]
         if len(set(outputs)) < len(outputs):
@@ -84,14 +169,28 @@ def command(
         refuse_overwriting_inputs(outputs, [emb, ids or str(ids_path_for(emb)), preds, labels])
         result = run_cluster(emb, preds, labels, options)
         if output:
-            emit(result.assignments, fmt=None, output=output, meta=result.sidecar("hs.clusters/1", result.assignments.height))
+            emit(
+                result.assignments,
+                fmt=None,
+                output=output,
+                meta=result.sidecar("hs.clusters/1", result.assignments.height),
+            )
         if prevalence:
-            emit(result.prevalence, fmt=None, output=prevalence, meta=result.sidecar("hs.cluster-prevalence/1", result.prevalence.height))
+            emit(
+                result.prevalence,
+                fmt=None,
+                output=prevalence,
+                meta=result.sidecar("hs.cluster-prevalence/1", result.prevalence.height),
+            )
         used = emit(result.summary, fmt=fmt, output=summary, meta=result.meta, view=result.summary_view)
         if summary is None and used == "table" and result.prevalence_view.height:
-            sys.stdout.write("\nKnown subclasses in the reported clusters (Table 4):\n" + table_text(result.prevalence_view))
+            sys.stdout.write(
+                "\nKnown subclasses in the reported clusters (Table 4):\n" + table_text(result.prevalence_view)
+            )
         if not quiet:
             for line in result.lines:
                 say(line)
         if fail_on == "worse" and result.n_flagged:
-            raise AuditFailed(f"{result.n_flagged} cluster(s) significantly worse than the rest of their superclass (--fail-on worse)")
+            raise AuditFailed(
+                f"{result.n_flagged} cluster(s) significantly worse than the rest of their superclass (--fail-on worse)"
+            )

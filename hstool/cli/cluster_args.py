@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hstool.audit.cluster import ClusterOptions
-from hstool.audit.cluster_mixture import COVARIANCES
-from hstool.audit.cluster_search import METHODS, SearchOptions
-from hstool.audit.cluster_select import SELECTION_RULES
+from hstool.audit.cluster.mixture import COVARIANCES
+from hstool.audit.cluster.run import ClusterOptions
+from hstool.audit.cluster.search import METHODS, SearchOptions
+from hstool.audit.cluster.select import SELECTION_RULES
 from hstool.cli.stratify_args import check_level, choice
 from hstool.errors import UsageError
 from hstool.stats.multiplicity import METHODS as CORRECTIONS
@@ -28,8 +28,29 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 
 def cluster_options(
-    *, ks, min_size, method, select, normalize, pca, n_init, covariance, error_weight, holdout,
-    silhouette_sample, threshold, positive, by, ci, level, correction, alpha, allow_unmatched, ids, seed, fail_on,
+    *,
+    ks,
+    min_size,
+    method,
+    select,
+    normalize,
+    pca,
+    n_init,
+    covariance,
+    error_weight,
+    holdout,
+    silhouette_sample,
+    threshold,
+    positive,
+    by,
+    ci,
+    level,
+    correction,
+    alpha,
+    allow_unmatched,
+    ids,
+    seed,
+    fail_on,
 ) -> ClusterOptions:
     choice("--method", method, METHODS)
     choice("--select", select, SELECTION_RULES)
@@ -43,7 +64,10 @@ def cluster_options(
         (pca is None or pca >= 1, f"--pca {pca}: give the number of components to keep, e.g. --pca 50"),
         (n_init >= 1, f"--n-init {n_init}: at least one restart"),
         (error_weight >= 0, f"--error-weight {error_weight}: must be 0 or more"),
-        (silhouette_sample >= 10, f"--silhouette-sample {silhouette_sample}: use at least 10 cases (2000 or more is typical)"),
+        (
+            silhouette_sample >= 10,
+            f"--silhouette-sample {silhouette_sample}: use at least 10 cases (2000 or more is typical)",
+        ),
         (0 < alpha < 1, f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05"),
     ]
     for ok, message in checks:
@@ -60,11 +84,29 @@ def cluster_options(
             "keep --holdout above 0 (default 0.5)"
         )
     search = SearchOptions(
-        ks=parse_ks(ks), method=method, normalise=normalize, pca=pca, n_init=n_init, covariance=covariance,
-        error_weight=error_weight, silhouette=select == "silhouette", silhouette_sample=silhouette_sample, seed=seed,
+        ks=parse_ks(ks),
+        method=method,
+        normalise=normalize,
+        pca=pca,
+        n_init=n_init,
+        covariance=covariance,
+        error_weight=error_weight,
+        silhouette=select == "silhouette",
+        silhouette_sample=silhouette_sample,
+        seed=seed,
     )
     return ClusterOptions(
-        search=search, min_size=min_size, select=select, holdout=holdout, threshold=threshold, positive=positive,
-        by=list(by) if by else None, ci=ci, level=level, correction=correction, alpha=alpha,
-        allow_unmatched=allow_unmatched, ids=ids,
+        search=search,
+        min_size=min_size,
+        select=select,
+        holdout=holdout,
+        threshold=threshold,
+        positive=positive,
+        by=list(by) if by else None,
+        ci=ci,
+        level=level,
+        correction=correction,
+        alpha=alpha,
+        allow_unmatched=allow_unmatched,
+        ids=ids,
     )

@@ -1,6 +1,6 @@
 """`hs embed MODEL MANIFEST -o emb.npy`: penultimate-layer features of every image."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,8 +20,15 @@ Output: emb.npy, float32 (n, d), and emb.ids.csv (image_id, same order), in mani
 
 command = inference_command(
     primary="embeddings",
-    output=Annotated[str, typer.Option("--output", "-o", help="The .npy file to write (its ids go to NAME.ids.csv), with a .meta.json sidecar.")],
+    output=Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="The .npy file to write (its ids go to NAME.ids.csv), with a .meta.json sidecar."
+        ),
+    ],
     output_default=...,
-    companion=Annotated[Optional[str], typer.Option("--preds", help="Also write predictions here (CSV), from the same pass.")],
+    companion=Annotated[
+        str | None, typer.Option("--preds", help="Also write predictions here (CSV), from the same pass.")
+    ],
     doc="Embed every image of a manifest with an hs model (its penultimate-layer features).",
 )

@@ -3,7 +3,7 @@ files, or check one. A Typer sub-app; every subcommand calls one function of hst
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,17 +20,21 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-OutDir = Annotated[str, typer.Option("--out-dir", help="Folder to create: images/ (PNG files) and manifest.csv with its .meta.json.")]
-Limit = Annotated[Optional[int], typer.Option("--limit", help="Only the first N images (of each split).")]
+OutDir = Annotated[
+    str, typer.Option("--out-dir", help="Folder to create: images/ (PNG files) and manifest.csv with its .meta.json.")
+]
+Limit = Annotated[int | None, typer.Option("--limit", help="Only the first N images (of each split).")]
 ClassNames = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--class-names", help="Comma-separated names for class indices 0, 1, 2... (labels become names)."),
 ]
-Force = Annotated[bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")
+]
 
 
 def _names(class_names: str | None) -> list[str] | None:
-    from hstool.data.synth_spec import parse_list
+    from hstool.synth.spec import parse_list
 
     names = parse_list(class_names, "--class-names")
     return list(names) if names is not None else None
@@ -61,8 +65,12 @@ Output columns: image_id (path below DIR without extension), path (relative to t
 
 @app.command("folder", epilog=FOLDER_EPILOG)
 def folder(
-    directory: Annotated[str, typer.Argument(metavar="DIR", help="Folder of images: DIR/<class>/... (PNG, JPEG, DICOM, .npy).")],
-    split_dirs: Annotated[bool, typer.Option("--split-dirs", help="DIR/<train|val|test>/<class>/...: add a split column.")] = False,
+    directory: Annotated[
+        str, typer.Argument(metavar="DIR", help="Folder of images: DIR/<class>/... (PNG, JPEG, DICOM, .npy).")
+    ],
+    split_dirs: Annotated[
+        bool, typer.Option("--split-dirs", help="DIR/<train|val|test>/<class>/...: add a split column.")
+    ] = False,
     output: Output = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -75,7 +83,9 @@ def folder(
         from hstool.io.render import emit
 
         to_file = output is not None and output != "-"
-        built = manifest_from_folder(directory, manifest_dir=Path(output).parent if to_file else Path.cwd(), split_dirs=split_dirs)
+        built = manifest_from_folder(
+            directory, manifest_dir=Path(output).parent if to_file else Path.cwd(), split_dirs=split_dirs
+        )
         emit(built.table, fmt="csv", output=output, meta=built.meta)
         if not quiet:
             say(built.summary())
@@ -96,9 +106,15 @@ Reads <split>_images and <split>_labels for train, val and test. Writes OUT/imag
 
 @app.command("npz", epilog=NPZ_EPILOG)
 def npz(
-    file: Annotated[str, typer.Argument(metavar="FILE.npz", help="MedMNIST-style .npz (train_images, train_labels, val_..., test_...).")],
+    file: Annotated[
+        str,
+        typer.Argument(metavar="FILE.npz", help="MedMNIST-style .npz (train_images, train_labels, val_..., test_...)."),
+    ],
     out_dir: OutDir,
-    splits: Annotated[Optional[str], typer.Option("--splits", help="Comma-separated splits to export, e.g. train,test. Default: all in the file.")] = None,
+    splits: Annotated[
+        str | None,
+        typer.Option("--splits", help="Comma-separated splits to export, e.g. train,test. Default: all in the file."),
+    ] = None,
     limit: Limit = None,
     class_names: ClassNames = None,
     force: Force = False,
@@ -110,7 +126,16 @@ def npz(
         from hstool.data.build import manifest_from_npz
 
         wanted = [s.strip() for s in splits.split(",") if s.strip()] if splits else None
-        _export(manifest_from_npz, file, out_dir, splits=wanted, limit=limit, class_names=class_names, force=force, quiet=quiet)
+        _export(
+            manifest_from_npz,
+            file,
+            out_dir,
+            splits=wanted,
+            limit=limit,
+            class_names=class_names,
+            force=force,
+            quiet=quiet,
+        )
 
 
 IDX_EPILOG = """\
@@ -130,7 +155,10 @@ def idx(
     images: Annotated[str, typer.Argument(metavar="IMAGES", help="idx image file (…-images-idx3-ubyte[.gz]).")],
     labels: Annotated[str, typer.Argument(metavar="LABELS", help="idx label file (…-labels-idx1-ubyte[.gz]).")],
     out_dir: OutDir,
-    split: Annotated[Optional[str], typer.Option("--split", help="Value of a split column: train, val or test. Default: no split column.")] = None,
+    split: Annotated[
+        str | None,
+        typer.Option("--split", help="Value of a split column: train, val or test. Default: no split column."),
+    ] = None,
     limit: Limit = None,
     class_names: ClassNames = None,
     force: Force = False,
@@ -141,7 +169,17 @@ def idx(
     with handled(verbose):
         from hstool.data.build import manifest_from_idx
 
-        _export(manifest_from_idx, images, labels, out_dir, split=split, limit=limit, class_names=class_names, force=force, quiet=quiet)
+        _export(
+            manifest_from_idx,
+            images,
+            labels,
+            out_dir,
+            split=split,
+            limit=limit,
+            class_names=class_names,
+            force=force,
+            quiet=quiet,
+        )
 
 
 CHECK_EPILOG = """\
@@ -158,8 +196,12 @@ Checks the columns, ids, paths (inside the root, files present), split values, a
 @app.command("check", epilog=CHECK_EPILOG)
 def check(
     manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="manifest.csv to check ('-' = stdin).")],
-    root: Annotated[Optional[str], typer.Option("--root", help="Folder the paths are relative to. Default: the manifest's folder.")] = None,
-    labels: Annotated[bool, typer.Option("--labels", help="Require a label column with at least two classes and no empty labels.")] = False,
+    root: Annotated[
+        str | None, typer.Option("--root", help="Folder the paths are relative to. Default: the manifest's folder.")
+    ] = None,
+    labels: Annotated[
+        bool, typer.Option("--labels", help="Require a label column with at least two classes and no empty labels.")
+    ] = False,
     decode: Annotated[bool, typer.Option("--decode", help="Also decode every image (slow on large sets).")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,

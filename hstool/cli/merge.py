@@ -21,14 +21,24 @@ Checks with the sidecars that the shards come from one run (same model, manifest
 
 
 def command(
-    shards: Annotated[list[str], typer.Argument(metavar="SHARD...", help="Shard outputs (preds CSVs, or embedding .npy files), each with its .meta.json.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="The merged file (with its sidecar, ids and errors list as the shards have them).")],
+    shards: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SHARD...", help="Shard outputs (preds CSVs, or embedding .npy files), each with its .meta.json."
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output", "-o", help="The merged file (with its sidecar, ids and errors list as the shards have them)."
+        ),
+    ],
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Merge the shard outputs of hs predict / hs embed into one file."""
     with handled(verbose):
-        from hstool.model.merge import merge_shards
+        from hstool.infer.merge import merge_shards
 
         result = merge_shards(shards, output)
         if not quiet:

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 Output = Annotated[
-    Optional[str],
-    typer.Option("--output", "-o", help="Write to this file (atomically, with a .meta.json sidecar) instead of stdout."),
+    str | None,
+    typer.Option(
+        "--output", "-o", help="Write to this file (atomically, with a .meta.json sidecar) instead of stdout."
+    ),
 ]
 Format = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--format",
         "-f",
         help="table, csv or json. Default: table on a terminal, csv when piped; with -o, from the file extension.",
     ),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for every random step; same inputs and seed give identical output.")]
+Seed = Annotated[
+    int, typer.Option("--seed", help="Seed for every random step; same inputs and seed give identical output.")
+]
 Verbose = Annotated[bool, typer.Option("--verbose", help="Show a traceback on errors (for bug reports).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or messages on stderr, only errors.")]
 
 # Statistics options shared by the audit commands (stratify, cluster).
 Threshold = Annotated[
     str,
-    typer.Option("--threshold", help="Binary scores: operating point on the whole set, a number, youden, sens=0.95, spec=0.9, or a calibration .json."),
+    typer.Option(
+        "--threshold",
+        help="Binary scores: operating point on the whole set, a number, youden, sens=0.95, spec=0.9, or a calibration .json.",
+    ),
 ]
-Positive = Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")]
+Positive = Annotated[
+    str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
+]
 Level = Annotated[float, typer.Option("--level", help="Confidence level of every interval.")]
-Correction = Annotated[str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")]
+Correction = Annotated[
+    str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")
+]
 Alpha = Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,15 +28,37 @@ Output: DIR/images/<image_id>.png (grey: 16-bit by default, RGB: 8-bit) and DIR/
 
 def command(
     manifest: Annotated[str, typer.Argument(help="manifest.csv (image_id,path[,label][,...]).")],
-    out_dir: Annotated[str, typer.Option("--out-dir", "-o", help="Folder to create: images/ and manifest.csv with its .meta.json.")],
-    lowpass: Annotated[Optional[float], typer.Option("--lowpass", help="Keep frequencies within this diameter (pixels of the centred spectrum).")] = None,
-    highpass: Annotated[Optional[float], typer.Option("--highpass", help="Keep frequencies outside this diameter.")] = None,
-    resolution: Annotated[Optional[int], typer.Option("--resolution", help="Reduce to N x N pixels, then back to the original size.")] = None,
-    noise: Annotated[Optional[float], typer.Option("--noise", help="Add Gaussian noise with this standard deviation (pixel values in [0, 1]).")] = None,
-    bits: Annotated[int, typer.Option("--bits", help="Bits per pixel of grey PNG files: 16 or 8 (RGB files are 8-bit).")] = 16,
-    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest's paths are relative to (default: the manifest's folder).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes for decoding, filtering and encoding.")] = 1,
-    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty output folder (files of the same name are replaced).")] = False,
+    out_dir: Annotated[
+        str, typer.Option("--out-dir", "-o", help="Folder to create: images/ and manifest.csv with its .meta.json.")
+    ],
+    lowpass: Annotated[
+        float | None,
+        typer.Option("--lowpass", help="Keep frequencies within this diameter (pixels of the centred spectrum)."),
+    ] = None,
+    highpass: Annotated[
+        float | None, typer.Option("--highpass", help="Keep frequencies outside this diameter.")
+    ] = None,
+    resolution: Annotated[
+        int | None, typer.Option("--resolution", help="Reduce to N x N pixels, then back to the original size.")
+    ] = None,
+    noise: Annotated[
+        float | None,
+        typer.Option("--noise", help="Add Gaussian noise with this standard deviation (pixel values in [0, 1])."),
+    ] = None,
+    bits: Annotated[
+        int, typer.Option("--bits", help="Bits per pixel of grey PNG files: 16 or 8 (RGB files are 8-bit).")
+    ] = 16,
+    root: Annotated[
+        str | None,
+        typer.Option("--root", help="Folder the manifest's paths are relative to (default: the manifest's folder)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes for decoding, filtering and encoding.")
+    ] = 1,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Write into a non-empty output folder (files of the same name are replaced)."),
+    ] = False,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -44,11 +66,15 @@ def command(
     """Perturbed copies of a manifest's images (FFT low/high-pass, resolution, noise) and a new manifest."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
-        from hstool.data.perturb import Perturbation
-        from hstool.data.perturbed import run_perturb
         from hstool.errors import UsageError
+        from hstool.synth.perturb import Perturbation
+        from hstool.synth.perturbed import run_perturb
 
-        given = [(k, v) for k, v in (("lowpass", lowpass), ("highpass", highpass), ("resolution", resolution), ("noise", noise)) if v is not None]
+        given = [
+            (k, v)
+            for k, v in (("lowpass", lowpass), ("highpass", highpass), ("resolution", resolution), ("noise", noise))
+            if v is not None
+        ]
         if len(given) != 1:
             raise UsageError("give exactly one of --lowpass D, --highpass D, --resolution N, --noise SIGMA")
         try:
@@ -56,6 +82,16 @@ def command(
         except ValueError as exc:
             raise UsageError(f"--{given[0][0]}: {exc}") from None
         with progress_bar(f"writing {perturbation.name} images", quiet=quiet) as progress:
-            built = run_perturb(manifest, out_dir, perturbation, seed=seed, root=root, bits=bits, workers=workers, force=force, progress=progress)
+            built = run_perturb(
+                manifest,
+                out_dir,
+                perturbation,
+                seed=seed,
+                root=root,
+                bits=bits,
+                workers=workers,
+                force=force,
+                progress=progress,
+            )
         if not quiet:
             say(f"{perturbation.name}: {built.summary()}")

@@ -1,6 +1,6 @@
 """`hs predict MODEL MANIFEST`: class probabilities for every image (preds.csv)."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,6 +25,9 @@ command = inference_command(
     primary="preds",
     output=Output,
     output_default=None,
-    companion=Annotated[Optional[str], typer.Option("--embeddings", help="Also write the embeddings here (.npy, with .ids.csv), from the same pass.")],
+    companion=Annotated[
+        str | None,
+        typer.Option("--embeddings", help="Also write the embeddings here (.npy, with .ids.csv), from the same pass."),
+    ],
     doc="Predict every image of a manifest with an hs model (ONNX Runtime, CUDA or CPU).",
 )

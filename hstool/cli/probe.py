@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,21 +28,44 @@ Output: columns scope ((all) or label=X with --per-superclass), class, versus, n
 
 def command(
     emb: Annotated[str, typer.Argument(help="Embeddings: emb.npy (float, n x d) with emb.ids.csv beside it.")],
-    labels: Annotated[str, typer.Argument(help="Labels file with the target column (image_id,label,...). '-' = stdin.")],
-    target: Annotated[str, typer.Option("--target", help="Column to predict from the embeddings (sex, race, age band, drain...).")],
-    ids: Annotated[Optional[str], typer.Option("--ids", help="The ids file of EMB, when not EMB with .ids.csv.")] = None,
-    per_superclass: Annotated[bool, typer.Option("--per-superclass", help="Also probe within each value of the label column.")] = False,
+    labels: Annotated[
+        str, typer.Argument(help="Labels file with the target column (image_id,label,...). '-' = stdin.")
+    ],
+    target: Annotated[
+        str, typer.Option("--target", help="Column to predict from the embeddings (sex, race, age band, drain...).")
+    ],
+    ids: Annotated[str | None, typer.Option("--ids", help="The ids file of EMB, when not EMB with .ids.csv.")] = None,
+    per_superclass: Annotated[
+        bool, typer.Option("--per-superclass", help="Also probe within each value of the label column.")
+    ] = False,
     label_col: Annotated[str, typer.Option("--label-col", help="Superclass column for --per-superclass.")] = "label",
-    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric target: age=0,40,65,200 (edges) or age=q4.")] = None,
-    max_levels: Annotated[int, typer.Option("--max-levels", help="A numeric target with more distinct values is binned into quartiles.")] = 20,
+    bins: Annotated[
+        list[str] | None, typer.Option("--bins", help="Bin a numeric target: age=0,40,65,200 (edges) or age=q4.")
+    ] = None,
+    max_levels: Annotated[
+        int, typer.Option("--max-levels", help="A numeric target with more distinct values is binned into quartiles.")
+    ] = 20,
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
-    c: Annotated[float, typer.Option("--C", help="Inverse L2 regularisation strength of the logistic regression.")] = 1.0,
+    c: Annotated[
+        float, typer.Option("--C", help="Inverse L2 regularisation strength of the logistic regression.")
+    ] = 1.0,
     max_iter: Annotated[int, typer.Option("--max-iter", help="Solver iterations of the logistic regression.")] = 1000,
     level: Annotated[float, typer.Option("--level", help="Confidence level of the AUC intervals.")] = 0.95,
-    min_n: Annotated[int, typer.Option("--min-n", help="Classes with fewer cases are left out (status too_small).")] = 10,
+    min_n: Annotated[
+        int, typer.Option("--min-n", help="Classes with fewer cases are left out (status too_small).")
+    ] = 10,
     warn_auc: Annotated[float, typer.Option("--warn-auc", help="Flag rows whose AUC reaches this value.")] = 0.7,
-    permutations: Annotated[int, typer.Option("--permutations", help="Also a permutation p-value from this many shuffles of the target (each re-runs the probe; e.g. 99).")] = 0,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Probe ids present in both inputs; count the rest in the metadata.")] = False,
+    permutations: Annotated[
+        int,
+        typer.Option(
+            "--permutations",
+            help="Also a permutation p-value from this many shuffles of the target (each re-runs the probe; e.g. 99).",
+        ),
+    ] = 0,
+    allow_unmatched: Annotated[
+        bool,
+        typer.Option("--allow-unmatched", help="Probe ids present in both inputs; count the rest in the metadata."),
+    ] = False,
     seed: Seed = 0,
     output: Output = None,
     fmt: Format = None,
@@ -60,9 +83,20 @@ def command(
         if c <= 0:
             raise UsageError(f"--C {c}: must be positive, e.g. 1.0")
         options = ProbeOptions(
-            target=target, folds=folds, seed=seed, c=c, max_iter=max_iter, per_superclass=per_superclass, label_col=label_col,
-            bins=parse_bins(bins), max_levels=max_levels, level=check_level(level), min_n=check_min_n(min_n),
-            warn_auc=warn_auc, permutations=permutations, allow_unmatched=allow_unmatched,
+            target=target,
+            folds=folds,
+            seed=seed,
+            c=c,
+            max_iter=max_iter,
+            per_superclass=per_superclass,
+            label_col=label_col,
+            bins=parse_bins(bins),
+            max_levels=max_levels,
+            level=check_level(level),
+            min_n=check_min_n(min_n),
+            warn_auc=warn_auc,
+            permutations=permutations,
+            allow_unmatched=allow_unmatched,
         )
         refuse_overwriting_inputs([output], [emb, ids, labels])
         result = run_probe(emb, labels, options, ids_path=ids)

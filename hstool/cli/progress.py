@@ -28,8 +28,16 @@ def progress_bar(description: str, *, quiet: bool, unit: str | None = None) -> I
             return Text(f"{task.speed:,.0f} {unit}/s" if task.speed else f"- {unit}/s")
 
     columns = (
-        (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit or ""), Rate(), TimeRemainingColumn())
-        if unit else Progress.get_default_columns()
+        (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit or ""),
+            Rate(),
+            TimeRemainingColumn(),
+        )
+        if unit
+        else Progress.get_default_columns()
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,25 +24,70 @@ Sections: summary (overall metrics and flags in plain words), subgroups (table a
 
 def command(
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (with a .meta.json sidecar).")],
-    preds: Annotated[Optional[str], typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")] = None,
-    labels: Annotated[Optional[str], typer.Option("--labels", "-l", help="Labels: image_id,label and stratifier columns.")] = None,
-    strata: Annotated[Optional[str], typer.Option("--strata", "-s", help="A stratify output (hs stratify -o strata.csv); computed from --preds/--labels when absent.")] = None,
-    clusters: Annotated[Optional[str], typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: image_id,label,cluster,role.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")] = None,
-    root: Annotated[Optional[str], typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder).")] = None,
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="Stratify by this column (repeatable) when computing the strata. Default: every labels column.")] = None,
-    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")] = None,
-    threshold: Annotated[Optional[str], typer.Option("--threshold", help="Operating point when computing the strata: a number, youden, sens=0.95, spec=0.9 (default 0.5).")] = None,
-    positive: Annotated[Optional[str], typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")] = None,
+    preds: Annotated[
+        str | None, typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option("--labels", "-l", help="Labels: image_id,label and stratifier columns.")
+    ] = None,
+    strata: Annotated[
+        str | None,
+        typer.Option(
+            "--strata",
+            "-s",
+            help="A stratify output (hs stratify -o strata.csv); computed from --preds/--labels when absent.",
+        ),
+    ] = None,
+    clusters: Annotated[
+        str | None, typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: image_id,label,cluster,role.")
+    ] = None,
+    manifest: Annotated[
+        str | None, typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")
+    ] = None,
+    root: Annotated[
+        str | None,
+        typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder)."),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", help="Stratify by this column (repeatable) when computing the strata. Default: every labels column."
+        ),
+    ] = None,
+    bins: Annotated[
+        list[str] | None, typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")
+    ] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--threshold",
+            help="Operating point when computing the strata: a number, youden, sens=0.95, spec=0.9 (default 0.5).",
+        ),
+    ] = None,
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
+    ] = None,
     min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get no metrics and no curve.")] = 10,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Report on ids present in all files; count the rest.")] = False,
-    gallery_size: Annotated[int, typer.Option("--gallery-size", help="Thumbnails per error gallery (a seeded random sample).")] = 12,
+    allow_unmatched: Annotated[
+        bool, typer.Option("--allow-unmatched", help="Report on ids present in all files; count the rest.")
+    ] = False,
+    gallery_size: Annotated[
+        int, typer.Option("--gallery-size", help="Thumbnails per error gallery (a seeded random sample).")
+    ] = 12,
     montage_size: Annotated[int, typer.Option("--montage-size", help="Thumbnails per cluster montage.")] = 16,
-    max_thumbnails: Annotated[int, typer.Option("--max-thumbnails", help="Distinct thumbnails in the whole report (bounds the file size).")] = 400,
+    max_thumbnails: Annotated[
+        int, typer.Option("--max-thumbnails", help="Distinct thumbnails in the whole report (bounds the file size).")
+    ] = 400,
     thumb_size: Annotated[int, typer.Option("--thumb-size", help="Thumbnail size in pixels (longer side).")] = 128,
-    max_curves: Annotated[int, typer.Option("--max-curves", help="Groups drawn per ROC/calibration panel (the largest).")] = 8,
-    workers: Annotated[Optional[int], typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")] = None,
-    title: Annotated[str, typer.Option("--title", help="Title at the top of the report.")] = "Hidden stratification report",
+    max_curves: Annotated[
+        int, typer.Option("--max-curves", help="Groups drawn per ROC/calibration panel (the largest).")
+    ] = 8,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")
+    ] = None,
+    title: Annotated[
+        str, typer.Option("--title", help="Title at the top of the report.")
+    ] = "Hidden stratification report",
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -59,13 +104,32 @@ def command(
         refuse_overwriting_inputs([output], inputs.paths())
         check_writable(output)
         stratify = stratify_options(
-            by=by, cross=None, bins=bins, threshold=threshold or "0.5", positive=positive, ci="wilson", n_boot=1000,
-            seed=seed, level=0.95, correction="holm", alpha=0.05, min_n=min_n, reference=None, max_levels=20,
-            allow_unmatched=allow_unmatched, fail_on=None,
+            by=by,
+            cross=None,
+            bins=bins,
+            threshold=threshold or "0.5",
+            positive=positive,
+            ci="wilson",
+            n_boot=1000,
+            seed=seed,
+            level=0.95,
+            correction="holm",
+            alpha=0.05,
+            min_n=min_n,
+            reference=None,
+            max_levels=20,
+            allow_unmatched=allow_unmatched,
+            fail_on=None,
         )
         options = ReportOptions(
-            stratify=stratify, threshold_given=threshold is not None, title=title, gallery_size=gallery_size,
-            montage_size=montage_size, max_thumbnails=max_thumbnails, thumb_size=thumb_size, max_curves=max_curves,
+            stratify=stratify,
+            threshold_given=threshold is not None,
+            title=title,
+            gallery_size=gallery_size,
+            montage_size=montage_size,
+            max_thumbnails=max_thumbnails,
+            thumb_size=thumb_size,
+            max_curves=max_curves,
             workers=workers,
         )
         report = build_report(inputs, options)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,23 +23,50 @@ Output: one row per stratifier and group plus an overall row, with columns strat
 
 
 def command(
-    preds: Annotated[str, typer.Argument(help="Predictions: image_id,score (binary) or image_id,pred (multi-class). '-' = stdin.")],
+    preds: Annotated[
+        str, typer.Argument(help="Predictions: image_id,score (binary) or image_id,pred (multi-class). '-' = stdin.")
+    ],
     labels: Annotated[str, typer.Argument(help="Labels: image_id,label and any stratifier columns.")],
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="Stratify by this column (repeatable). Default: every labels column.")] = None,
-    cross: Annotated[Optional[list[str]], typer.Option("--cross", help="Intersection of columns, e.g. sex,age (repeatable).")] = None,
-    bins: Annotated[Optional[list[str]], typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 (edges) or age=q4 (quantiles).")] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Stratify by this column (repeatable). Default: every labels column."),
+    ] = None,
+    cross: Annotated[
+        list[str] | None, typer.Option("--cross", help="Intersection of columns, e.g. sex,age (repeatable).")
+    ] = None,
+    bins: Annotated[
+        list[str] | None,
+        typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 (edges) or age=q4 (quantiles)."),
+    ] = None,
     threshold: Threshold = "0.5",
     positive: Positive = None,
-    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson (DeLong for AUC), clopper-pearson, or bootstrap (stratified).")] = "wilson",
+    ci: Annotated[
+        str,
+        typer.Option("--ci", help="Intervals: wilson (DeLong for AUC), clopper-pearson, or bootstrap (stratified)."),
+    ] = "wilson",
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates with --ci bootstrap.")] = 1000,
     level: Level = 0.95,
     correction: Correction = "holm",
     alpha: Alpha = 0.05,
-    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no metrics.")] = 10,
-    reference: Annotated[Optional[list[str]], typer.Option("--reference", help="Compare a stratifier's groups with one group, e.g. sex=M, instead of the rest.")] = None,
-    max_levels: Annotated[int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")] = 20,
-    allow_unmatched: Annotated[bool, typer.Option("--allow-unmatched", help="Analyse ids present in both files; count the rest in the metadata.")] = False,
-    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")] = None,
+    min_n: Annotated[
+        int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no metrics.")
+    ] = 10,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reference", help="Compare a stratifier's groups with one group, e.g. sex=M, instead of the rest."
+        ),
+    ] = None,
+    max_levels: Annotated[
+        int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")
+    ] = 20,
+    allow_unmatched: Annotated[
+        bool,
+        typer.Option("--allow-unmatched", help="Analyse ids present in both files; count the rest in the metadata."),
+    ] = False,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")
+    ] = None,
     seed: Seed = 0,
     output: Output = None,
     fmt: Format = None,
@@ -55,9 +82,22 @@ def command(
         from hstool.io.render import emit
 
         options = stratify_options(
-            by=by, cross=cross, bins=bins, threshold=threshold, positive=positive, ci=ci, n_boot=n_boot,
-            seed=seed, level=level, correction=correction, alpha=alpha, min_n=min_n, reference=reference,
-            max_levels=max_levels, allow_unmatched=allow_unmatched, fail_on=fail_on,
+            by=by,
+            cross=cross,
+            bins=bins,
+            threshold=threshold,
+            positive=positive,
+            ci=ci,
+            n_boot=n_boot,
+            seed=seed,
+            level=level,
+            correction=correction,
+            alpha=alpha,
+            min_n=min_n,
+            reference=reference,
+            max_levels=max_levels,
+            allow_unmatched=allow_unmatched,
+            fail_on=fail_on,
         )
         refuse_overwriting_inputs([output], [preds, labels])
         result = run_stratify(preds, labels, options)
@@ -67,4 +107,3 @@ def command(
                 say(line)
         if fail_on == "worse" and result.n_flagged:
             raise AuditFailed(f"{result.n_flagged} group(s) significantly worse (--fail-on worse)")
-

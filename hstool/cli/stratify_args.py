@@ -49,8 +49,23 @@ def parse_assignments(option: str, items: list[str] | None) -> dict[str, str]:
 
 
 def stratify_options(
-    *, by, cross, bins, threshold, positive, ci, n_boot, seed, level, correction, alpha, min_n,
-    reference, max_levels, allow_unmatched, fail_on,
+    *,
+    by,
+    cross,
+    bins,
+    threshold,
+    positive,
+    ci,
+    n_boot,
+    seed,
+    level,
+    correction,
+    alpha,
+    min_n,
+    reference,
+    max_levels,
+    allow_unmatched,
+    fail_on,
 ) -> StratifyOptions:
     choice("--ci", ci, CI_METHODS)
     choice("--correction", correction, METHODS)
@@ -62,8 +77,19 @@ def stratify_options(
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
     return StratifyOptions(
-        by=list(by) if by else None, crosses=parse_crosses(cross), bins=parse_bins(bins), threshold=threshold, ci=ci,
-        n_boot=n_boot, seed=seed, level=level, correction=correction, alpha=alpha, min_n=check_min_n(min_n),
-        reference=parse_assignments("--reference", reference), max_levels=max_levels, positive=positive,
+        by=list(by) if by else None,
+        crosses=parse_crosses(cross),
+        bins=parse_bins(bins),
+        threshold=threshold,
+        ci=ci,
+        n_boot=n_boot,
+        seed=seed,
+        level=level,
+        correction=correction,
+        alpha=alpha,
+        min_n=check_min_n(min_n),
+        reference=parse_assignments("--reference", reference),
+        max_levels=max_levels,
+        positive=positive,
         allow_unmatched=allow_unmatched,
     )

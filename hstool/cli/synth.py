@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,43 +28,106 @@ Writes OUT/images/<image_id>.png (8-bit grey), OUT/manifest.csv (image_id,path,l
 
 
 def command(
-    out_dir: Annotated[str, typer.Option("--out-dir", help="Folder to create: images/, manifest.csv, labels.csv, labels_<split>.csv.")],
-    from_npz: Annotated[Optional[str], typer.Option("--from-npz", metavar="FILE", help="Base images: a MedMNIST-style .npz (train_images, train_labels, ...).")] = None,
+    out_dir: Annotated[
+        str, typer.Option("--out-dir", help="Folder to create: images/, manifest.csv, labels.csv, labels_<split>.csv.")
+    ],
+    from_npz: Annotated[
+        str | None,
+        typer.Option(
+            "--from-npz", metavar="FILE", help="Base images: a MedMNIST-style .npz (train_images, train_labels, ...)."
+        ),
+    ] = None,
     from_idx: Annotated[
-        Optional[list[str]],
-        typer.Option("--from-idx", metavar="[SPLIT=]IMAGES,LABELS", help="Base images: MNIST-style idx files (repeatable, one per split)."),
+        list[str] | None,
+        typer.Option(
+            "--from-idx",
+            metavar="[SPLIT=]IMAGES,LABELS",
+            help="Base images: MNIST-style idx files (repeatable, one per split).",
+        ),
     ] = None,
-    from_manifest: Annotated[Optional[str], typer.Option("--from-manifest", metavar="FILE", help="Base images: a manifest.csv with labels.")] = None,
-    root: Annotated[Optional[str], typer.Option("--root", help="With --from-manifest: the folder its paths are relative to.")] = None,
-    splits: Annotated[Optional[str], typer.Option("--splits", help="Only these splits of an .npz or manifest, e.g. train,test.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N images of each split.")] = None,
-    class_names: Annotated[Optional[str], typer.Option("--class-names", help="Names for class indices 0, 1, ... of an .npz or idx file, comma-separated.")] = None,
-    per_class: Annotated[Optional[str], typer.Option("--per-class", metavar="N|SPLIT=N,...", help="Seeded sample of at most N images of each class (per split).")] = None,
+    from_manifest: Annotated[
+        str | None, typer.Option("--from-manifest", metavar="FILE", help="Base images: a manifest.csv with labels.")
+    ] = None,
+    root: Annotated[
+        str | None, typer.Option("--root", help="With --from-manifest: the folder its paths are relative to.")
+    ] = None,
+    splits: Annotated[
+        str | None, typer.Option("--splits", help="Only these splits of an .npz or manifest, e.g. train,test.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N images of each split.")] = None,
+    class_names: Annotated[
+        str | None,
+        typer.Option(
+            "--class-names", help="Names for class indices 0, 1, ... of an .npz or idx file, comma-separated."
+        ),
+    ] = None,
+    per_class: Annotated[
+        str | None,
+        typer.Option(
+            "--per-class", metavar="N|SPLIT=N,...", help="Seeded sample of at most N images of each class (per split)."
+        ),
+    ] = None,
     superclass: Annotated[
-        Optional[list[str]], typer.Option("--superclass", metavar="NAME=CLASS,...", help="Group classes into a superclass (repeatable); the class goes to 'subclass'.")
+        list[str] | None,
+        typer.Option(
+            "--superclass",
+            metavar="NAME=CLASS,...",
+            help="Group classes into a superclass (repeatable); the class goes to 'subclass'.",
+        ),
     ] = None,
-    positive: Annotated[Optional[str], typer.Option("--positive", help="The positive class of a two-class task (default 1 for 0/1 labels).")] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option("--positive", help="The positive class of a two-class task (default 1 for 0/1 labels)."),
+    ] = None,
     spurious: Annotated[
-        Optional[str],
-        typer.Option("--spurious", metavar="drain:[SPLIT.]pos=F,[SPLIT.]neg=F", help="Plant a drain in a fraction F of the positives and of the negatives (per split)."),
+        str | None,
+        typer.Option(
+            "--spurious",
+            metavar="drain:[SPLIT.]pos=F,[SPLIT.]neg=F",
+            help="Plant a drain in a fraction F of the positives and of the negatives (per split).",
+        ),
     ] = None,
-    rare: Annotated[Optional[list[str]], typer.Option("--rare", metavar="CLASS:F", help="Keep only a fraction F of CLASS in the train split (repeatable).")] = None,
-    noisy: Annotated[Optional[list[str]], typer.Option("--noisy", metavar="CLASS:F", help="Flip the label of a fraction F of CLASS in the train split (repeatable).")] = None,
+    rare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rare", metavar="CLASS:F", help="Keep only a fraction F of CLASS in the train split (repeatable)."
+        ),
+    ] = None,
+    noisy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--noisy",
+            metavar="CLASS:F",
+            help="Flip the label of a fraction F of CLASS in the train split (repeatable).",
+        ),
+    ] = None,
     subtle: Annotated[
-        Optional[str], typer.Option("--subtle", metavar="CLASS:F[:CONTRAST]", help="Give every CLASS image a lesion, faint (contrast 0.15) in a fraction F of them.")
+        str | None,
+        typer.Option(
+            "--subtle",
+            metavar="CLASS:F[:CONTRAST]",
+            help="Give every CLASS image a lesion, faint (contrast 0.15) in a fraction F of them.",
+        ),
     ] = None,
-    size: Annotated[Optional[str], typer.Option("--size", metavar="N|HxW", help="Resize the base images first (bilinear). Default: keep their size.")] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--size", metavar="N|HxW", help="Resize the base images first (bilinear). Default: keep their size."
+        ),
+    ] = None,
     seed: Seed = 0,
-    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")
+    ] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Plant hidden strata (a spurious drain, a rare, a noisy-label and a subtle subclass) into real images, with ground truth."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
-        from hstool.data.synth import run_synth
-        from hstool.data.synth_base import BaseSource
-        from hstool.data.synth_spec import SynthSpec, parse_idx_source, parse_list
+        from hstool.synth.base import BaseSource
+        from hstool.synth.run import run_synth
+        from hstool.synth.spec import SynthSpec, parse_idx_source, parse_list
 
         source = BaseSource(
             npz=from_npz,
@@ -76,8 +139,15 @@ def command(
             class_names=parse_list(class_names, "--class-names"),
         )
         spec = SynthSpec.from_options(
-            seed=seed, per_class=per_class, superclass=superclass, positive=positive, spurious=spurious,
-            rare=rare, noisy=noisy, subtle=subtle, size=size,
+            seed=seed,
+            per_class=per_class,
+            superclass=superclass,
+            positive=positive,
+            spurious=spurious,
+            rare=rare,
+            noisy=noisy,
+            subtle=subtle,
+            size=size,
         )
         with progress_bar("writing PNG files", quiet=quiet) as progress:
             result = run_synth(source, spec, out_dir, force=force, progress=progress)

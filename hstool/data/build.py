@@ -59,8 +59,19 @@ def manifest_from_npz(
     takes the first N images of each split. image_id is `<split>_<index>` (index in the file,
     five digits), so ids do not depend on `limit`."""
     parts = read_npz_parts(npz, splits=splits, limit=limit, class_names=class_names)
-    return _write_images(parts, out_dir, sources=[npz], force=force, progress=progress,
-                         parameters={"source": "npz", "splits": ",".join(p.split for p in parts), "limit": limit, "class_names": class_names})
+    return _write_images(
+        parts,
+        out_dir,
+        sources=[npz],
+        force=force,
+        progress=progress,
+        parameters={
+            "source": "npz",
+            "splits": ",".join(p.split for p in parts),
+            "limit": limit,
+            "class_names": class_names,
+        },
+    )
 
 
 def manifest_from_idx(
@@ -77,8 +88,14 @@ def manifest_from_idx(
     """MNIST-style idx image and label files (gzip or not) to PNGs and a manifest. image_id is
     `<split>_<index>` (`img_<index>` without a split)."""
     part = read_idx_part(images, labels, split=split, limit=limit, class_names=class_names)
-    return _write_images([part], out_dir, sources=[images, labels], force=force, progress=progress,
-                         parameters={"source": "idx", "split": split, "limit": limit, "class_names": class_names})
+    return _write_images(
+        [part],
+        out_dir,
+        sources=[images, labels],
+        force=force,
+        progress=progress,
+        parameters={"source": "idx", "split": split, "limit": limit, "class_names": class_names},
+    )
 
 
 @dataclass(frozen=True)
@@ -121,7 +138,12 @@ def read_npz_parts(
 
 
 def read_idx_part(
-    images: str, labels: str, *, split: str | None = None, limit: int | None = None, class_names: list[str] | None = None
+    images: str,
+    labels: str,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    class_names: list[str] | None = None,
 ) -> ArrayPart:
     """MNIST-style idx image and label files (gzip or not), the first `limit` images."""
     from hstool.data.idx import read_idx
@@ -189,7 +211,9 @@ def prepare_out_dir(out_dir: str, *, force: bool) -> Path:
         raise OutputError(f"--out-dir {out_dir}: is a file; give a folder")
     if folder.is_dir() and any(folder.iterdir()):
         if not force:
-            raise OutputError(f"--out-dir {out_dir}: is not empty; choose a new folder, or pass --force to write into it")
+            raise OutputError(
+                f"--out-dir {out_dir}: is not empty; choose a new folder, or pass --force to write into it"
+            )
         for old in (folder / MANIFEST_NAME, sidecar_path(folder / MANIFEST_NAME)):
             old.unlink(missing_ok=True)
     try:
@@ -199,7 +223,15 @@ def prepare_out_dir(out_dir: str, *, force: bool) -> Path:
     return folder
 
 
-def _write_images(parts: list[ArrayPart], out_dir: str, *, sources: list[str], force: bool, progress: Progress | None, parameters: dict) -> Built:
+def _write_images(
+    parts: list[ArrayPart],
+    out_dir: str,
+    *,
+    sources: list[str],
+    force: bool,
+    progress: Progress | None,
+    parameters: dict,
+) -> Built:
     folder = Path(out_dir)
     refuse_overwriting_inputs([folder / MANIFEST_NAME], sources)
     total = sum(len(part.images) for part in parts)
@@ -253,4 +285,3 @@ def save_png(path: str | Path, pixels: np.ndarray) -> None:
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="PNG", compress_level=6)
-

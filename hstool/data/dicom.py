@@ -56,7 +56,9 @@ def load_dicom(path: Path, max_pixels: int) -> np.ndarray:
         bits = int(ds.BitsStored)
         signed = int(ds.get("PixelRepresentation", 0)) == 1
     except (AttributeError, TypeError, ValueError):
-        raise fail(path, "corrupt: the DICOM header lacks Rows, Columns, Bits Stored or Photometric Interpretation") from None
+        raise fail(
+            path, "corrupt: the DICOM header lacks Rows, Columns, Bits Stored or Photometric Interpretation"
+        ) from None
     if frames > 1:
         raise fail(path, f"unsupported: multi-frame DICOM ({frames} frames); export the frame to use as its own file")
     check_pixels(path, rows, columns, max_pixels)

@@ -38,8 +38,9 @@ def manifest_from_folder(folder: str, *, manifest_dir: str | Path, split_dirs: b
         raise InputError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found; check the folder")
     rows = [_folder_row(folder, rel, os.path.relpath(os.path.join(real_top, rel), base), split_dirs) for rel in files]
     table = _folder_table(folder, rows)
-    meta = manifest_meta(table, parameters={"source": "folder", "split_dirs": split_dirs},
-                         inputs=[{"path": folder, "files": len(files)}])
+    meta = manifest_meta(
+        table, parameters={"source": "folder", "split_dirs": split_dirs}, inputs=[{"path": folder, "files": len(files)}]
+    )
     return Built(table=table, meta=meta)
 
 

@@ -28,7 +28,7 @@ def read_idx(path: str | Path, *, limit: int | None = None) -> np.ndarray:
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as fh:
             return _read(fh, path, limit)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: corrupt gzip stream ({exc}); re-download the file") from None

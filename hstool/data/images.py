@@ -115,8 +115,7 @@ def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
     if array.ndim != 3 or array.shape[2] not in (1, 3):
         raise fail(
             path,
-            f"unsupported: array shape {shape}; expected (H, W), (H, W, 1) or (H, W, 3) "
-            "(channels last)",
+            f"unsupported: array shape {shape}; expected (H, W), (H, W, 1) or (H, W, 3) (channels last)",
         )
     check_pixels(path, array.shape[0], array.shape[1], max_pixels)
     dtype = array.dtype
@@ -139,9 +138,15 @@ def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
 
 
 # Pillow's grey modes and the value that maps to 1.0.
-_GREY_MODES = {"1": 1, "L": 255, "I;16": 65535, "I;16B": 65535, "I;16L": 65535,
-               # Pillow before 11 opens 16-bit grey PNGs as 32-bit 'I' holding 0..65535.
-               "I": 65535}
+_GREY_MODES = {
+    "1": 1,
+    "L": 255,
+    "I;16": 65535,
+    "I;16B": 65535,
+    "I;16L": 65535,
+    # Pillow before 11 opens 16-bit grey PNGs as 32-bit 'I' holding 0..65535.
+    "I": 65535,
+}
 
 
 def _load_pillow(path: Path, max_pixels: int) -> np.ndarray:

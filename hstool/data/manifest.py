@@ -69,7 +69,9 @@ class Manifest:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
         if SPLIT not in self.table.columns:
-            raise InputError(f"{self.source.name}: has no '{SPLIT}' column; add one (train/val/test) to select the {split} rows")
+            raise InputError(
+                f"{self.source.name}: has no '{SPLIT}' column; add one (train/val/test) to select the {split} rows"
+            )
         keep = (self.table[SPLIT] == split).to_list()
         return Manifest(
             table=self.table.filter(pl.Series(keep)),

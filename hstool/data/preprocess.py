@@ -50,7 +50,9 @@ class Preprocessing:
     def __post_init__(self) -> None:
         size = () if isinstance(self.size, (str, bytes)) else tuple(int(v) for v in self.size if int(v) == v)
         if len(size) != 2 or min(size) < 1:
-            raise UsageError(f"input size {self.size!r}: expected two positive integers (height, width); see parse_size")
+            raise UsageError(
+                f"input size {self.size!r}: expected two positive integers (height, width); see parse_size"
+            )
         if self.channels not in (1, 3):
             raise UsageError(f"channels {self.channels!r}: must be 1 (grey) or 3 (RGB)")
         if self.resize not in RESIZE_MODES:
@@ -58,7 +60,9 @@ class Preprocessing:
         mean = tuple(float(v) for v in self.mean) or (0.0,) * self.channels
         std = tuple(float(v) for v in self.std) or (1.0,) * self.channels
         if len(mean) != self.channels or len(std) != self.channels:
-            raise UsageError(f"mean and std need {self.channels} value(s) each (one per channel), got {len(mean)} and {len(std)}")
+            raise UsageError(
+                f"mean and std need {self.channels} value(s) each (one per channel), got {len(mean)} and {len(std)}"
+            )
         if not all(np.isfinite(mean)) or not all(np.isfinite(s) and s > 0 for s in std):
             raise UsageError("mean must be finite and std positive")
         object.__setattr__(self, "size", size)

@@ -38,7 +38,7 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     ids_file = str(ids) if ids else str(ids_path_for(npy))
     if not Path(ids_file).exists():
         raise InputError(f"{npy}: its ids file {ids_file} is missing; pass --ids PATH (one image_id per row)")
-    table, ids_source = read_table(ids_file, role="embedding ids")
+    table, _ids_source = read_table(ids_file, role="embedding ids")
     if table.height != matrix.shape[0]:
         raise InputError(
             f"{ids_file}: has {table.height} ids but {npy} has {matrix.shape[0]} rows; they must come from the same hs embed run"
@@ -46,7 +46,7 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     values = np.asarray(matrix, dtype=np.float32)
     # Checked and hashed in blocks: a million 1,024-wide rows (4 GiB) are never held twice.
     for start in range(0, values.shape[0], _BLOCK_ROWS):
-        finite = np.isfinite(values[start:start + _BLOCK_ROWS]).all(axis=1)
+        finite = np.isfinite(values[start : start + _BLOCK_ROWS]).all(axis=1)
         if not finite.all():
             i = start + int(np.flatnonzero(~finite)[0])
             raise InputError(f"{npy}: row {i + 1} (image_id {table[KEY][i]!r}) has NaN or inf values")
@@ -67,7 +67,9 @@ def write_embeddings(npy: str | Path, ids: list[str] | pl.Series, matrix: np.nda
     return write_embeddings_streamed(npy, ids, [matrix], matrix.shape[1])
 
 
-def write_embeddings_streamed(npy: str | Path, ids: Sequence[str] | pl.Series, blocks: Iterable[np.ndarray], dim: int) -> Path:
+def write_embeddings_streamed(
+    npy: str | Path, ids: Sequence[str] | pl.Series, blocks: Iterable[np.ndarray], dim: int
+) -> Path:
     """Like write_embeddings, for a matrix given as consecutive row blocks (n = len(ids)), so that
     hundreds of thousands of rows never need to be in memory at once. The bytes are those
     np.save would write for the whole matrix. Returns the ids path."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import polars as pl
 
@@ -129,7 +129,9 @@ def _read_csv(data: bytes, overrides: dict) -> pl.DataFrame:
 def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequence[str]) -> None:
     duplicated = [c for c in df.columns if "_duplicated_" in c]
     if duplicated:
-        raise InputError(f"{source.name}: the header repeats a column name ({duplicated[0].split('_duplicated_')[0]!r}); make column names unique")
+        raise InputError(
+            f"{source.name}: the header repeats a column name ({duplicated[0].split('_duplicated_')[0]!r}); make column names unique"
+        )
     missing = [c for c in required if c not in df.columns]
     if missing:
         found = ", ".join(df.columns[:8]) + (", ..." if df.width > 8 else "")
@@ -176,10 +178,16 @@ def join_on_id(
     right one's get a `_right` suffix.
     """
     joined = left.join(right, on=key, how="inner", suffix="_right").sort(key)
-    counts = {f"unmatched_in_{left_source.name}": left.height - joined.height, f"unmatched_in_{right_source.name}": right.height - joined.height}
+    counts = {
+        f"unmatched_in_{left_source.name}": left.height - joined.height,
+        f"unmatched_in_{right_source.name}": right.height - joined.height,
+    }
     if not allow_unmatched:
         # Ids are unique on both sides, so equal heights mean every id matched.
-        for table, has, other, lacks in ((left, left_source, right, right_source), (right, right_source, left, left_source)):
+        for table, has, other, lacks in (
+            (left, left_source, right, right_source),
+            (right, right_source, left, left_source),
+        ):
             if table.height > joined.height:
                 extra = table.join(other.select(key), on=key, how="anti").sort(key)
                 shown = ", ".join(repr(v) for v in extra[key].head(_SHOWN).to_list())

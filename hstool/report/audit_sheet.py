@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.groups import build_stratifiers
-from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.operating_point import parse_operating_point
+from hstool.audit.strata_table import StratifyOptions
 from hstool.errors import UsageError
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY
@@ -81,7 +81,9 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
     table = _sample(cases, groups, options)
     paths, manifest_file = image_paths(inputs.manifest, inputs.root) if inputs.manifest else ({}, None)
     if paths:
-        table = table.with_columns(pl.Series("path", [paths[i][0] if i in paths else None for i in table[KEY]], dtype=pl.String))
+        table = table.with_columns(
+            pl.Series("path", [paths[i][0] if i in paths else None for i in table[KEY]], dtype=pl.String)
+        )
     table = table.with_columns(pl.lit(None, dtype=pl.String).alias(REVIEW))
     html = _html(table, cases, paths, options)
     meta = _meta(options, cases, clusters, table, manifest_file)
@@ -90,22 +92,34 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
 
 def _cases(inputs: AuditInputs, options: StratifyOptions) -> Cases:
     # The threshold exactly as hs stratify resolves it (youden, sens=, spec=, a calibration .json).
-    return load_cases(inputs.preds, inputs.labels, threshold=parse_operating_point(options.threshold),
-                      positive=options.positive, allow_unmatched=options.allow_unmatched)
+    return load_cases(
+        inputs.preds,
+        inputs.labels,
+        threshold=parse_operating_point(options.threshold),
+        positive=options.positive,
+        allow_unmatched=options.allow_unmatched,
+    )
 
 
-def _groups(cases: Cases, clusters: Clusters | None, labels_name: str, options: StratifyOptions) -> list[tuple[str, np.ndarray]]:
+def _groups(
+    cases: Cases, clusters: Clusters | None, labels_name: str, options: StratifyOptions
+) -> list[tuple[str, np.ndarray]]:
     """(name, member mask) for every subgroup of every stratifier and every cluster."""
     by = list(options.by if options.by is not None else cases.columns)
     if cases.mode == "multiclass":
         by = [LABEL] + [c for c in by if c != LABEL]
     frame = cases.table.select(KEY, LABEL, *cases.columns)
-    stratifiers = build_stratifiers(frame, by=by, crosses=options.crosses, bins=options.bins, max_levels=options.max_levels,
-                                    source_name=labels_name)
+    stratifiers = build_stratifiers(
+        frame, by=by, crosses=options.crosses, bins=options.bins, max_levels=options.max_levels, source_name=labels_name
+    )
     groups = [(f"{s.name}={level}", s.codes == code) for s in stratifiers for code, level in enumerate(s.levels)]
     if clusters is not None:
-        of_case = cases.table.select(KEY).join(clusters.table.select(KEY, "cluster"), on=KEY, how="left", maintain_order="left")["cluster"]
-        groups += [(f"cluster={c}", (of_case == c).fill_null(False).to_numpy()) for c in of_case.drop_nulls().unique().sort()]
+        of_case = cases.table.select(KEY).join(
+            clusters.table.select(KEY, "cluster"), on=KEY, how="left", maintain_order="left"
+        )["cluster"]
+        groups += [
+            (f"cluster={c}", (of_case == c).fill_null(False).to_numpy()) for c in of_case.drop_nulls().unique().sort()
+        ]
     if not groups:
         groups = [("(all)", np.ones(cases.table.height, bool))]
     return groups
@@ -120,17 +134,23 @@ def _sample(cases: Cases, groups: list[tuple[str, np.ndarray]], options: AuditOp
     for name, member in groups:
         for kind in cases.error_kinds:
             errors = pick(member & (outcome == kind), priority, options.per_group)
-            controls = pick(member & (outcome == CONTROL_OF[kind]), priority, int(round(len(errors) * options.controls)))
+            controls = pick(
+                member & (outcome == CONTROL_OF[kind]), priority, int(round(len(errors) * options.controls))
+            )
             for rows, role in ((errors, "error"), (controls, "control")):
                 for row in rows.tolist():
                     reasons.setdefault(row, []).append(name)
                     kind_of[row] = role
     rows = np.array(sorted(reasons), dtype=np.int64)
     columns = [KEY, LABEL] + (["score"] if cases.mode == "binary" else ["pred"])
-    sheet = table[rows].select(columns).with_columns(
-        pl.Series("outcome", outcome[rows]),
-        pl.Series("sample", [kind_of[r] for r in rows.tolist()], dtype=pl.String),
-        pl.Series("sampled_for", ["; ".join(reasons[r]) for r in rows.tolist()], dtype=pl.String),
+    sheet = (
+        table[rows]
+        .select(columns)
+        .with_columns(
+            pl.Series("outcome", outcome[rows]),
+            pl.Series("sample", [kind_of[r] for r in rows.tolist()], dtype=pl.String),
+            pl.Series("sampled_for", ["; ".join(reasons[r]) for r in rows.tolist()], dtype=pl.String),
+        )
     )
     if options.blind:  # the reviewer sees the images in a random order, without the model's verdict
         order = np.argsort(priority[rows], kind="stable")
@@ -162,8 +182,14 @@ def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions)
     if options.blind:
         steps.insert(0, "This sheet is blinded: it does not say which cases the model got wrong.")
     intro = Section("how", "How to review", el("ol", *[el("li", s) for s in steps]))
-    counts = table.group_by("sample").len().sort("sample").rows() if "sample" in table.columns else [("cases", table.height)]
-    cases_section = Section("cases", "Cases", el("div", data_table(["sample", "cases"], counts, numeric=[False, True]), thumbs.gallery(gallery)))
+    counts = (
+        table.group_by("sample").len().sort("sample").rows() if "sample" in table.columns else [("cases", table.height)]
+    )
+    cases_section = Section(
+        "cases",
+        "Cases",
+        el("div", data_table(["sample", "cases"], counts, numeric=[False, True]), thumbs.gallery(gallery)),
+    )
     return page("Review sheet", [intro, cases_section], thumbs.defs(), options.thumb_size)
 
 
@@ -177,16 +203,28 @@ def _summary(cases: Cases, table: pl.DataFrame) -> list[str]:
     return [line]
 
 
-def _meta(options: AuditOptions, cases: Cases, clusters: Clusters | None, table: pl.DataFrame, manifest_file: InputFile | None) -> dict:
+def _meta(
+    options: AuditOptions, cases: Cases, clusters: Clusters | None, table: pl.DataFrame, manifest_file: InputFile | None
+) -> dict:
     files = [s.provenance() for s in cases.sources]
     if clusters is not None:
         files.append(clusters.source.provenance())
     if manifest_file:
         files.append({"path": manifest_file.shown, "sha256": manifest_file.sha256, "rows": manifest_file.rows})
     parameters = {
-        "by": options.stratify.by, "threshold": options.stratify.threshold, "positive": options.stratify.positive,
-        "per_group": options.per_group, "controls": options.controls, "blind": options.blind,
+        "by": options.stratify.by,
+        "threshold": options.stratify.threshold,
+        "positive": options.stratify.positive,
+        "per_group": options.per_group,
+        "controls": options.controls,
+        "blind": options.blind,
     }
     extra = {"threshold": cases.threshold, "mode": cases.mode}
-    return build_sidecar(schema="hs.audit-sheet/1", parameters=parameters, inputs=files, rows=table.height,
-                         seed=options.stratify.seed, extra=extra)
+    return build_sidecar(
+        schema="hs.audit-sheet/1",
+        parameters=parameters,
+        inputs=files,
+        rows=table.height,
+        seed=options.stratify.seed,
+        extra=extra,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, UsageError
@@ -84,11 +83,17 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
     if not (inputs.preds or inputs.strata or inputs.clusters):
         raise UsageError("nothing to report: pass --preds and --labels, --strata, or --clusters (see hs report --help)")
     if inputs.strata and options.threshold_given:
-        raise UsageError("--threshold cannot be combined with --strata: the stratify output fixes the threshold; drop one of them")
+        raise UsageError(
+            "--threshold cannot be combined with --strata: the stratify output fixes the threshold; drop one of them"
+        )
     if inputs.root and not inputs.manifest:
         raise UsageError("--root only applies to --manifest paths; pass --manifest too")
-    for name, value in (("--gallery-size", options.gallery_size), ("--montage-size", options.montage_size),
-                        ("--max-thumbnails", options.max_thumbnails), ("--max-curves", options.max_curves)):
+    for name, value in (
+        ("--gallery-size", options.gallery_size),
+        ("--montage-size", options.montage_size),
+        ("--max-thumbnails", options.max_thumbnails),
+        ("--max-curves", options.max_curves),
+    ):
         if value < 0:
             raise UsageError(f"{name} {value}: must be 0 or more")
     if options.workers is not None and options.workers < 1:
@@ -113,20 +118,33 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
         result = run_stratify(inputs.preds, inputs.labels, options.stratify)
         strata = Strata(result.table, result.meta["mode"], result.meta, None)
         notes.extend(result.notes)
-    cases = load_cases(inputs.preds, inputs.labels, threshold=strata.threshold, positive=options.stratify.positive,
-                       allow_unmatched=options.stratify.allow_unmatched)
+    cases = load_cases(
+        inputs.preds,
+        inputs.labels,
+        threshold=strata.threshold,
+        positive=options.stratify.positive,
+        allow_unmatched=options.stratify.allow_unmatched,
+    )
     if cases.mode != strata.mode:
-        raise InputError(f"{inputs.strata}: a {strata.mode} stratify output, but {inputs.preds} holds {cases.mode} predictions; pass matching files")
+        raise InputError(
+            f"{inputs.strata}: a {strata.mode} stratify output, but {inputs.preds} holds {cases.mode} predictions; pass matching files"
+        )
     preds_src, labels_src = cases.sources
     files[:0] = [_input_file("predictions", preds_src, inputs.preds), _input_file("labels", labels_src, inputs.labels)]
     if inputs.strata and strata.meta:
         made_from = {item.get("sha256") for item in strata.meta.get("inputs", [])}
         if not {preds_src.sha256, labels_src.sha256} <= made_from:
-            notes.append(f"{shown_path(inputs.strata)} was computed from other files than the predictions and labels given "
-                         "here (their sha256 differ): its table may not match the curves and galleries.")
+            notes.append(
+                f"{shown_path(inputs.strata)} was computed from other files than the predictions and labels given "
+                "here (their sha256 differ): its table may not match the curves and galleries."
+            )
     dropped = {k: v for k, v in cases.dropped.items() if v}
     if dropped:
-        notes.append("Ids in one file only were left out (--allow-unmatched): " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items()) + ".")
+        notes.append(
+            "Ids in one file only were left out (--allow-unmatched): "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())
+            + "."
+        )
     return strata, cases
 
 
@@ -140,14 +158,20 @@ def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | 
         if unknown.height:
             if not options.stratify.allow_unmatched:
                 shown = ", ".join(repr(v) for v in unknown[KEY].head(3).to_list())
-                raise InputError(f"{clusters.source.name}: {unknown.height} image_ids are not among the analysed cases (first: {shown}); "
-                                 "pass the clusters of the same test set, or --allow-unmatched to leave them out")
-            notes.append(f"{unknown.height} clustered ids not among the analysed cases were left out (--allow-unmatched).")
+                raise InputError(
+                    f"{clusters.source.name}: {unknown.height} image_ids are not among the analysed cases (first: {shown}); "
+                    "pass the clusters of the same test set, or --allow-unmatched to leave them out"
+                )
+            notes.append(
+                f"{unknown.height} clustered ids not among the analysed cases were left out (--allow-unmatched)."
+            )
             clusters = Clusters(clusters.table.join(cases.table.select(KEY), on=KEY, how="semi"), clusters.source)
     return clusters
 
 
-def _stratifiers(cases: Cases | None, strata: Strata | None, inputs: ReportInputs, options: ReportOptions) -> list[Stratifier]:
+def _stratifiers(
+    cases: Cases | None, strata: Strata | None, inputs: ReportInputs, options: ReportOptions
+) -> list[Stratifier]:
     """The stratifiers of the strata table, rebuilt on the cases for curves and galleries: with
     the stratify run's own settings (from its sidecar), or the report's options."""
     if cases is None:
@@ -161,8 +185,14 @@ def _stratifiers(cases: Cases | None, strata: Strata | None, inputs: ReportInput
         by = [LABEL] + [c for c in by if c != LABEL]
     bins = dict(options.stratify.bins) if not inputs.strata else _bins(params.get("bins") or {})
     frame = cases.table.select(KEY, LABEL, *cases.columns)
-    return build_stratifiers(frame, by=list(by), crosses=params.get("crosses") or [], bins=bins,
-                             max_levels=int(params.get("max_levels", 20)), source_name=inputs.labels)
+    return build_stratifiers(
+        frame,
+        by=list(by),
+        crosses=params.get("crosses") or [],
+        bins=bins,
+        max_levels=int(params.get("max_levels", 20)),
+        source_name=inputs.labels,
+    )
 
 
 def _bins(raw: dict) -> dict[str, BinSpec]:
@@ -181,5 +211,11 @@ def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thum
         "title": options.title,
     }
     files = [{"path": f.shown, "sha256": f.sha256, "rows": f.rows, "role": f.role} for f in data.inputs]
-    return build_sidecar(schema="hs.report/1", parameters=parameters, inputs=files, rows=None, seed=options.stratify.seed,
-                         extra={"thumbnails": n_thumbs, "notes": data.notes})
+    return build_sidecar(
+        schema="hs.report/1",
+        parameters=parameters,
+        inputs=files,
+        rows=None,
+        seed=options.stratify.seed,
+        extra={"thumbnails": n_thumbs, "notes": data.notes},
+    )

@@ -63,17 +63,33 @@ class ThumbTable:
         symbols = []
         if not self.with_images:
             return Raw("")
-        for image_id, slot in self.slots.items():
+        for slot in self.slots.values():
             thumb = self.thumbs[slot]
             if thumb.uri:
                 w, h = thumb.width, thumb.height
                 body = el("image", href=thumb.uri, width=w, height=h, preserveAspectRatio="xMidYMid meet")
             else:
                 w = h = self.size
-                body = join([el("rect", width=w, height=h, fill="#eeeeee", stroke="#bbbbbb"),
-                             el("text", "image unavailable", x=num(w / 2), y=num(h / 2), text_anchor="middle", font_size=11, fill="#666666")])
-            symbols.append(el("symbol", body, id=f"t{slot}", viewBox=f"0 0 {w} {h}", preserveAspectRatio="xMidYMid meet"))
-        return el("svg", *symbols, xmlns="http://www.w3.org/2000/svg", width="0", height="0", cls="defs", aria_hidden="true")
+                body = join(
+                    [
+                        el("rect", width=w, height=h, fill="#eeeeee", stroke="#bbbbbb"),
+                        el(
+                            "text",
+                            "image unavailable",
+                            x=num(w / 2),
+                            y=num(h / 2),
+                            text_anchor="middle",
+                            font_size=11,
+                            fill="#666666",
+                        ),
+                    ]
+                )
+            symbols.append(
+                el("symbol", body, id=f"t{slot}", viewBox=f"0 0 {w} {h}", preserveAspectRatio="xMidYMid meet")
+            )
+        return el(
+            "svg", *symbols, xmlns="http://www.w3.org/2000/svg", width="0", height="0", cls="defs", aria_hidden="true"
+        )
 
     def figure(self, item: Item) -> Raw:
         lines = [el("span", line) for line in item.caption]
@@ -83,9 +99,18 @@ class ThumbTable:
         thumb = self.thumbs[slot]
         s = self.size
         tip = self.shown_paths.get(item.image_id, item.image_id)
-        picture = el("svg", el("title", tip), el("use", href=f"#t{slot}", width=s, height=s),
-                     xmlns="http://www.w3.org/2000/svg", viewBox=f"0 0 {s} {s}", width=s, height=s, role="img",
-                     aria_label=f"image {item.image_id}", cls="thumb")
+        picture = el(
+            "svg",
+            el("title", tip),
+            el("use", href=f"#t{slot}", width=s, height=s),
+            xmlns="http://www.w3.org/2000/svg",
+            viewBox=f"0 0 {s} {s}",
+            width=s,
+            height=s,
+            role="img",
+            aria_label=f"image {item.image_id}",
+            cls="thumb",
+        )
         if thumb.reason:
             lines.append(el("span", thumb.reason, cls="why"))
         return el("figure", picture, el("figcaption", *lines))
@@ -94,7 +119,11 @@ class ThumbTable:
         shown = len(gallery.items)
         if gallery.total == 0:
             return el("div", el("h4", gallery.title, " ", el("span", "(none)", cls="muted")), cls="gallery")
-        note = f"{shown} of {gallery.total} shown (a seeded random sample)" if shown < gallery.total else f"all {gallery.total} shown"
+        note = (
+            f"{shown} of {gallery.total} shown (a seeded random sample)"
+            if shown < gallery.total
+            else f"all {gallery.total} shown"
+        )
         if gallery.omitted:
             note += f"; {gallery.omitted} more sampled but left out: the report reached --max-thumbnails {self.cap}"
         body = el("div", *[self.figure(i) for i in gallery.items], cls="thumbs")

@@ -19,4 +19,6 @@ def image_paths(manifest_path: str, root: str | None) -> tuple[dict[str, tuple[s
     written = manifest.table["path"].cast(str).to_list()
     paths = {i: (w, Path(p)) for i, w, p in zip(ids, written, manifest.paths)}
     source = manifest.source
-    return paths, InputFile("manifest", shown_path(manifest_path), source.sha256, source.rows, read_sidecar(manifest_path))
+    return paths, InputFile(
+        "manifest", shown_path(manifest_path), source.sha256, source.rows, read_sidecar(manifest_path)
+    )

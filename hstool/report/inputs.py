@@ -70,13 +70,17 @@ def load_cases(
     if "score" in preds.columns:
         mode = "binary"
         preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
-        labels = labels.with_columns(text.alias(LABEL), pl.Series(Y, binary_labels(labels, LABEL, labels_src, positive=positive)))
+        labels = labels.with_columns(
+            text.alias(LABEL), pl.Series(Y, binary_labels(labels, LABEL, labels_src, positive=positive))
+        )
     elif "pred" in preds.columns:
         mode = "multiclass"
         preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
         labels = labels.with_columns(text.alias(LABEL))
     else:
-        raise InputError(f"{preds_src.name}: has neither a 'score' column (binary task) nor a 'pred' column (multi-class); see docs/formats.md")
+        raise InputError(
+            f"{preds_src.name}: has neither a 'score' column (binary task) nor a 'pred' column (multi-class); see docs/formats.md"
+        )
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=allow_unmatched)
     joined = joined.sort(KEY)
     if mode == "binary":
@@ -85,7 +89,9 @@ def load_cases(
         scores, y = joined["score"].to_numpy(), joined[Y].to_numpy()
         if isinstance(threshold, OperatingPoint):
             if threshold.needs_labels and (y.all() or not y.any()):
-                raise InputError(f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both")
+                raise InputError(
+                    f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both"
+                )
             threshold = threshold.resolve(scores, y)
         called = scores >= threshold
         outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
@@ -94,7 +100,9 @@ def load_cases(
         error = (joined["pred"] != joined[LABEL]).fill_null(True).to_numpy()
         outcome = np.where(error, "wrong", "right")
     joined = joined.with_columns(pl.Series(OUTCOME, outcome), pl.Series(ERROR, error))
-    return Cases(joined, mode, float(threshold) if mode == "binary" else None, columns, (preds_src, labels_src), dropped)
+    return Cases(
+        joined, mode, float(threshold) if mode == "binary" else None, columns, (preds_src, labels_src), dropped
+    )
 
 
 @dataclass(frozen=True)
@@ -118,13 +126,20 @@ _STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "statu
 
 
 def read_strata(path: str) -> Strata:
-    table, source = read_table(path, role="stratify output", required=("stratifier", "group", "n", "flag", "status"),
-                               key=None, string_columns=_STRATA_TEXT)
+    table, source = read_table(
+        path,
+        role="stratify output",
+        required=("stratifier", "group", "n", "flag", "status"),
+        key=None,
+        string_columns=_STRATA_TEXT,
+    )
     mode = "binary" if "auc" in table.columns else "multiclass"
     needed = ("threshold", "sensitivity", "specificity") if mode == "binary" else ("accuracy",)
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise InputError(f"{source.name}: not a stratify output: no column '{missing[0]}'; pass the CSV that hs stratify -o wrote")
+        raise InputError(
+            f"{source.name}: not a stratify output: no column '{missing[0]}'; pass the CSV that hs stratify -o wrote"
+        )
     text = [c for c in _STRATA_TEXT if c in table.columns]
     numeric = [c for c in table.columns if c not in text and c != "flag"]
     try:
@@ -134,7 +149,9 @@ def read_strata(path: str) -> Strata:
             + [pl.col("flag").cast(pl.String).str.to_lowercase().is_in(["true", "1"])]
         )
     except pl.exceptions.PolarsError:
-        raise InputError(f"{source.name}: a metric column is not numeric; pass the CSV that hs stratify -o wrote") from None
+        raise InputError(
+            f"{source.name}: a metric column is not numeric; pass the CSV that hs stratify -o wrote"
+        ) from None
     return Strata(table, mode, read_sidecar(path), source)
 
 
@@ -150,13 +167,19 @@ class Clusters:
 
 def read_clusters(path: str) -> Clusters:
     """clusters.csv (`hs.clusters/1`): image_id,label,cluster,role; rows without a cluster are dropped."""
-    table, source = read_table(path, role="clusters", required=(KEY, LABEL, "cluster"), string_columns=(LABEL, "cluster", "role"))
+    table, source = read_table(
+        path, role="clusters", required=(KEY, LABEL, "cluster"), string_columns=(LABEL, "cluster", "role")
+    )
     if "role" not in table.columns:
         table = table.with_columns(pl.lit("").alias("role"))
-    table = table.with_columns([pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in (LABEL, "cluster", "role")])
+    table = table.with_columns(
+        [pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in (LABEL, "cluster", "role")]
+    )
     bad = ~table["role"].is_in(["", *ROLES]).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{source.at(i, 'role')}: role {table['role'][i]!r} is not one of high_error, low_error or empty")
+        raise InputError(
+            f"{source.at(i, 'role')}: role {table['role'][i]!r} is not one of high_error, low_error or empty"
+        )
     # An empty cluster is a case in no cluster (hs cluster reported nothing for its superclass).
     return Clusters(table.filter(pl.col("cluster") != "").sort(KEY), source)

@@ -73,4 +73,3 @@ def num(value: float, digits: int = 2) -> str:
     """A coordinate for SVG: short, fixed precision, and identical across runs."""
     text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
-

@@ -54,14 +54,20 @@ figcaption .why { color: var(--flag); }
 
 def page(title: str, sections: Sequence[Section], defs: Raw, thumb_size: int) -> str:
     nav = el("nav", *[el("a", s.title, href=f"#{s.anchor}") for s in sections])
-    head = join([
-        Raw('<meta charset="utf-8">'),
-        Raw('<meta name="viewport" content="width=device-width, initial-scale=1">'),
-        # Nothing in this page may load from anywhere: no scripts, no connections, images from data: only.
-        Raw("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"),
-        Raw(f'<meta name="generator" content="hs {__version__}">'),
-        el("title", title),
-        el("style", Raw(CSS.replace("THUMB", str(thumb_size)))),
-    ])
-    body = join([defs, el("h1", title), el("p", f"hs {__version__} report", cls="muted"), nav, *[s.html() for s in sections]])
+    head = join(
+        [
+            Raw('<meta charset="utf-8">'),
+            Raw('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+            # Nothing in this page may load from anywhere: no scripts, no connections, images from data: only.
+            Raw(
+                "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
+            ),
+            Raw(f'<meta name="generator" content="hs {__version__}">'),
+            el("title", title),
+            el("style", Raw(CSS.replace("THUMB", str(thumb_size)))),
+        ]
+    )
+    body = join(
+        [defs, el("h1", title), el("p", f"hs {__version__} report", cls="muted"), nav, *[s.html() for s in sections]]
+    )
     return "<!DOCTYPE html>\n" + el("html", el("head", head), el("body", body), lang="en") + "\n"

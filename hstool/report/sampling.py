@@ -17,7 +17,10 @@ import numpy as np
 def priorities(ids: Iterable[str], seed: int) -> np.ndarray:
     key = seed.to_bytes(8, "little", signed=True)
     return np.array(
-        [int.from_bytes(hashlib.blake2b(str(i).encode("utf-8"), digest_size=8, key=key).digest(), "little") for i in ids],
+        [
+            int.from_bytes(hashlib.blake2b(str(i).encode("utf-8"), digest_size=8, key=key).digest(), "little")
+            for i in ids
+        ],
         dtype=np.uint64,
     )
 

@@ -60,9 +60,16 @@ class Panel:
 
 def svg(width: float, height: float, children: Sequence, label: str) -> Raw:
     return el(
-        "svg", el("title", label), *children,
-        xmlns="http://www.w3.org/2000/svg", viewBox=f"0 0 {num(width)} {num(height)}",
-        width=num(width), height=num(height), role="img", aria_label=label, cls="plot",
+        "svg",
+        el("title", label),
+        *children,
+        xmlns="http://www.w3.org/2000/svg",
+        viewBox=f"0 0 {num(width)} {num(height)}",
+        width=num(width),
+        height=num(height),
+        role="img",
+        aria_label=label,
+        cls="plot",
     )
 
 
@@ -70,20 +77,51 @@ def text(x: float, y: float, content: str, *, anchor: str = "start", size: int =
     return el("text", content, x=num(x), y=num(y), text_anchor=anchor, font_size=size, **attrs)
 
 
-def line(x1: float, y1: float, x2: float, y2: float, stroke: str = GREY, width: float = 1.0, dash: str | None = None) -> Raw:
-    return el("line", x1=num(x1), y1=num(y1), x2=num(x2), y2=num(y2), stroke=stroke, stroke_width=num(width), stroke_dasharray=dash)
+def line(
+    x1: float, y1: float, x2: float, y2: float, stroke: str = GREY, width: float = 1.0, dash: str | None = None
+) -> Raw:
+    return el(
+        "line",
+        x1=num(x1),
+        y1=num(y1),
+        x2=num(x2),
+        y2=num(y2),
+        stroke=stroke,
+        stroke_width=num(width),
+        stroke_dasharray=dash,
+    )
 
 
-def polyline(xs: np.ndarray, ys: np.ndarray, stroke: str, width: float = 1.5, dash: str | None = None, title: str | None = None) -> Raw:
+def polyline(
+    xs: np.ndarray, ys: np.ndarray, stroke: str, width: float = 1.5, dash: str | None = None, title: str | None = None
+) -> Raw:
     points = " ".join(f"{num(a)},{num(b)}" for a, b in zip(xs, ys))
-    return el("polyline", el("title", title) if title else None, points=points, fill="none", stroke=stroke,
-              stroke_width=num(width), stroke_dasharray=dash, stroke_linejoin="round")
+    return el(
+        "polyline",
+        el("title", title) if title else None,
+        points=points,
+        fill="none",
+        stroke=stroke,
+        stroke_width=num(width),
+        stroke_dasharray=dash,
+        stroke_linejoin="round",
+    )
 
 
 def axes(panel: Panel, x_label: str, y_label: str, ticks: Sequence[float] = (0, 0.25, 0.5, 0.75, 1.0)) -> Raw:
     """Frame, light grid at `ticks` on both axes, tick labels and axis titles."""
-    parts = [el("rect", x=num(panel.left), y=num(panel.top), width=num(panel.width), height=num(panel.height),
-                fill="none", stroke="#444444", stroke_width="1")]
+    parts = [
+        el(
+            "rect",
+            x=num(panel.left),
+            y=num(panel.top),
+            width=num(panel.width),
+            height=num(panel.height),
+            fill="none",
+            stroke="#444444",
+            stroke_width="1",
+        )
+    ]
     for t in ticks:
         xp, yp = float(panel.x(t)), float(panel.y(t))
         parts.append(line(xp, panel.top, xp, panel.bottom, stroke="#e4e4e4"))

@@ -68,7 +68,9 @@ def _shrink(array: np.ndarray, size: int) -> np.ndarray:
     factor = max(array.shape[:2]) // size
     if factor < 2:
         return array
-    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(array[:, :, c])).reduce(factor)) for c in range(array.shape[2])]
+    planes = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(array[:, :, c])).reduce(factor)) for c in range(array.shape[2])
+    ]
     return np.stack(planes, axis=2)
 
 

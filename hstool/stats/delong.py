@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from statistics import NormalDist
 
 import numpy as np
@@ -72,7 +71,9 @@ def paired_placements(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
     return v10, v01, float(v10.mean())
 
 
-def paired_auc_covariance(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray | None]:
+def paired_auc_covariance(
+    scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray
+) -> tuple[float, float, np.ndarray | None]:
     """AUCs of two scorings of the *same* cases and their 2 x 2 DeLong covariance matrix.
 
     The diagonal holds each AUC's DeLong variance. None when there are fewer than two
@@ -88,7 +89,9 @@ def paired_auc_covariance(scores_a: np.ndarray, scores_b: np.ndarray, labels: np
     return auc_a, auc_b, s10 / m + s01 / n
 
 
-def compare_paired_aucs(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> tuple[float, float, Comparison]:
+def compare_paired_aucs(
+    scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray
+) -> tuple[float, float, Comparison]:
     """DeLong test for two scorings (e.g. two models) of the *same* cases.
 
     Returns (AUC_a, AUC_b, comparison). Needs at least two positives and two negatives.

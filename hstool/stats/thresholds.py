@@ -73,13 +73,13 @@ class ThresholdRule:
     value: float | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "ThresholdRule":
+    def parse(cls, text: str) -> ThresholdRule:
         t = text.strip().lower()
         if t == "youden":
             return cls("youden")
         for prefix, kind in (("sens=", "sens"), ("spec=", "spec")):
             if t.startswith(prefix):
-                value = _fraction(t[len(prefix):], text)
+                value = _fraction(t[len(prefix) :], text)
                 return cls(kind, value)
         return cls("fixed", _fraction(t, text))
 

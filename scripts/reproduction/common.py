@@ -20,7 +20,6 @@ CITATION = (
 ALPHA = 0.05  # hs stratify's and hs cluster's default --alpha, which the targets keep
 
 
-
 def seeds_arg(text: str) -> list[str]:
     seeds = text.split()
     if not seeds:
@@ -42,7 +41,10 @@ def sidecar(path: Path) -> dict:
 
 
 def read_table(path: Path) -> pl.DataFrame:
-    return pl.read_csv(need(path), schema_overrides={"group": pl.String, "value": pl.String, "cluster": pl.String, "superclass": pl.String})
+    return pl.read_csv(
+        need(path),
+        schema_overrides={"group": pl.String, "value": pl.String, "cluster": pl.String, "superclass": pl.String},
+    )
 
 
 def row(table: pl.DataFrame, **where: str) -> dict:

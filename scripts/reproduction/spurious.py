@@ -42,8 +42,12 @@ def load_spurious(out: Path, seeds: list[str]) -> list[SpuriousRun]:
         d = out / f"seed{seed}"
         runs.append(
             SpuriousRun(
-                seed, d, read_table(d / "strata_drain_pos.csv"), read_table(d / "strata_drain.csv"),
-                read_table(d / "cluster_summary.csv"), read_table(d / "cluster_prevalence.csv"),
+                seed,
+                d,
+                read_table(d / "strata_drain_pos.csv"),
+                read_table(d / "strata_drain.csv"),
+                read_table(d / "cluster_summary.csv"),
+                read_table(d / "cluster_prevalence.csv"),
             )
         )
     return runs
@@ -95,8 +99,15 @@ def spurious_section(out: Path, seeds: list[str]) -> str:
         "Commands (as recorded in the sidecars; other seeds differ only in `--seed` and the folder):",
         "",
         *commands_block(
-            [trainval["command"], test["command"], train_meta["command"], sidecar(first.folder / "preds.csv")["command"],
-             strata_meta["command"], sidecar(first.folder / "strata_drain.csv")["command"], cluster_meta["command"]]
+            [
+                trainval["command"],
+                test["command"],
+                train_meta["command"],
+                sidecar(first.folder / "preds.csv")["command"],
+                strata_meta["command"],
+                sidecar(first.folder / "strata_drain.csv")["command"],
+                cluster_meta["command"],
+            ]
         ),
         "",
     ]
@@ -124,8 +135,14 @@ def auc_table(runs: list[SpuriousRun]) -> list[str]:
         a = row(r.drain_pos, stratifier="(all)", group="(all)")
         y = row(r.drain_pos, stratifier="drain_pos", group="yes")
         n = row(r.drain_pos, stratifier="drain_pos", group="no")
-        for key, value in (("all", a["auc"]), ("yes", y["auc"]), ("no", n["auc"]), ("diff", diff(n["auc"], y["auc"])),
-                           ("sy", y["sensitivity"]), ("sn", n["sensitivity"])):
+        for key, value in (
+            ("all", a["auc"]),
+            ("yes", y["auc"]),
+            ("no", n["auc"]),
+            ("diff", diff(n["auc"], y["auc"])),
+            ("sy", y["sensitivity"]),
+            ("sn", n["sensitivity"]),
+        ):
             cols[key].append(value)
         lines.append(
             f"| {r.seed} | {interval(a, 'auc')} | {interval(y, 'auc')} | {interval(n, 'auc')} | {num(diff(n['auc'], y['auc']))} | "
@@ -248,9 +265,10 @@ def spurious_verdicts(runs: list[SpuriousRun]) -> list[str]:
     ppv_yes = [row(r.drain, stratifier="drain", group="yes")["ppv"] for r in runs]
     ppv_no = [row(r.drain, stratifier="drain", group="no")["ppv"] for r in runs]
     lines.append(
-        Verdict("Descriptive", f"PPV {mean_sd(ppv_yes)} among images with a drain, {mean_sd(ppv_no)} among images without one.").line(
-            "PPV by drain (no paper number)"
-        )
+        Verdict(
+            "Descriptive",
+            f"PPV {mean_sd(ppv_yes)} among images with a drain, {mean_sd(ppv_no)} among images without one.",
+        ).line("PPV by drain (no paper number)")
     )
 
     pairs = [reported_pair(r, "1") for r in runs]

@@ -26,7 +26,6 @@ from .common import (
 CONDITIONS = ("baseline", "subsampled", "noisy")
 
 
-
 @dataclass
 class SuperRun:
     seed: str
@@ -43,7 +42,13 @@ def load_superclass(out: Path, seeds: list[str]) -> dict[str, list[SuperRun]]:
         for seed in seeds:
             folder = out / condition / f"seed{seed}"
             runs[condition].append(
-                SuperRun(seed, condition, read_table(folder / "strata.csv"), sidecar(folder / "model" / "train_log.csv"), folder)
+                SuperRun(
+                    seed,
+                    condition,
+                    read_table(folder / "strata.csv"),
+                    sidecar(folder / "model" / "train_log.csv"),
+                    folder,
+                )
             )
     return runs
 
@@ -54,7 +59,9 @@ def chosen_subclass(runs: dict[str, list[SuperRun]]) -> tuple[str, dict, dict]:
     for condition, kind in (("subsampled", "subsample"), ("noisy", "label_noise")):
         experiments = runs[condition][0].train_meta.get("experiments", [])
         if len(experiments) != 1 or experiments[0]["column"] != "subclass":
-            raise SystemExit(f"{runs[condition][0].folder}: expected one --{kind.replace('_', '-')} subclass=...:FRAC flag, found {experiments}")
+            raise SystemExit(
+                f"{runs[condition][0].folder}: expected one --{kind.replace('_', '-')} subclass=...:FRAC flag, found {experiments}"
+            )
         found[condition] = experiments[0]
     if found["subsampled"]["value"] != found["noisy"]["value"]:
         raise SystemExit("the subsampled and noisy runs act on different subclasses")
@@ -66,7 +73,7 @@ def superclass_of(strata: pl.DataFrame, subclass: str) -> str:
     prefix = "rest of label="
     if not comparator.startswith(prefix):
         raise SystemExit(f"subclass {subclass} does not lie inside one superclass (comparator {comparator!r})")
-    return comparator[len(prefix):]
+    return comparator[len(prefix) :]
 
 
 def accuracy(run: SuperRun, stratifier: str, group: str) -> float:
@@ -215,10 +222,14 @@ def figure1(runs: dict[str, list[SuperRun]], seeds: list[str]) -> list[str]:
 
 def superclass_verdicts(runs: dict[str, list[SuperRun]], subclass: str, superclass: str) -> list[str]:
     n = len(runs["baseline"])
-    flagged_per_seed = [r.strata.filter((pl.col("stratifier") == "subclass") & pl.col("flag")).height for r in runs["baseline"]]
+    flagged_per_seed = [
+        r.strata.filter((pl.col("stratifier") == "subclass") & pl.col("flag")).height for r in runs["baseline"]
+    ]
     seeds_with = sum(1 for f in flagged_per_seed if f > 0)
     worst = [
-        min(r.strata.filter(pl.col("stratifier") == "subclass").iter_rows(named=True), key=lambda x: x["accuracy_delta"])
+        min(
+            r.strata.filter(pl.col("stratifier") == "subclass").iter_rows(named=True), key=lambda x: x["accuracy_delta"]
+        )
         for r in runs["baseline"]
     ]
     figure = (

@@ -24,8 +24,12 @@ def unavailable(why: str) -> Raw:
     return el("p", why, cls="empty")
 
 
-def data_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], row_classes: Sequence[str | None] | None = None,
-               numeric: Sequence[bool] | None = None) -> Raw:
+def data_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    row_classes: Sequence[str | None] | None = None,
+    numeric: Sequence[bool] | None = None,
+) -> Raw:
     """A plain table; cells are escaped unless they are `Raw`."""
     numeric = numeric or [False] * len(headers)
     head = el("tr", *[el("th", h, cls="num" if n else None) for h, n in zip(headers, numeric)])

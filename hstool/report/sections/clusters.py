@@ -72,7 +72,9 @@ def plan(data: ReportData, options: ReportOptions) -> dict[tuple[str, str], Gall
         mask = ((table[LABEL] == label) & (table["cluster"] == cluster)).to_numpy()
         rows = pick(mask, priority, options.montage_size)
         items = [Item(r[KEY], caption(r)) for r in table[rows].iter_rows(named=True)]
-        galleries[(label, cluster)] = Gallery(f"cluster {cluster} ({role.replace('_', ' ')}): members", items, int(mask.sum()))
+        galleries[(label, cluster)] = Gallery(
+            f"cluster {cluster} ({role.replace('_', ' ')}): members", items, int(mask.sum())
+        )
     return galleries
 
 
@@ -83,22 +85,42 @@ def _marked(data: ReportData) -> list[tuple[str, str, str]]:
 
 def build(data: ReportData, montages: dict[tuple[str, str], Gallery], thumbs: ThumbTable) -> Section:
     if data.clusters is None:
-        return Section("clusters", "Clusters", unavailable(
-            "No clusters: pass --clusters clusters.csv (from hs cluster) to see clusters of look-alike images with many errors."))
+        return Section(
+            "clusters",
+            "Clusters",
+            unavailable(
+                "No clusters: pass --clusters clusters.csv (from hs cluster) to see clusters of look-alike images with many errors."
+            ),
+        )
     stats = cluster_stats(data)
     table = members(data)
     columns = makeup_columns(data)
-    parts = [el("p", "hs cluster groups the images of each label by their features; a high-error cluster is a candidate hidden "
-                     "subclass. Look at its members: what do they share? The make-up lists the known subclasses among them.")]
+    parts = [
+        el(
+            "p",
+            "hs cluster groups the images of each label by their features; a high-error cluster is a candidate hidden "
+            "subclass. Look at its members: what do they share? The make-up lists the known subclasses among them.",
+        )
+    ]
     for label in stats[LABEL].unique().sort().to_list():
         rows, classes = [], []
         for r in stats.filter(pl.col(LABEL) == label).iter_rows(named=True):
             members_of = table.filter((pl.col(LABEL) == label) & (pl.col("cluster") == r["cluster"]))
             rate = "-" if r["error_rate"] is None else f"{r['n_errors']} ({r['error_rate']:.1%})"
-            rows.append([r["cluster"], r["role"].replace("_", " "), r["n"], rate, makeup(members_of, columns) if columns else "-"])
+            rows.append(
+                [
+                    r["cluster"],
+                    r["role"].replace("_", " "),
+                    r["n"],
+                    rate,
+                    makeup(members_of, columns) if columns else "-",
+                ]
+            )
             classes.append("flagged" if r["role"] == "high_error" else None)
         parts.append(el("h3", f"Label {label}"))
-        parts.append(data_table(["cluster", "role", "n", "errors", "make-up"], rows, classes, [False, False, True, True, False]))
+        parts.append(
+            data_table(["cluster", "role", "n", "errors", "make-up"], rows, classes, [False, False, True, True, False])
+        )
         for r in stats.filter((pl.col(LABEL) == label) & pl.col("role").is_in(list(ROLES))).iter_rows(named=True):
             gallery = montages.get((label, r["cluster"]))
             if gallery is not None:

@@ -48,7 +48,9 @@ def group_samples(stratifier: Stratifier, y: np.ndarray) -> tuple[str, Iterator[
     return scope, samples()
 
 
-def _usable(stratifier: Stratifier, y: np.ndarray, options: ReportOptions, need_both_in_group: bool) -> tuple[list[GroupSample], str, list[str]]:
+def _usable(
+    stratifier: Stratifier, y: np.ndarray, options: ReportOptions, need_both_in_group: bool
+) -> tuple[list[GroupSample], str, list[str]]:
     scope, samples = group_samples(stratifier, y)
     kept, skipped = [], []
     for s in samples:
@@ -59,7 +61,7 @@ def _usable(stratifier: Stratifier, y: np.ndarray, options: ReportOptions, need_
         else:
             kept.append(s)
     kept.sort(key=lambda s: -s.size)  # the largest groups when there are more than max_curves
-    dropped = [s.level for s in kept[options.max_curves:]]
+    dropped = [s.level for s in kept[options.max_curves :]]
     kept = sorted(kept[: options.max_curves], key=lambda s: stratifier.levels.index(s.level))
     return kept, scope, skipped + dropped
 
@@ -68,15 +70,19 @@ def _skipped_note(stratifier: Stratifier, skipped: list[str], options: ReportOpt
     if not skipped:
         return None
     shown = ", ".join(skipped[:6]) + (", ..." if len(skipped) > 6 else "")
-    return (f"Not drawn for {stratifier.name}: {shown} (fewer than --min-n {options.stratify.min_n} cases, one class only, "
-            f"or beyond --max-curves {options.max_curves}).")
+    return (
+        f"Not drawn for {stratifier.name}: {shown} (fewer than --min-n {options.stratify.min_n} cases, one class only, "
+        f"or beyond --max-curves {options.max_curves})."
+    )
 
 
 def _binary_cases(data: ReportData, anchor: str, title: str, what: str) -> Section | None:
     if data.cases is None:
         return Section(anchor, title, unavailable(f"No {what}: pass --preds and --labels."))
     if data.cases.mode != "binary":
-        return Section(anchor, title, unavailable(f"No {what}: they need binary scores (preds.csv with a score column)."))
+        return Section(
+            anchor, title, unavailable(f"No {what}: they need binary scores (preds.csv with a score column).")
+        )
     return None
 
 
@@ -104,15 +110,28 @@ def build_roc(data: ReportData, options: ReportOptions) -> Section:
 
     def panel(stratifier: Stratifier) -> list:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=False)
-        curves = [Curve(f"{s.level} (n={s.size})", roc_points(np.concatenate([scores[s.pos], scores[s.neg]]),
-                                                            np.concatenate([np.ones(s.pos.sum(), bool), np.zeros(s.neg.sum(), bool)])))
-                  for s in kept]
-        heading = el("h3", stratifier.name, el("span", f" (scope: {scope if scope == 'group' else 'one class'})", cls="muted"))
-        return [heading] + _figure(roc_plot(f"ROC curves by {stratifier.name}", overall, curves), stratifier, skipped, options)
+        curves = [
+            Curve(
+                f"{s.level} (n={s.size})",
+                roc_points(
+                    np.concatenate([scores[s.pos], scores[s.neg]]),
+                    np.concatenate([np.ones(s.pos.sum(), bool), np.zeros(s.neg.sum(), bool)]),
+                ),
+            )
+            for s in kept
+        ]
+        heading = el(
+            "h3", stratifier.name, el("span", f" (scope: {scope if scope == 'group' else 'one class'})", cls="muted")
+        )
+        return [heading] + _figure(
+            roc_plot(f"ROC curves by {stratifier.name}", overall, curves), stratifier, skipped, options
+        )
 
-    intro = ("Each panel shows one stratifier: the dashed grey curve is the whole test set, coloured curves the groups. "
-             "A curve below the overall one means the model ranks that group's cases worse. For a subclass of the "
-             "positives (scope positives) the curve scores its positives against all negatives.")
+    intro = (
+        "Each panel shows one stratifier: the dashed grey curve is the whole test set, coloured curves the groups. "
+        "A curve below the overall one means the model ranks that group's cases worse. For a subclass of the "
+        "positives (scope positives) the curve scores its positives against all negatives."
+    )
     return _section(data, "roc", "ROC curves", intro, roc_plot("ROC curve, overall", overall, []), panel)
 
 
@@ -127,15 +146,27 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
     def panel(stratifier: Stratifier) -> list:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=True)
         if scope != "group":
-            return [el("h3", stratifier.name),
-                    el("p", f"{stratifier.name} describes a subclass of one class, so its groups hold one class only and "
-                            "have no calibration of their own; see its ROC curves.", cls="muted")]
-        curves = [Curve(f"{s.level} (n={s.size})", calibration_bins(scores[s.pos | s.neg], y[s.pos | s.neg], n_bins, level))
-                  for s in kept]
+            return [
+                el("h3", stratifier.name),
+                el(
+                    "p",
+                    f"{stratifier.name} describes a subclass of one class, so its groups hold one class only and "
+                    "have no calibration of their own; see its ROC curves.",
+                    cls="muted",
+                ),
+            ]
+        curves = [
+            Curve(f"{s.level} (n={s.size})", calibration_bins(scores[s.pos | s.neg], y[s.pos | s.neg], n_bins, level))
+            for s in kept
+        ]
         plot = calibration_plot(f"Calibration by {stratifier.name}", overall, curves)
         return [el("h3", stratifier.name)] + _figure(plot, stratifier, skipped, options)
 
-    intro = (f"Scores are cut into {n_bins} equal-width bins; each point is a bin's mean score against the fraction of "
-             "its cases that are positive (hover for the interval and count). Points on the diagonal are calibrated; "
-             "below it the model overstates risk, above it understates it.")
-    return _section(data, "calibration", "Calibration", intro, calibration_plot("Calibration, overall", overall, []), panel)
+    intro = (
+        f"Scores are cut into {n_bins} equal-width bins; each point is a bin's mean score against the fraction of "
+        "its cases that are positive (hover for the interval and count). Points on the diagonal are calibrated; "
+        "below it the model overstates risk, above it understates it."
+    )
+    return _section(
+        data, "calibration", "Calibration", intro, calibration_plot("Calibration, overall", overall, []), panel
+    )

@@ -32,7 +32,9 @@ class ErrorPlan:
         return out
 
 
-def _galleries(table: pl.DataFrame, mask: np.ndarray, kinds, priority, outcome, scores, k: int, prefix: str) -> list[Gallery]:
+def _galleries(
+    table: pl.DataFrame, mask: np.ndarray, kinds, priority, outcome, scores, k: int, prefix: str
+) -> list[Gallery]:
     out = []
     for kind in kinds:
         chosen = mask & (outcome == kind)
@@ -48,7 +50,9 @@ def cluster_of(data: ReportData) -> np.ndarray | None:
     """The cluster id of each case (None where the clusters file has none), in cases order."""
     if data.clusters is None or data.cases is None:
         return None
-    joined = data.cases.table.select(KEY).join(data.clusters.table.select(KEY, "cluster"), on=KEY, how="left", maintain_order="left")
+    joined = data.cases.table.select(KEY).join(
+        data.clusters.table.select(KEY, "cluster"), on=KEY, how="left", maintain_order="left"
+    )
     return joined["cluster"].to_numpy()
 
 
@@ -79,11 +83,17 @@ def plan(data: ReportData, options: ReportOptions) -> ErrorPlan:
 
 def build(data: ReportData, error_plan: ErrorPlan, thumbs: ThumbTable) -> Section:
     if data.cases is None:
-        return Section("errors", "Error galleries", unavailable("No error galleries: pass --preds and --labels (and --manifest to see the images)."))
+        return Section(
+            "errors",
+            "Error galleries",
+            unavailable("No error galleries: pass --preds and --labels (and --manifest to see the images)."),
+        )
     if data.cases.mode == "binary":
-        intro = (f"Cases the model gets wrong at the operating threshold {data.cases.threshold:.4g}. Look at them: what do "
-                 "the missed cases share (a device, a view, a subtype)? Each thumbnail is captioned with its image_id, "
-                 "label and score; false negatives are ordered from the lowest score, false positives from the highest.")
+        intro = (
+            f"Cases the model gets wrong at the operating threshold {data.cases.threshold:.4g}. Look at them: what do "
+            "the missed cases share (a device, a view, a subtype)? Each thumbnail is captioned with its image_id, "
+            "label and score; false negatives are ordered from the lowest score, false positives from the highest."
+        )
     else:
         intro = "Cases whose predicted class differs from the label, captioned with image_id, label and prediction."
     if not data.paths:

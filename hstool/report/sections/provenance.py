@@ -13,14 +13,21 @@ from hstool.report.sections import Section, data_table
 
 
 def build(data: ReportData, options: ReportOptions) -> Section:
-    parts = [el("p", f"Made by hs {__version__}. Paths are shown relative to the folder hs ran in (or as the file name alone)."),
-             el("h3", "Input files")]
+    parts = [
+        el(
+            "p",
+            f"Made by hs {__version__}. Paths are shown relative to the folder hs ran in (or as the file name alone).",
+        ),
+        el("h3", "Input files"),
+    ]
     rows = []
     for f in data.inputs:
         side = f.sidecar or {}
         made = f"{side.get('schema', '')} (hs {side.get('hs_version', '?')})" if side else "no sidecar"
         rows.append([f.role, f.shown, el("code", f.sha256), f.rows, made])
-    parts.append(data_table(["input", "file", "sha256", "rows", "written as"], rows, numeric=[False, False, False, True, False]))
+    parts.append(
+        data_table(["input", "file", "sha256", "rows", "written as"], rows, numeric=[False, False, False, True, False])
+    )
     parts.append(el("h3", "Model"))
     parts.append(_model(data))
     parts.append(el("h3", "Settings"))
@@ -51,6 +58,10 @@ def _model(data: ReportData):
         if str(item.get("path", "")).lower().endswith(".onnx"):
             rows.append(["model file", f"{PurePath(str(item['path'])).name} (sha256 {item.get('sha256', '?')})"])
     if not rows:
-        why = "no predictions file was given" if preds is None else "the predictions file has no hs predict sidecar naming a model"
+        why = (
+            "no predictions file was given"
+            if preds is None
+            else "the predictions file has no hs predict sidecar naming a model"
+        )
         return el("p", f"No model metadata: {why}.", cls="muted")
     return data_table(["key", "value"], rows)

@@ -9,8 +9,10 @@ from hstool.report.plots import ForestRow, forest_plot
 from hstool.report.sections import Section, data_table, unavailable
 
 FOREST = {"binary": [("auc", "AUC"), ("sensitivity", "sensitivity")], "multiclass": [("accuracy", "accuracy")]}
-COLUMNS = {"binary": [("auc", "AUC"), ("sensitivity", "sensitivity"), ("specificity", "specificity"), ("ppv", "PPV")],
-           "multiclass": [("accuracy", "accuracy")]}
+COLUMNS = {
+    "binary": [("auc", "AUC"), ("sensitivity", "sensitivity"), ("specificity", "specificity"), ("ppv", "PPV")],
+    "multiclass": [("accuracy", "accuracy")],
+}
 
 
 def row_label(r: dict) -> str:
@@ -19,13 +21,20 @@ def row_label(r: dict) -> str:
 
 def build(data: ReportData) -> Section:
     if data.strata is None:
-        return Section("subgroups", "Subgroups", unavailable("No subgroups: pass --preds and --labels, or --strata strata.csv (from hs stratify)."))
+        return Section(
+            "subgroups",
+            "Subgroups",
+            unavailable("No subgroups: pass --preds and --labels, or --strata strata.csv (from hs stratify)."),
+        )
     mode = data.strata.mode
     rows = data.strata.table.to_dicts()
     overall = rows[0] if rows and rows[0]["stratifier"] == OVERALL else {}
     forest_rows = [
-        ForestRow(row_label(r), {m: (r.get(m), r.get(f"{m}_ci_low"), r.get(f"{m}_ci_high")) for m, _ in FOREST[mode]},
-                  frozenset(w for w in (r.get("worse_on") or "").split(";") if w))
+        ForestRow(
+            row_label(r),
+            {m: (r.get(m), r.get(f"{m}_ci_low"), r.get(f"{m}_ci_high")) for m, _ in FOREST[mode]},
+            frozenset(w for w in (r.get("worse_on") or "").split(";") if w),
+        )
         for r in rows
     ]
     plot = forest_plot(forest_rows, FOREST[mode], {m: overall.get(m) for m, _ in FOREST[mode]})
@@ -43,6 +52,14 @@ def build(data: ReportData) -> Section:
         table_rows.append(cells)
         classes.append("flagged" if r["flag"] else None)
     numeric = [h in ("n", "positives") for h in headers]
-    legend = el("p", "Squares are estimates and bars their 95% intervals; the dashed line is the overall value. Red marks a "
-                     "metric on which the group is significantly worse than its comparator (adjusted p below alpha).", cls="muted")
-    return Section("subgroups", "Subgroups", el("div", el("div", plot, cls="figure"), legend, data_table(headers, table_rows, classes, numeric)))
+    legend = el(
+        "p",
+        "Squares are estimates and bars their 95% intervals; the dashed line is the overall value. Red marks a "
+        "metric on which the group is significantly worse than its comparator (adjusted p below alpha).",
+        cls="muted",
+    )
+    return Section(
+        "subgroups",
+        "Subgroups",
+        el("div", el("div", plot, cls="figure"), legend, data_table(headers, table_rows, classes, numeric)),
+    )

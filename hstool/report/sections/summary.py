@@ -65,25 +65,41 @@ def _flags(data: ReportData) -> str:
         lines = flagged_summary(table, correction, float(alpha))
     else:  # a stratify output without its sidecar: the settings are unknown here
         lines = flagged_summary(table, "the stratify run's", 0.05)[1:]
-        lines.insert(0, f"{int(table['flag'].sum())} group(s) significantly worse (correction and alpha as set when hs stratify ran):")
+        lines.insert(
+            0,
+            f"{int(table['flag'].sum())} group(s) significantly worse (correction and alpha as set when hs stratify ran):",
+        )
     worse = sorted({m for w in table["worse_on"].to_list() for m in w.split(";") if m})
     parts = [el("h3", "What is flagged"), el("p", lines[0], cls="flagged" if len(lines) > 1 else None)]
     if len(lines) > 1:
         parts.append(el("ul", *[el("li", line.strip()) for line in lines[1:]], cls="flags"))
-        parts.append(el("p", "A group is flagged when a metric is significantly lower than in its comparator (the rest of the data "
-                             "unless stated), after correcting the p-values for the number of tests. What the metrics mean:"))
+        parts.append(
+            el(
+                "p",
+                "A group is flagged when a metric is significantly lower than in its comparator (the rest of the data "
+                "unless stated), after correcting the p-values for the number of tests. What the metrics mean:",
+            )
+        )
         parts.append(el("ul", *[el("li", MEANING[m]) for m in worse if m in MEANING]))
     else:
-        parts.append(el("p", "No subgroup is significantly worse than its comparator. Small groups have wide intervals: "
-                             "see the subgroup table for groups too small to test.", cls="muted"))
+        parts.append(
+            el(
+                "p",
+                "No subgroup is significantly worse than its comparator. Small groups have wide intervals: "
+                "see the subgroup table for groups too small to test.",
+                cls="muted",
+            )
+        )
     return el("div", *parts)
 
 
 def _errors(data: ReportData) -> str:
     counts = dict(data.cases.table[OUTCOME].value_counts().iter_rows())
     if data.cases.mode == "binary":
-        text = (f"At the operating threshold: {counts.get('FN', 0)} false negatives (missed positives) and "
-                f"{counts.get('FP', 0)} false positives, of {data.cases.table.height} cases.")
+        text = (
+            f"At the operating threshold: {counts.get('FN', 0)} false negatives (missed positives) and "
+            f"{counts.get('FP', 0)} false positives, of {data.cases.table.height} cases."
+        )
     else:
         text = f"{counts.get('wrong', 0)} of {data.cases.table.height} cases misclassified."
     return el("div", el("h3", "Errors"), el("p", text, " See the error galleries to look at them."))
@@ -95,9 +111,16 @@ def _clusters(data: ReportData) -> str:
     if high.height == 0:
         return el("div", el("h3", "Clusters"), el("p", "No cluster is marked high_error in the clusters file."))
     items = [
-        el("li", f"cluster {r['cluster']} of label {r['label']}: {r['n_errors']} of {r['n']} wrong ({r['error_rate']:.1%}, "
-                 f"against {r['label_error_rate']:.1%} in the whole label)")
+        el(
+            "li",
+            f"cluster {r['cluster']} of label {r['label']}: {r['n_errors']} of {r['n']} wrong ({r['error_rate']:.1%}, "
+            f"against {r['label_error_rate']:.1%} in the whole label)",
+        )
         for r in high.iter_rows(named=True)
     ]
-    return el("div", el("h3", "High-error clusters"), el("p", "Clusters of look-alike images (hs cluster) where the model errs most often:"),
-              el("ul", *items))
+    return el(
+        "div",
+        el("h3", "High-error clusters"),
+        el("p", "Clusters of look-alike images (hs cluster) where the model errs most often:"),
+        el("ul", *items),
+    )

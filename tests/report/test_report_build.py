@@ -1,0 +1,244 @@
+"""`hs report`: structure of the HTML, escaping, provenance, empty sections, bad inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import polars as pl
+import pytest
+from report_study import HOSTILE, write_study
+
+from hstool.report.build import ReportInputs, build_report
+from hstool.report.context import ReportOptions
+from hstool.report.gallery import Gallery, Item, ThumbTable
+
+SECTIONS = ("summary", "subgroups", "roc", "calibration", "clusters", "errors", "provenance")
+URL_ATTR = re.compile(r'\s(?:src|href|xlink:href|action|poster)="([^"]*)"', re.I)
+
+
+def external_references(html: str) -> list[str]:
+    """Every attribute URL that is not an in-page anchor or a data: URI, and every CSS url()."""
+    bad = [u for u in URL_ATTR.findall(html) if not (u.startswith("#") or u.startswith("data:"))]
+    bad += [u for u in re.findall(r"url\(([^)]*)\)", html) if not u.strip("'\"").startswith("data:")]
+    return bad
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    study = write_study(folder, hostile=True)
+    labels = pl.read_csv(study["labels"], schema_overrides={"image_id": pl.String}).rename({"sex": "<u>site</u>"})
+    labels.write_csv(folder / "labels.csv")
+    inputs = ReportInputs(preds=str(study["preds"]), labels=str(folder / "labels.csv"), clusters=str(study["clusters"]))
+    return build_report(inputs, ReportOptions(gallery_size=1000))
+
+
+def test_every_section_is_present_in_order(hostile):
+    ids = re.findall(r'<section id="([a-z]+)"', hostile.html)
+    assert tuple(ids) == SECTIONS
+    for anchor in SECTIONS:
+        assert f'href="#{anchor}"' in hostile.html
+    assert hostile.html.startswith("<!DOCTYPE html>") and hostile.html.rstrip().endswith("</html>")
+
+
+def test_self_contained_no_script_no_external_url(hostile):
+    assert "<script" not in hostile.html.lower()
+    assert external_references(hostile.html) == []
+    assert "Content-Security-Policy" in hostile.html and "default-src 'none'" in hostile.html
+    assert "<style>" in hostile.html and "<link" not in hostile.html
+
+
+def test_hostile_values_render_as_text(hostile):
+    html = hostile.html
+    assert HOSTILE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # a group value
+    assert "<img src=x" not in html and "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html  # an image_id
+    assert "<u>" not in html and "&lt;u&gt;site&lt;/u&gt;" in html  # a column name
+    assert "<b>" not in html and "/k2/c0&lt;b&gt;" in html  # a cluster id
+    # Our own markup only: every tag name in the page is one the report writes.
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", html))
+    assert tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "p",
+        "nav",
+        "a",
+        "section",
+        "div",
+        "span",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "ul",
+        "ol",
+        "li",
+        "code",
+        "svg",
+        "g",
+        "rect",
+        "line",
+        "polyline",
+        "circle",
+        "text",
+        "figure",
+        "figcaption",
+        "symbol",
+        "image",
+        "use",
+    }
+
+
+def test_content_of_sections(hostile):
+    html = hostile.html
+    summary = html.split('<section id="summary">')[1].split("</section>")[0]
+    assert "drain=no: auc" in summary and "sensitivity" in summary  # the flagged hidden subclass, in words
+    assert "High-error clusters" in summary and "cluster 1/k2/c0&lt;b&gt; of label 1" in summary
+    subgroups = html.split('<section id="subgroups">')[1].split("</section>")[0]
+    assert subgroups.count('<tr class="flagged">') == 1 and "worse: auc, sensitivity" in subgroups
+    assert "Forest plot of AUC and sensitivity" in subgroups
+    roc = html.split('<section id="roc">')[1].split("</section>")[0]
+    assert roc.count("<polyline") >= 2 + 3  # overall + both drain groups, overall + three site groups
+    errors = html.split('<section id="errors">')[1].split("</section>")[0]
+    assert "All cases: false negatives" in errors and "By drain" in errors and "By cluster" in errors
+
+
+def test_provenance_names_inputs_with_sha256_and_version(hostile, tmp_path):
+    html = hostile.html
+    provenance = html.split('<section id="provenance">')[1]
+    for meta_input in hostile.meta["inputs"]:
+        assert meta_input["sha256"] in provenance
+    assert "hs 0.1.0" in provenance or "Made by hs" in provenance
+    assert hostile.meta["schema"] == "hs.report/1"
+
+
+def test_same_inputs_and_seed_give_identical_bytes(tmp_path):
+    study = write_study(tmp_path)
+    inputs = ReportInputs(preds=str(study["preds"]), labels=str(study["labels"]), clusters=str(study["clusters"]))
+    a = build_report(inputs, ReportOptions())
+    b = build_report(inputs, ReportOptions())
+    assert a.html == b.html and a.meta == b.meta
+
+
+def test_report_from_a_stratify_output_alone_says_what_is_missing(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("stratify", "preds.csv", "labels.csv", "--threshold", "youden", "-o", "strata.csv").returncode == 0
+    done = run_hs("report", "--strata", "strata.csv", "-o", "report.html")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert re.findall(r'<section id="([a-z]+)"', html) == list(SECTIONS)
+    for section in ("roc", "calibration", "errors"):
+        body = html.split(f'<section id="{section}">')[1].split("</section>")[0]
+        assert 'class="empty"' in body and "--preds" in body
+    clusters = html.split('<section id="clusters">')[1].split("</section>")[0]
+    assert "--clusters clusters.csv" in clusters
+    assert "drain=no" in html and external_references(html) == []
+
+
+def test_strata_file_fixes_the_threshold_and_mismatches_are_noted(tmp_path, run_hs):
+    write_study(tmp_path)
+    run_hs("stratify", "preds.csv", "labels.csv", "--threshold", "youden", "-o", "strata.csv")
+    threshold = json.loads((tmp_path / "strata.csv.meta.json").read_text())["threshold"]["value"]
+    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-s", "strata.csv", "-o", "r.html")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert f"operating threshold {threshold:.4g}" in html and "computed from other files" not in html
+    other = tmp_path / "other"
+    other.mkdir()
+    write_study(other, seed=5)
+    done = run_hs("report", "-p", "other/preds.csv", "-l", "other/labels.csv", "-s", "strata.csv", "-o", "r2.html")
+    assert done.returncode == 0 and "computed from other files" in done.stderr.decode()
+
+
+def test_clusters_alone(tmp_path):
+    study = write_study(tmp_path)
+    report = build_report(ReportInputs(clusters=str(study["clusters"])), ReportOptions())
+    clusters = report.html.split('<section id="clusters">')[1].split("</section>")[0]
+    assert "Label 1" in clusters and "high error" in clusters
+    assert "No metrics" in report.html
+
+
+def test_multiclass_report(tmp_path):
+    rng = __import__("numpy").random.default_rng(3)
+    n = 300
+    truth = rng.choice(["summer", "warm"], n)
+    pred = [t if rng.random() < 0.8 else ("warm" if t == "summer" else "summer") for t in truth]
+    ids = [f"m{i}" for i in range(n)]
+    pl.DataFrame({"image_id": ids, "pred": pred}).write_csv(tmp_path / "p.csv")
+    pl.DataFrame({"image_id": ids, "label": truth, "item": rng.choice(["shirt", "coat"], n)}).write_csv(
+        tmp_path / "l.csv"
+    )
+    report = build_report(ReportInputs(preds=str(tmp_path / "p.csv"), labels=str(tmp_path / "l.csv")), ReportOptions())
+    assert "Forest plot of accuracy" in report.html
+    assert "they need binary scores" in report.html
+    assert "misclassified" in report.html and "By label" in report.html
+
+
+def test_thumbnail_cap_bounds_distinct_images_and_says_so():
+    galleries = [
+        Gallery("a", [Item(f"i{k}", (f"i{k}",)) for k in range(4)], 10),
+        Gallery("b", [Item(f"i{k}", (f"i{k}",)) for k in range(2, 8)], 6),
+    ]
+    table = ThumbTable(cap=5, size=64)
+    table.admit(galleries)
+    assert list(table.slots) == ["i0", "i1", "i2", "i3", "i4"]
+    assert [len(g.items) for g in galleries] == [4, 3] and galleries[1].omitted == 3 and table.capped
+    table.render({}, workers=1)
+    assert "left out: the report reached --max-thumbnails 5" in table.gallery(galleries[1])
+
+
+def test_paths_are_shown_relative_even_when_given_absolute(tmp_path, run_hs):
+    study = write_study(tmp_path)
+    done = run_hs("report", "-p", str(study["preds"]), "-l", str(study["labels"]), "-o", "r.html")
+    assert done.returncode == 0
+    html = (tmp_path / "r.html").read_text()
+    assert str(tmp_path) not in html and ">preds.csv<" in html
+    sha = hashlib.sha256(study["preds"].read_bytes()).hexdigest()
+    assert sha in html
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["-p", "preds.csv", "-o", "r.html"], 2, "--preds needs --labels"),
+        (["-o", "r.html"], 2, "nothing to report"),
+        (["-s", "strata.csv", "--threshold", "0.3", "-o", "r.html"], 2, "cannot be combined with --strata"),
+        (["-p", "preds.csv", "-l", "labels.csv", "-o", "labels.csv"], 1, "it is one of the inputs"),
+        (["-p", "-", "-l", "labels.csv", "-o", "r.html"], 2, "instead of '-'"),
+        (
+            ["-p", "preds.csv", "-l", "labels.csv", "-c", "bad_role.csv", "-o", "r.html"],
+            1,
+            "bad_role.csv, line 2, column 'role'",
+        ),
+        (
+            ["-p", "preds.csv", "-l", "labels.csv", "-c", "extra.csv", "-o", "r.html"],
+            1,
+            "are not among the analysed cases",
+        ),
+        (["-s", "labels.csv", "-o", "r.html"], 1, "no column 'stratifier'"),
+        (["-p", "preds.csv", "-l", "labels.csv", "--thumb-size", "4", "-o", "r.html"], 2, "--thumb-size"),
+    ],
+)
+def test_bad_inputs_exit_with_one_line(tmp_path, run_hs, args, code, message):
+    write_study(tmp_path)
+    (tmp_path / "strata.csv").write_text(
+        "stratifier,group,n,flag,status,auc,threshold,sensitivity,specificity\n(all),(all),3,false,ok,0.5,0.5,0.5,0.5\n"
+    )
+    (tmp_path / "bad_role.csv").write_text("image_id,label,cluster,role\nimg0000,0,c1,worst\n")
+    (tmp_path / "extra.csv").write_text("image_id,label,cluster,role\nnot-a-case,0,c1,\n")
+    done = run_hs("report", *args)
+    err = done.stderr.decode()
+    assert done.returncode == code, err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
