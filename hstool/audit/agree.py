@@ -20,7 +20,8 @@ from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
 from hstool.errors import InputError, UsageError
-from hstool.io.columns import binary_labels, probabilities
+from hstool.io.columns import probabilities
+from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts

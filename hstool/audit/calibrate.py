@@ -24,7 +24,8 @@ from hstool.audit.operating_point import (
     refuse_own_calibration,
 )
 from hstool.errors import InputError, UsageError
-from hstool.io.columns import binary_labels, probabilities
+from hstool.io.columns import probabilities
+from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, check_one_stdin, join_on_id, read_table
 from hstool.stats.calibration import calibrated_threshold, piecewise_calibrate

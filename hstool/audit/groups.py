@@ -1,8 +1,11 @@
 """Stratifiers: turning label-file columns into coded groups (`--by`, `--cross`, `--bins`).
 
-Missing values form their own group, `(missing)`. Numeric columns can be cut into bins given
-by edges (`age=0,40,65,200`) or quantiles (`age=q4`); a numeric column with more distinct
-values than `max_levels` and no bins is cut into quartiles automatically (and says so).
+Groups are the values as the file spells them (`01`, `1` and `001` are three site codes, not
+one). Missing cells (empty, or a missing-value marker: the reader turned them into nulls) form
+their own group, `(missing)`; a file that also holds the literal value `(missing)` is refused
+rather than merged with it. Numeric columns can be cut into bins given by edges
+(`age=0,40,65,200`) or quantiles (`age=q4`); a column whose values are all numbers, with more
+distinct values than `max_levels` and no bins, is cut into quartiles automatically (and says so).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hstool.errors import UsageError
+from hstool.errors import InputError, UsageError
+from hstool.io.columns import not_a_number, parse_numbers
 
 MISSING = "(missing)"
 OUTSIDE = "(outside bins)"
@@ -72,10 +76,25 @@ def _bin_labels(edges: tuple[float, ...]) -> list[str]:
     return labels
 
 
-def _binned(series: pl.Series, spec: BinSpec, name: str) -> Stratifier:
-    if not (series.dtype.is_numeric() or series.dtype == pl.Null):
+def _as_numbers(series: pl.Series, decimal_comma: bool) -> pl.Series | None:
+    """Float64 values of a column whose every present cell is a number; None otherwise."""
+    if series.dtype.is_numeric() or series.dtype == pl.Null:
+        return series.cast(pl.Float64).fill_nan(None)
+    if series.dtype != pl.String:
+        return None
+    numbers = parse_numbers(series, decimal_comma=decimal_comma)
+    return None if (numbers.is_null() & series.is_not_null()).any() else numbers.fill_nan(None)
+
+
+def _binned(series: pl.Series, spec: BinSpec, name: str, decimal_comma: bool = False) -> Stratifier:
+    numbers = _as_numbers(series, decimal_comma)
+    if numbers is None:
+        if series.dtype == pl.String:
+            bad = parse_numbers(series, decimal_comma=decimal_comma).is_null() & series.is_not_null()
+            value = series.filter(bad)[0]
+            raise UsageError(f"--bins {name}: {not_a_number(value, name, decimal_comma)}; bins need numbers")
         raise UsageError(f"--bins {name}: column '{name}' is not numeric (type {series.dtype}); bins need numbers")
-    values = series.cast(pl.Float64).fill_nan(None).to_numpy()
+    values = numbers.to_numpy()
     missing = np.isnan(values)
     note = ""
     if spec.quantiles:
@@ -107,7 +126,7 @@ def _binned(series: pl.Series, spec: BinSpec, name: str) -> Stratifier:
     return Stratifier(name, tuple(levels), codes, note)
 
 
-def _categorical(series: pl.Series, name: str) -> Stratifier:
+def _categorical(series: pl.Series, name: str, source_name: str) -> Stratifier:
     numeric = series.dtype.is_numeric() or series.dtype == pl.Boolean
     s = series
     if series.dtype.is_float():
@@ -115,6 +134,11 @@ def _categorical(series: pl.Series, name: str) -> Stratifier:
     if not numeric:
         s = s.cast(pl.String).str.strip_chars()
         s = pl.select(pl.when(s == "").then(None).otherwise(s)).to_series()  # blank = missing
+        if s.null_count() and (s == MISSING).any():
+            raise InputError(
+                f"{source_name}, column '{name}': holds the value {MISSING!r} and also missing cells, which would share one group; "
+                f"rename the value, or count it as missing with --na-values"
+            )
     present = s.drop_nulls().unique().sort()
     if numeric:
         labels = [("true" if v else "false") if isinstance(v, bool) else _fmt_value(v) for v in present.to_list()]
@@ -160,6 +184,7 @@ def build_stratifiers(
     bins: dict[str, BinSpec],
     max_levels: int,
     source_name: str,
+    decimal_comma: bool = False,
 ) -> list[Stratifier]:
     """Stratifiers for `by` columns then `crosses`, in the order given."""
     singles: dict[str, Stratifier] = {}
@@ -170,14 +195,15 @@ def build_stratifiers(
                 found = ", ".join(df.columns)
                 raise UsageError(f"{source_name} has no column '{column}' to stratify by (found: {found})")
             series = df[column]
+            numbers = _as_numbers(series, decimal_comma)
             if column in bins:
-                singles[column] = _binned(series, bins[column], column)
-            elif series.dtype.is_numeric() and series.n_unique() > max_levels:
-                auto = _binned(series, BinSpec(quantiles=4), column)
-                note = f"{series.n_unique()} distinct values: binned into quartiles (set --bins {column}=...)"
+                singles[column] = _binned(series, bins[column], column, decimal_comma)
+            elif numbers is not None and numbers.n_unique() > max_levels:
+                auto = _binned(series, BinSpec(quantiles=4), column, decimal_comma)
+                note = f"{numbers.n_unique()} distinct values: binned into quartiles (set --bins {column}=...)"
                 singles[column] = Stratifier(auto.name, auto.levels, auto.codes, note)
             else:
-                singles[column] = _categorical(series, column)
+                singles[column] = _categorical(series, column, source_name)
         return singles[column]
 
     unused = set(bins) - set(by) - {c for group in crosses for c in group}

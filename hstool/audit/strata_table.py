@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.groups import BinSpec
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.stats.multiplicity import adjust
 
 OVERALL = "(all)"
@@ -33,6 +34,8 @@ class StratifyOptions:
     max_levels: int = 20
     positive: str | None = None
     allow_unmatched: bool = False
+    columns: ColumnMap = field(default_factory=ColumnMap)  # which file columns are id, score, label
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 def none_if_nan(value) -> float | None:

@@ -16,9 +16,10 @@ from hstool.audit.groups import build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
 from hstool.errors import InputError
-from hstool.io.columns import binary_labels, probabilities
+from hstool.io.label_coding import binary_labels
+from hstool.io.preds_labels import read_labels, read_predictions
 from hstool.io.sidecar import build_sidecar
-from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
+from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id
 
 LABEL = "label"
 METRIC_LABELS = {
@@ -46,16 +47,11 @@ class StrataResult:
 
 def run_stratify(preds_path: str, labels_path: str, options: StratifyOptions) -> StrataResult:
     check_one_stdin(preds_path, labels_path)
-    preds, preds_src = read_table(preds_path, role="predictions")
-    labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL))
-    if "score" in preds.columns:
+    preds, preds_src, mode = read_predictions(preds_path, options.columns, options.table_format)
+    labels, labels_src = read_labels(labels_path, options.columns, options.table_format)
+    if mode == "binary":
         return _binary(preds, preds_src, labels, labels_src, options)
-    if "pred" in preds.columns:
-        return _multiclass(preds, preds_src, labels, labels_src, options)
-    raise InputError(
-        f"{preds_src.name}: has neither a 'score' column (binary task) nor a 'pred' column (multi-class); "
-        f"see docs/formats.md for the predictions contract"
-    )
+    return _multiclass(preds, preds_src, labels, labels_src, options)
 
 
 def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[str]:
@@ -67,7 +63,6 @@ def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[
 def _binary(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
     point = parse_operating_point(options.threshold)
     refuse_own_calibration(preds_src.name, point)
-    preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
     labels = labels.with_columns(pl.Series("__y", y))
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
@@ -84,6 +79,7 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
         bins=options.bins,
         max_levels=options.max_levels,
         source_name=labels_src.name,
+        decimal_comma=labels_src.decimal_comma,
     )
     data = strata_binary.Data.build(scores, y, threshold)
     rows = strata_binary.analyse(data, stratifiers, options)
@@ -103,15 +99,11 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
 
 
 def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
-    nulls = preds["pred"].is_null()
-    if nulls.any():
-        raise InputError(f"{preds_src.at(int(nulls.arg_true()[0]), 'pred')}: empty prediction; every row needs a class")
     empty = labels[LABEL].is_null()
     if empty.any():
         raise InputError(
             f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every row needs its superclass"
         )
-    preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
     truth = joined[LABEL].cast(pl.String).str.strip_chars()
     correct = (joined["pred"] == truth).to_numpy()
@@ -123,6 +115,7 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
         bins=options.bins,
         max_levels=max(options.max_levels, truth.n_unique()),
         source_name=labels_src.name,
+        decimal_comma=labels_src.decimal_comma,
     )
     rows = strata_multiclass.analyse(correct, truth.to_numpy(), stratifiers, options)
     table = finalize(rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA)

@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    LabelCol,
+    NaValues,
+    Quiet,
+    ScoreCol,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -76,6 +88,13 @@ def command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes decoding images. Default: one per core (at most 8).")
     ] = None,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    excel_sheet: Sheet = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -83,6 +102,7 @@ def command(
     """Export a review sheet of sampled errors: a CSV with an empty review_label column and an HTML gallery."""
     with handled(verbose):
         from hstool.cli.stratify_args import stratify_options
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
         from hstool.io.sidecar import write_sidecar
@@ -112,6 +132,8 @@ def command(
             max_levels=20,
             allow_unmatched=allow_unmatched,
             fail_on=None,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, excel_sheet),
         )
         options = AuditOptions(
             stratify=stratify,

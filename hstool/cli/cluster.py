@@ -7,7 +7,25 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Alpha, Correction, Format, Level, Positive, Quiet, Seed, Threshold, Verbose
+from hstool.cli.options import (
+    Alpha,
+    Correction,
+    DecimalComma,
+    Delimiter,
+    Format,
+    IdCol,
+    LabelCol,
+    Level,
+    NaValues,
+    Positive,
+    Quiet,
+    ScoreCol,
+    Seed,
+    Sheet,
+    Threshold,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -123,6 +141,13 @@ def command(
             "--fail-on", help="'worse': exit 3 when a cluster is significantly worse than the rest of its superclass."
         ),
     ] = None,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     seed: Seed = 0,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -131,9 +156,11 @@ def command(
     """Cluster each superclass's embeddings and report high-error clusters, with statistics."""
     with handled(verbose):
         import sys
+        from dataclasses import replace
 
         from hstool.audit.cluster.run import run_cluster
         from hstool.cli.cluster_args import cluster_options
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import AuditFailed, UsageError
         from hstool.io.arrays import ids_path_for
         from hstool.io.atomic import refuse_overwriting_inputs
@@ -162,6 +189,11 @@ def command(
             ids=ids,
             seed=seed,
             fail_on=fail_on,
+        )
+        options = replace(
+            options,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         outputs = [p for p in (output, summary, prevalence) if p is not None]
         if len(set(outputs)) < len(outputs):

@@ -42,3 +42,26 @@ Correction = Annotated[
     str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")
 ]
 Alpha = Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")]
+
+# How the tables are read: column names and file layout (hstool.io.table_format holds the defaults).
+IdCol = Annotated[str, typer.Option("--id-col", help="Column that holds the image id in every table read.")]
+ScoreCol = Annotated[
+    str, typer.Option("--score-col", help="Predictions column with the probability (e.g. prob, Pneumothorax).")
+]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Labels column with the ground truth (e.g. Pneumothorax).")]
+NaValues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--na-values",
+        help="A cell value that means missing (repeatable; replaces the default NA, N/A, nan, NaN, null, None). "
+        "Empty cells are always missing.",
+    ),
+]
+Delimiter = Annotated[
+    str | None,
+    typer.Option("--delimiter", help="CSV delimiter: one character, or 'tab'. Default: sniffed from the header line."),
+]
+DecimalComma = Annotated[
+    bool, typer.Option("--decimal-comma", help="Numbers are written 0,5 (European CSV, usually ';'-separated).")
+]
+Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel workbooks: the sheet to read (needed when several).")]

@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    LabelCol,
+    NaValues,
+    Quiet,
+    ScoreCol,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -88,6 +100,13 @@ def command(
     title: Annotated[
         str, typer.Option("--title", help="Title at the top of the report.")
     ] = "Hidden stratification report",
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -95,6 +114,7 @@ def command(
     """Write one self-contained HTML report a clinician can open, read and act on."""
     with handled(verbose):
         from hstool.cli.stratify_args import stratify_options
+        from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
         from hstool.io.sidecar import write_sidecar
         from hstool.report.build import ReportInputs, build_report
@@ -120,6 +140,8 @@ def command(
             max_levels=20,
             allow_unmatched=allow_unmatched,
             fail_on=None,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         options = ReportOptions(
             stratify=stratify,

@@ -7,7 +7,26 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Alpha, Correction, Format, Level, Output, Positive, Quiet, Seed, Threshold, Verbose
+from hstool.cli.options import (
+    Alpha,
+    Correction,
+    DecimalComma,
+    Delimiter,
+    Format,
+    IdCol,
+    LabelCol,
+    Level,
+    NaValues,
+    Output,
+    Positive,
+    Quiet,
+    ScoreCol,
+    Seed,
+    Sheet,
+    Threshold,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -17,6 +36,8 @@ Examples:
   hs stratify preds.csv labels.csv --by drain --cross sex,age --bins age=0,40,65,200
 
   hs stratify preds.csv labels.csv --threshold youden --fail-on worse -o strata.csv
+
+  hs stratify vendor.csv findings.xlsx --sheet labels --id-col Accession --score-col PTX_prob --label-col Pneumothorax
 
 Output: one row per stratifier and group plus an overall row, with columns stratifier, group, scope, comparator, n, n_pos, prevalence, threshold, auc, auc_se, auc_ci_low, auc_ci_high, auc_delta, auc_p, auc_p_adj, the same _ci_low/_ci_high/_delta/_p/_p_adj pattern for sensitivity, specificity, ppv and npv, accuracy with its interval, brier, tp, fp, tn, fn, flag, worse_on, status and reason. With a 'pred' column instead of 'score' (multi-class), accuracy per group. Details: docs/formats.md and docs/statistics.md.
 """
@@ -68,6 +89,13 @@ def command(
         str | None, typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")
     ] = None,
     seed: Seed = 0,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     output: Output = None,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -77,6 +105,7 @@ def command(
     with handled(verbose):
         from hstool.audit.stratify import run_stratify
         from hstool.cli.stratify_args import stratify_options
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import AuditFailed
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
@@ -98,6 +127,8 @@ def command(
             max_levels=max_levels,
             allow_unmatched=allow_unmatched,
             fail_on=fail_on,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         refuse_overwriting_inputs([output], [preds, labels])
         result = run_stratify(preds, labels, options)

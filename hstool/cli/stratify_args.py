@@ -6,6 +6,7 @@ from __future__ import annotations
 from hstool.audit.groups import BinSpec
 from hstool.audit.strata_table import StratifyOptions
 from hstool.errors import UsageError
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.stats.multiplicity import METHODS
 
 CI_METHODS = ("wilson", "clopper-pearson", "bootstrap")
@@ -66,6 +67,8 @@ def stratify_options(
     max_levels,
     allow_unmatched,
     fail_on,
+    columns: ColumnMap | None = None,
+    table_format: TableFormat | None = None,
 ) -> StratifyOptions:
     choice("--ci", ci, CI_METHODS)
     choice("--correction", correction, METHODS)
@@ -92,4 +95,6 @@ def stratify_options(
         max_levels=max_levels,
         positive=positive,
         allow_unmatched=allow_unmatched,
+        columns=columns or ColumnMap(),
+        table_format=table_format or TableFormat(),
     )

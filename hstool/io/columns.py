@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 
 from hstool.errors import InputError
 from hstool.io.tables import Source
 
-_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
-_FALSE = {"0", "0.0", "false", "no", "n", "f"}
+# 0,5 or -12,75: what a number with a decimal comma looks like when read as text.
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+def parse_numbers(text: pl.Series, *, decimal_comma: bool = False) -> pl.Series:
+    """Text as float64 over the whole column (null where a cell is not a number)."""
+    text = text.str.strip_chars()
+    if decimal_comma:
+        text = text.str.replace(",", ".", literal=True)
+    return text.cast(pl.Float64, strict=False)
+
+
+def not_a_number(value: str, column: str, decimal_comma: bool) -> str:
+    """Why `value` is refused, with a hint when it is a decimal comma and the flag is absent."""
+    text = f"{value!r} is not a number; {column} must be numeric"
+    if not decimal_comma and _DECIMAL_COMMA.fullmatch(value.strip()):
+        text += " (it looks like a decimal comma: pass --decimal-comma for files that write 0,5 for 0.5)"
+    return text
 
 
 def numeric_values(
@@ -28,11 +46,13 @@ def numeric_values(
     """Column as float64, refusing empty, non-numeric, NaN/inf and out-of-range values."""
     col = df[column]
     if col.dtype == pl.String:
-        as_num = col.str.strip_chars().cast(pl.Float64, strict=False)
+        as_num = parse_numbers(col, decimal_comma=source.decimal_comma)
         bad = (as_num.is_null() & col.is_not_null()).to_numpy()
         if bad.any():
             i = _first(bad)
-            raise InputError(f"{source.at(i, column)}: {col[i]!r} is not a number; {column} must be numeric")
+            raise InputError(
+                f"{source.at(i, column)}: {not_a_number(col[i], source.file_column(column), source.decimal_comma)}"
+            )
         col = as_num
     elif col.dtype == pl.Boolean or col.dtype.is_numeric():
         col = col.cast(pl.Float64)
@@ -71,32 +91,3 @@ def probabilities(df: pl.DataFrame, column: str, source: Source) -> np.ndarray:
         high=1.0,
         range_hint="scores must be probabilities, not logits: apply a sigmoid (or softmax) before writing them",
     )
-
-
-def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: str | None = None) -> np.ndarray:
-    """Labels as a boolean array (True = positive).
-
-    Accepts 0/1, booleans and true/false/yes/no spellings. Other values (e.g. 'pneumonia') need
-    `positive`, which names the positive class; every other value is then negative.
-    """
-    col = df[column]
-    nulls = col.is_null().to_numpy()
-    if nulls.any():
-        i = _first(nulls)
-        raise InputError(f"{source.at(i, column)}: empty label ({int(nulls.sum())} rows); every row needs a label")
-    text = col.cast(pl.String).str.strip_chars()
-    if positive is not None:
-        return (text == str(positive)).to_numpy()
-    lowered = text.str.to_lowercase()
-    is_true = lowered.is_in(list(_TRUE)).to_numpy()
-    is_false = lowered.is_in(list(_FALSE)).to_numpy()
-    other = ~(is_true | is_false)
-    if other.any():
-        values = sorted(text.unique().to_list())
-        shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
-        i = _first(other)
-        raise InputError(
-            f"{source.at(i, column)}: label {text[i]!r} is not binary (values: {shown}); "
-            f"use 0/1, or pass --positive VALUE to name the positive class"
-        )
-    return is_true

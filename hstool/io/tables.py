@@ -1,4 +1,4 @@
-"""Reading the tables that hs commands exchange (CSV or Parquet, `-` = stdin), and joining them.
+"""Reading the tables that hs commands exchange (CSV, TSV, Parquet or Excel, `-` = stdin), and joining them.
 
 Every check names the file, the line (CSV) or row (Parquet) and the column, and says how to
 fix the problem. Joins are on `image_id`, never on row order.
@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from hstool.errors import InputError, UsageError
+from hstool.io.table_format import KEY as KEY  # re-exported: most readers import KEY from here
+from hstool.io.table_format import LABEL, SCORE, TableFormat, sniff_delimiter
 
-KEY = "image_id"
 _SHOWN = 3  # how many offending ids a message lists
+# The option that names each role's column, for messages that ask for it.
+_ROLE_OPTION = {KEY: "--id-col", SCORE: "--score-col", LABEL: "--label-col"}
+_TRAILING_BLANK_LINES = re.compile(rb"(?:\r?\n[ \t]*)+\Z")
 
 
 @dataclass(frozen=True)
@@ -27,21 +32,38 @@ class Source:
 
     name: str  # as given on the command line; '<stdin>' for '-'
     sha256: str
-    kind: str  # 'csv' or 'parquet'
+    kind: str  # 'csv', 'parquet' or 'excel'
     rows: int
+    renamed: tuple[tuple[str, str], ...] = ()  # (hs name, the file's name) for mapped columns
+    decimal_comma: bool = False
+    sheet: str | None = None
+
+    def file_column(self, column: str) -> str:
+        """The file's own name for a column that hs reads under its own name."""
+        return dict(self.renamed).get(column, column)
 
     def at(self, row_index: int | None = None, column: str | None = None) -> str:
         """`preds.csv, line 12, column 'score'` for the 0-based data row `row_index`."""
-        parts = [self.name]
+        parts = [self.name] + ([f"sheet {self.sheet!r}"] if self.sheet else [])
         if row_index is not None:
-            # CSV line numbers count the header, so an editor's line N is what we print.
-            parts.append(f"line {row_index + 2}" if self.kind == "csv" else f"row {row_index + 1}")
+            # Line and row numbers count the header, so an editor's or spreadsheet's line N is
+            # what we print (Parquet has no header row).
+            parts.append(
+                f"line {row_index + 2}"
+                if self.kind == "csv"
+                else f"row {row_index + (2 if self.kind == 'excel' else 1)}"
+            )
         if column is not None:
-            parts.append(f"column '{column}'")
+            parts.append(f"column '{self.file_column(column)}'")
         return ", ".join(parts)
 
-    def provenance(self) -> dict:
-        return {"path": self.name, "sha256": self.sha256, "rows": self.rows}
+    def provenance(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.name, "sha256": self.sha256, "rows": self.rows}
+        if self.renamed:
+            out["columns"] = dict(self.renamed)
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
 
 
 def check_one_stdin(*paths: str | None) -> None:
@@ -57,7 +79,7 @@ def _read_bytes(path: str, role: str) -> tuple[str, bytes]:
     if not p.exists():
         raise InputError(f"{path}: no such file (the {role} file); check the path")
     if p.is_dir():
-        raise InputError(f"{path}: is a folder, expected a {role} file (CSV or Parquet)")
+        raise InputError(f"{path}: is a folder, expected a {role} file (CSV, TSV, Parquet or Excel)")
     try:
         return path, p.read_bytes()
     except OSError as exc:
@@ -65,8 +87,12 @@ def _read_bytes(path: str, role: str) -> tuple[str, bytes]:
 
 
 def _kind(path: str, data: bytes) -> str:
-    if path.lower().endswith((".parquet", ".pq")) or data[:4] == b"PAR1":
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")) or data[:4] == b"PAR1":
         return "parquet"
+    # An .xlsx is a zip archive; .xls the older compound-document format (calamine reads both).
+    if lower.endswith((".xlsx", ".xlsm", ".xls")) or data[:4] == b"PK\x03\x04":
+        return "excel"
     return "csv"
 
 
@@ -82,62 +108,138 @@ def read_table(
     required: Sequence[str] = (KEY,),
     key: str | None = KEY,
     string_columns: Sequence[str] = (),
+    fmt: TableFormat = TableFormat(),
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, Source]:
-    """Read a CSV/Parquet table and check its shape.
+    """Read a CSV/TSV/Parquet/Excel table and check its shape.
 
-    `role` names the file in messages ("predictions", "labels"). `required` columns must exist.
-    When `key` is given, that column is read as text (ids such as `00012` keep their zeros) and
-    must be present, non-empty and unique.
+    `role` names the file in messages ("predictions", "labels"). `columns` maps hs names to the
+    file's own ({"score": "prob"}): those columns are renamed to hs's names, and messages and the
+    sidecar keep the file's. `required` columns (hs names) must exist. When `key` is given, that
+    column must be present, non-empty and unique.
+
+    CSV, TSV and Excel cells are read as text, so no column can fail on a type guessed from
+    the first rows (ids such as `00012` and codes such as `01` keep their spelling); a command
+    parses the columns it uses over the whole file (`hstool.io.columns`). `string_columns` is
+    kept for Parquet, whose columns are typed. Cells in `fmt.na_values` become missing.
     """
     name, data = _read_bytes(path, role)
     kind = _kind(path, data)
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise InputError(f"{name}: the {role} file is empty; expected a header line ({', '.join(required)}) and rows")
-    overrides = {c: pl.String for c in ([key] if key else []) + list(string_columns)}
     try:
         if kind == "parquet":
             df = pl.read_parquet(io.BytesIO(data))
+        elif kind == "excel":
+            df = _read_excel(data, name, role, fmt.sheet)
         else:
-            df = _read_csv(data, overrides)
+            df = _read_csv(data, fmt.delimiter or ("\t" if path.lower().endswith(".tsv") else None))
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{name}: cannot parse the {role} file as {kind.upper()}: {_first_line(exc)}") from None
     df = df.rename({c: c.strip().lstrip("\ufeff") for c in df.columns})
-    source = Source(name=name, sha256=sha, kind=kind, rows=df.height)
+    renamed = tuple((hs, own) for hs, own in (columns or {}).items() if hs != own)
+    source = Source(
+        name=name,
+        sha256=sha,
+        kind=kind,
+        rows=df.height,
+        renamed=renamed,
+        decimal_comma=fmt.decimal_comma,
+        sheet=fmt.sheet if kind == "excel" else None,
+    )
+    _check_duplicated(df, source)
+    df = _apply_mapping(df, source, role)
     _check_columns(df, source, role, required)
     if df.height == 0:
         raise InputError(f"{name}: the {role} file has a header but no data rows")
     if key:
         df = df.with_columns(pl.col(key).cast(pl.String))
         _check_key(df, source, key)
-    return df, source
+    for column in string_columns:
+        if column in df.columns and column != key:
+            df = df.with_columns(pl.col(column).cast(pl.String))
+    return _with_missing(df, key, fmt.na_values), source
 
 
-def _read_csv(data: bytes, overrides: dict) -> pl.DataFrame:
-    # Override columns are matched by their cleaned name, so a BOM or spaces in the header
-    # do not stop ids such as `00012` from being read as text.
-    header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    raw = {h: pl.String for h in header.split(",") if h.strip().lstrip("\ufeff") in overrides}
+def _read_csv(data: bytes, delimiter: str | None) -> pl.DataFrame:
+    # Blank lines after the last row are an editor's or exporter's habit, not rows.
+    data = _TRAILING_BLANK_LINES.sub(b"\n", data)
+    if delimiter is None:
+        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        delimiter = sniff_delimiter(header)
+    if len(delimiter) != 1:
+        raise UsageError(f"delimiter {delimiter!r}: give one character, e.g. ';' or a tab")
+    return pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False)
+
+
+def _read_excel(data: bytes, name: str, role: str, sheet: str | None) -> pl.DataFrame:
+    import fastexcel
+
     try:
-        return pl.read_csv(io.BytesIO(data), schema_overrides=raw or None)
-    except pl.exceptions.ComputeError:
-        # Types guessed from the first rows failed later on (e.g. an integer column with a
-        # float at row 50,000): infer from every row instead, which is slower but exact.
-        return pl.read_csv(io.BytesIO(data), infer_schema_length=None, schema_overrides=raw or None)
+        sheets = fastexcel.read_excel(data).sheet_names
+    except Exception as exc:  # fastexcel raises its own error family for unreadable workbooks
+        raise InputError(f"{name}: cannot read the {role} file as an Excel workbook: {_first_line(exc)}") from None
+    listed = ", ".join(repr(s) for s in sheets)
+    if sheet is None and len(sheets) > 1:
+        raise InputError(f"{name}: the workbook has {len(sheets)} sheets ({listed}); name the one to read with --sheet")
+    if sheet is not None and sheet not in sheets:
+        raise InputError(f"{name}: the workbook has no sheet {sheet!r} (sheets: {listed})")
+    # infer_schema_length=0 reads every cell as text, as for CSV.
+    return pl.read_excel(io.BytesIO(data), engine="calamine", sheet_name=sheet or sheets[0], infer_schema_length=0)
 
 
-def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequence[str]) -> None:
+def _apply_mapping(df: pl.DataFrame, source: Source, role: str) -> pl.DataFrame:
+    """Rename the file's columns named by the mapping to hs's names."""
+    for hs, own in source.renamed:
+        if own not in df.columns:
+            raise InputError(
+                f"{source.name}: the {role} file has no column '{own}' (the {hs} column; found: {_found(df)}); "
+                f"pass the right name with {_ROLE_OPTION.get(hs, 'the column option')}"
+            )
+        if hs in df.columns:
+            raise InputError(
+                f"{source.name}: the {role} file has a column '{hs}' besides '{own}', which was named as the {hs} "
+                f"column; rename or remove '{hs}' so that the two cannot be confused"
+            )
+    return df.rename({own: hs for hs, own in source.renamed})
+
+
+def _found(df: pl.DataFrame) -> str:
+    return ", ".join(df.columns[:8]) + (", ..." if df.width > 8 else "")
+
+
+def _with_missing(df: pl.DataFrame, key: str | None, na_values: Sequence[str]) -> pl.DataFrame:
+    """Empty cells and the missing-value markers become nulls (never in the id column)."""
+    text = [c for c, t in df.schema.items() if t == pl.String and c != key]
+    if not text:
+        return df
+    markers = list(na_values)
+    return df.with_columns(
+        pl.when(pl.col(c).str.strip_chars().is_in(markers) | (pl.col(c).str.strip_chars() == ""))
+        .then(None)
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
+
+
+def _check_duplicated(df: pl.DataFrame, source: Source) -> None:
     duplicated = [c for c in df.columns if "_duplicated_" in c]
     if duplicated:
         raise InputError(
             f"{source.name}: the header repeats a column name ({duplicated[0].split('_duplicated_')[0]!r}); make column names unique"
         )
+
+
+def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequence[str]) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
-        found = ", ".join(df.columns[:8]) + (", ..." if df.width > 8 else "")
+        option = _ROLE_OPTION.get(missing[0])
+        fix = f"name the file's {missing[0]} column with {option} NAME" if option else "rename the column"
         raise InputError(
-            f"{source.name}: the {role} file has no column '{missing[0]}' (found: {found}); "
-            f"it needs {', '.join(required)}: rename the column or pass the right file"
+            f"{source.name}: the {role} file has no column '{missing[0]}' (found: {_found(df)}); "
+            f"it needs {', '.join(source.file_column(c) for c in required)}: {fix}, or pass the right file"
         )
 
 

@@ -98,6 +98,8 @@ def _cases(inputs: AuditInputs, options: StratifyOptions) -> Cases:
         threshold=parse_operating_point(options.threshold),
         positive=options.positive,
         allow_unmatched=options.allow_unmatched,
+        columns=options.columns,
+        fmt=options.table_format,
     )
 
 

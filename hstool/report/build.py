@@ -124,6 +124,8 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
         threshold=strata.threshold,
         positive=options.stratify.positive,
         allow_unmatched=options.stratify.allow_unmatched,
+        columns=options.stratify.columns,
+        fmt=options.stratify.table_format,
     )
     if cases.mode != strata.mode:
         raise InputError(

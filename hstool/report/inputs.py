@@ -11,8 +11,10 @@ import polars as pl
 
 from hstool.audit.operating_point import OperatingPoint, refuse_own_calibration
 from hstool.errors import InputError, UsageError
-from hstool.io.columns import binary_labels, probabilities
+from hstool.io.label_coding import binary_labels
+from hstool.io.preds_labels import read_labels, read_predictions
 from hstool.io.sidecar import read_sidecar
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 
 LABEL = "label"
@@ -55,6 +57,8 @@ def load_cases(
     threshold: float | OperatingPoint | None,
     positive: str | None,
     allow_unmatched: bool,
+    columns: ColumnMap = ColumnMap(),
+    fmt: TableFormat = TableFormat(),
 ) -> Cases:
     """Join preds and labels on image_id and call each case at `threshold` (score >= threshold).
 
@@ -63,24 +67,16 @@ def load_cases(
     check_one_stdin(preds_path, labels_path)
     if isinstance(threshold, OperatingPoint):
         refuse_own_calibration(preds_path, threshold)
-    preds, preds_src = read_table(preds_path, role="predictions")
-    labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL))
+    preds, preds_src, mode = read_predictions(preds_path, columns, fmt)
+    labels, labels_src = read_labels(labels_path, columns, fmt)
     text = labels[LABEL].cast(pl.String).str.strip_chars()
-    columns = [c for c in labels.columns if c not in (KEY, LABEL)]
-    if "score" in preds.columns:
-        mode = "binary"
-        preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
+    others = [c for c in labels.columns if c not in (KEY, LABEL)]
+    if mode == "binary":
         labels = labels.with_columns(
             text.alias(LABEL), pl.Series(Y, binary_labels(labels, LABEL, labels_src, positive=positive))
         )
-    elif "pred" in preds.columns:
-        mode = "multiclass"
-        preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
-        labels = labels.with_columns(text.alias(LABEL))
     else:
-        raise InputError(
-            f"{preds_src.name}: has neither a 'score' column (binary task) nor a 'pred' column (multi-class); see docs/formats.md"
-        )
+        labels = labels.with_columns(text.alias(LABEL))
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=allow_unmatched)
     joined = joined.sort(KEY)
     if mode == "binary":
@@ -100,9 +96,7 @@ def load_cases(
         error = (joined["pred"] != joined[LABEL]).fill_null(True).to_numpy()
         outcome = np.where(error, "wrong", "right")
     joined = joined.with_columns(pl.Series(OUTCOME, outcome), pl.Series(ERROR, error))
-    return Cases(
-        joined, mode, float(threshold) if mode == "binary" else None, columns, (preds_src, labels_src), dropped
-    )
+    return Cases(joined, mode, float(threshold) if mode == "binary" else None, others, (preds_src, labels_src), dropped)
 
 
 @dataclass(frozen=True)

@@ -109,11 +109,11 @@ BAD_INPUTS = [
     # (preds text, labels text, exit code, words the one-line error must contain)
     ("", "image_id,label\na,1\n", 1, ["preds.csv", "empty"]),
     ("image_id,score\n", "image_id,label\na,1\n", 1, ["preds.csv", "no data rows"]),
-    ("image_id,prob\na,0.5\n", "image_id,label\na,1\n", 1, ["preds.csv", "'score'", "neither"]),
+    ("image_id,prob\na,0.5\n", "image_id,label\na,1\n", 1, ["preds.csv", "'score'", "found: image_id, prob", "--score-col"]),
     ("image_id,score\na,0.5\nb,0.6\n", "image_id,lbl\na,1\nb,0\n", 1, ["labels.csv", "no column 'label'"]),
     ("image_id,score\na,0.5\na,0.6\n", "image_id,label\na,1\n", 1, ["preds.csv", "line 3", "repeats line 2"]),
     ("image_id,score\na,0.5\nb,\n", "image_id,label\na,1\nb,0\n", 1, ["preds.csv", "line 3", "empty value"]),
-    ("image_id,score\na,0.5\nb,NaN\n", "image_id,label\na,1\nb,0\n", 1, ["line 3", "not finite"]),
+    ("image_id,score\na,0.5\nb,NaN\n", "image_id,label\na,1\nb,0\n", 1, ["line 3", "empty value"]),
     ("image_id,score\na,0.5\nb,inf\n", "image_id,label\na,1\nb,0\n", 1, ["line 3", "not finite"]),
     ("image_id,score\na,0.5\nb,abc\n", "image_id,label\na,1\nb,0\n", 1, ["line 3", "not a number"]),
     ("image_id,score\na,2.3\nb,-1.7\n", "image_id,label\na,1\nb,0\n", 1, ["line 2", "outside [0, 1]", "sigmoid"]),

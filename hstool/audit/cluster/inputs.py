@@ -16,8 +16,10 @@ import polars as pl
 from hstool.audit.operating_point import OperatingPoint, parse_operating_point
 from hstool.errors import InputError
 from hstool.io.arrays import read_embeddings
-from hstool.io.columns import binary_labels, probabilities
-from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
+from hstool.io.label_coding import binary_labels
+from hstool.io.preds_labels import read_labels, read_predictions
+from hstool.io.table_format import ColumnMap, TableFormat
+from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id
 
 LABEL = "label"
 _ROW = "__row"
@@ -50,34 +52,21 @@ def read_cluster_inputs(
     threshold: str,
     positive: str | None,
     allow_unmatched: bool,
+    columns: ColumnMap = ColumnMap(),
+    fmt: TableFormat = TableFormat(),
 ) -> ClusterInputs:
     check_one_stdin(preds_path, labels_path)
     threshold_option = parse_operating_point(threshold)
     ids, matrix, emb_src = read_embeddings(emb_path, ids_path)
-    preds, preds_src = read_table(preds_path, role="predictions")
-    labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL))
+    preds, preds_src, mode = read_predictions(preds_path, columns, fmt)
+    labels, labels_src = read_labels(labels_path, columns, fmt)
     empty = labels[LABEL].is_null()
     if empty.any():
         raise InputError(
             f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every row needs its superclass"
         )
-    if "score" in preds.columns:
-        mode = "binary"
-        preds = preds.select(KEY, pl.Series("score", probabilities(preds, "score", preds_src)))
+    if mode == "binary":
         labels = labels.with_columns(pl.Series(_Y, binary_labels(labels, LABEL, labels_src, positive=positive)))
-    elif "pred" in preds.columns:
-        mode = "multiclass"
-        nulls = preds["pred"].is_null()
-        if nulls.any():
-            raise InputError(
-                f"{preds_src.at(int(nulls.arg_true()[0]), 'pred')}: empty prediction; every row needs a class"
-            )
-        preds = preds.select(KEY, pl.col("pred").cast(pl.String).str.strip_chars())
-    else:
-        raise InputError(
-            f"{preds_src.name}: has neither a 'score' column (binary task) nor a 'pred' column (multi-class); "
-            f"see docs/formats.md for the predictions contract"
-        )
     joined, dropped = join_on_id(labels, labels_src, preds, preds_src, allow_unmatched=allow_unmatched)
     emb_ids = pl.DataFrame({KEY: ids, _ROW: np.arange(len(ids), dtype=np.int64)})
     joined, dropped_emb = join_on_id(joined, labels_src, emb_ids, emb_src, allow_unmatched=allow_unmatched)

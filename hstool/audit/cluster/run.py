@@ -31,6 +31,7 @@ from hstool.audit.cluster.stats import (
 from hstool.audit.cluster.views import prevalence_view, summary_lines, summary_view
 from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.io.sidecar import build_sidecar
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY
 
 ASSIGNMENT_SCHEMA: dict = {
@@ -63,6 +64,8 @@ class ClusterOptions:
     alpha: float = 0.05
     allow_unmatched: bool = False
     ids: str | None = None
+    columns: ColumnMap = field(default_factory=ColumnMap)  # which file columns are id, score, label
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,19 @@ def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: Clust
         threshold=options.threshold,
         positive=options.positive,
         allow_unmatched=options.allow_unmatched,
+        columns=options.columns,
+        fmt=options.table_format,
     )
     fit = _fit_mask(data, options)
     describe = [c for c in (options.by if options.by is not None else data.table.columns) if c not in (KEY, LABEL)]
     stratifiers = build_stratifiers(
-        data.table, by=describe, crosses=[], bins={}, max_levels=options.max_levels, source_name=data.sources[2].name
+        data.table,
+        by=describe,
+        crosses=[],
+        bins={},
+        max_levels=options.max_levels,
+        source_name=data.sources[2].name,
+        decimal_comma=data.sources[2].decimal_comma,
     )
     results = [
         _superclass(data, fit, stratifiers, name, key, options)

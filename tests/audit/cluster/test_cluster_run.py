@@ -203,5 +203,5 @@ def test_bad_inputs_name_the_file(tmp_path, planted_files):
     assert result.meta["n_analysed"] == len(planted.ids) - 5
     assert 5 in result.meta["dropped"].values()
     pl.DataFrame({"image_id": planted.ids, "prob": planted.scores}).write_csv(paths["preds"])
-    with pytest.raises(InputError, match="neither a 'score' column"):
+    with pytest.raises(InputError, match="no score column 'score'"):
         run(paths, allow_unmatched=True)
