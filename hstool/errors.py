@@ -35,6 +35,12 @@ class UsageError(HsError):
     exit_code = EXIT_USAGE
 
 
+class Interrupted(HsError):
+    """Ctrl-C during a command that keeps its work for a later run (hs predict --resume state)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class AuditFailed(HsError):
     """The audit found what `--fail-on` asked to fail on (for CI gating)."""
 

@@ -20,9 +20,10 @@ from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
 from hstool.errors import InputError, UsageError
-from hstool.io.columns import probabilities
+from hstool.io.columns import parse_numbers, probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts
 from hstool.stats.calibration import piecewise_calibrate
@@ -49,10 +50,10 @@ SCORES, LABELS = "scores", "labels"
 class AgreeOptions:
     """Every knob of `hs agree` (defaults as on the command line)."""
 
-    a_col: str | None = None  # None: 'score' if present, else 'label'
+    a_col: str | None = None  # None: the score column (columns.score) if present, else the label column
     b_col: str | None = None
     reference: str | None = None
-    reference_col: str = "label"
+    reference_col: str | None = None  # None: columns.label
     threshold: str = "youden"  # operating point of score inputs without their own
     a_threshold: str | None = None
     b_threshold: str | None = None
@@ -65,6 +66,8 @@ class AgreeOptions:
     min_n: int = 10
     correction: str = "holm"
     allow_unmatched: bool = False
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -104,55 +107,68 @@ class AgreementResult:
     b: Rater
 
 
-def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: str) -> str:
+def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: str, columns: ColumnMap) -> str:
     if wanted is not None:
         if wanted not in df.columns:
             raise UsageError(f"{option} {wanted}: {source.name} has no such column (found: {', '.join(df.columns)})")
         return wanted
-    for default in ("score", "label"):
+    for default in (columns.score, columns.label):
         if default in df.columns:
             return default
     raise InputError(
-        f"{source.name}: has neither a 'score' nor a 'label' column; name the column to compare with {option} COL"
+        f"{source.name}: has neither a '{columns.score}' nor a '{columns.label}' column (found: {', '.join(df.columns)}); "
+        f"name the column to compare with {option} COL"
     )
 
 
-def _is_scores(df: pl.DataFrame, column: str, positive: str | None) -> bool:
-    """`score` columns, and numeric columns that are not all 0/1, hold scores; others labels."""
-    if column == "score":
+def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: ColumnMap) -> bool:
+    """The score column, and numeric columns with a value that is not a whole number, hold scores;
+    others labels (so a label column coded 0/1/2 is refused as not binary, not as logits)."""
+    if column == columns.score:
         return True
     if positive is not None:
         return False
     col = df[column]
-    if not col.dtype.is_numeric():
+    numbers = parse_numbers(col.cast(pl.String)).drop_nulls()
+    if numbers.len() < col.drop_nulls().len():  # some value is not a number
         return False
-    return not col.drop_nulls().is_in([0, 1]).all()
+    return bool((numbers != numbers.round(0)).any())
 
 
 def _read_rater(
-    path: str, tag: str, wanted: str | None, positive: str | None
+    path: str, tag: str, wanted: str | None, options: AgreeOptions
 ) -> tuple[pl.DataFrame, Source, str, str, np.ndarray]:
     option = f"--{tag}-col"
-    df, source = read_table(path, role=f"rater {tag.upper()}")
-    column = _value_column(df, source, wanted, option)
-    if _is_scores(df, column, positive):
+    df, source = read_table(
+        path, role=f"rater {tag.upper()}", fmt=options.table_format, columns=options.columns.pick(KEY)
+    )
+    column = _value_column(df, source, wanted, option, options.columns)
+    positive = options.positive
+    if _is_scores(df, column, positive, options.columns):
         return df, source, column, SCORES, probabilities(df, column, source)
     return df, source, column, LABELS, binary_labels(df, column, source, positive=positive)
 
 
 def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResult:
     check_one_stdin(a_path, b_path, options.reference)
-    a_df, a_src, a_col, a_kind, a_values = _read_rater(a_path, "a", options.a_col, options.positive)
-    b_df, b_src, b_col, b_kind, b_values = _read_rater(b_path, "b", options.b_col, options.positive)
+    a_df, a_src, a_col, a_kind, a_values = _read_rater(a_path, "a", options.a_col, options)
+    b_df, b_src, b_col, b_kind, b_values = _read_rater(b_path, "b", options.b_col, options)
     left = a_df.select(KEY).with_columns(pl.Series("__a", a_values))
     right = b_df.select(KEY).with_columns(pl.Series("__b", b_values))
     joined, dropped = join_on_id(left, a_src, right, b_src, allow_unmatched=options.allow_unmatched)
     tables: list[tuple[pl.DataFrame, Source]] = [(a_df, a_src), (b_df, b_src)]
     sources = [a_src, b_src]
     if options.reference is not None:
-        ref_df, ref_src = read_table(options.reference, role="reference labels", required=(KEY, options.reference_col))
+        reference_col = options.reference_col or options.columns.label
+        ref_df, ref_src = read_table(
+            options.reference,
+            role="reference labels",
+            required=(KEY, reference_col),
+            fmt=options.table_format,
+            columns=options.columns.pick(KEY),
+        )
         ref = ref_df.select(KEY).with_columns(
-            pl.Series("__y", binary_labels(ref_df, options.reference_col, ref_src, positive=options.positive))
+            pl.Series("__y", binary_labels(ref_df, reference_col, ref_src, positive=options.positive))
         )
         joined, more = join_on_id(joined, a_src, ref, ref_src, allow_unmatched=options.allow_unmatched)
         dropped[f"unmatched_in_{ref_src.name}"] = more[f"unmatched_in_{ref_src.name}"]
@@ -175,6 +191,7 @@ def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResul
         bins=options.bins,
         max_levels=options.max_levels,
         source_name=f"{a_src.name}/{b_src.name}",
+        decimal_comma=options.table_format.decimal_comma,
     )
     rows = [_row(OVERALL, OVERALL, np.ones(joined.height, bool), a, b, y, options)]
     for stratifier in stratifiers:

@@ -26,7 +26,9 @@ from hstool.audit.operating_point import (
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
+from hstool.io.preds_labels import read_labels
 from hstool.io.sidecar import build_sidecar
+from hstool.io.table_format import LABEL, SCORE, ColumnMap, TableFormat
 from hstool.io.tables import KEY, check_one_stdin, join_on_id, read_table
 from hstool.stats.calibration import calibrated_threshold, piecewise_calibrate
 from hstool.stats.thresholds import sensitivity_specificity
@@ -38,9 +40,10 @@ TRANSFORM = "piecewise-linear, Cohen et al. 2020 eq. 1: s/(2t) below t, 1-(1-s)/
 class CalibrateOptions:
     threshold: str = "youden"  # the operating point mapped to 0.5
     targets: list[str] = field(default_factory=list)  # further thresholds to report
-    label_col: str = "label"
     positive: str | None = None
     allow_unmatched: bool = False
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,21 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
             "a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass --threshold NUMBER|FILE.json"
         )
     refuse_own_calibration(preds_path, point)
-    preds, preds_src = read_table(preds_path, role="predictions", required=(KEY, "score"))
-    scores = probabilities(preds, "score", preds_src)
+    preds, preds_src = read_table(
+        preds_path,
+        role="predictions",
+        required=(KEY, SCORE),
+        fmt=options.table_format,
+        columns=options.columns.pick(KEY, SCORE),
+    )
+    scores = probabilities(preds, SCORE, preds_src)
     sources = [preds_src]
     fit_scores, y, dropped = scores, None, {}
     if labels_path is not None:
-        labels, labels_src = read_table(labels_path, role="labels", required=(KEY, options.label_col))
+        labels, labels_src = read_labels(labels_path, options.columns, options.table_format)
         sources.append(labels_src)
         truth = labels.select(KEY).with_columns(
-            pl.Series("__y", binary_labels(labels, options.label_col, labels_src, positive=options.positive))
+            pl.Series("__y", binary_labels(labels, LABEL, labels_src, positive=options.positive))
         )
         joined, dropped = join_on_id(
             preds.select(KEY).with_columns(pl.Series("__s", scores)),

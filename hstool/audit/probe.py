@@ -27,6 +27,7 @@ from hstool.audit.strata_table import interval_text, p_text
 from hstool.errors import UsageError
 from hstool.io.arrays import read_embeddings
 from hstool.io.sidecar import build_sidecar
+from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY, join_on_id, read_table
 from hstool.stats.auc import auc_score, delong
 from hstool.stats.delong import compare_aucs, two_sided_p, wald_interval
@@ -57,6 +58,8 @@ class ProbeOptions:
     warn_auc: float = 0.7
     permutations: int = 0  # > 0: also a permutation p-value from this many shuffles
     allow_unmatched: bool = False
+    id_col: str = KEY
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,9 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
         raise UsageError(f"--permutations {options.permutations}: must be 0 (none) or more, e.g. 99")
     ids, matrix, emb_src = read_embeddings(emb_path, ids_path)
     required = (KEY, options.target) + ((options.label_col,) if options.per_superclass else ())
-    labels, labels_src = read_table(labels_path, role="labels", required=required)
+    labels, labels_src = read_table(
+        labels_path, role="labels", required=required, fmt=options.table_format, columns={KEY: options.id_col}
+    )
     rows_frame = pl.DataFrame({KEY: ids, "__row": np.arange(len(ids))})
     joined, dropped = join_on_id(rows_frame, emb_src, labels, labels_src, allow_unmatched=options.allow_unmatched)
     joined = joined.sort(KEY)
@@ -85,6 +90,7 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
         bins=options.bins,
         max_levels=options.max_levels,
         source_name=labels_src.name,
+        decimal_comma=labels_src.decimal_comma,
     )[0]
     # Cases without a usable value of the target are not part of the probe.
     unusable = [i for i, level in enumerate(target.levels) if level in (MISSING, OUTSIDE)]

@@ -7,7 +7,20 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Format, Output, Quiet, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    Format,
+    IdCol,
+    LabelCol,
+    NaValues,
+    Output,
+    Quiet,
+    ScoreCol,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -30,10 +43,12 @@ def command(
     a: Annotated[str, typer.Argument(help="Rater A: preds (image_id,score) or labels (image_id,label). '-' = stdin.")],
     b: Annotated[str, typer.Argument(help="Rater B, same forms as A.")],
     a_col: Annotated[
-        str | None, typer.Option("--a-col", help="Column of A to compare (default: score, else label).")
+        str | None,
+        typer.Option("--a-col", help="Column of A to compare (default: the --score-col column, else --label-col)."),
     ] = None,
     b_col: Annotated[
-        str | None, typer.Option("--b-col", help="Column of B to compare (default: score, else label).")
+        str | None,
+        typer.Option("--b-col", help="Column of B to compare (default: the --score-col column, else --label-col)."),
     ] = None,
     col: Annotated[
         str | None, typer.Option("--col", help="Same column name in A and B (sets --a-col and --b-col).")
@@ -45,8 +60,8 @@ def command(
         ),
     ] = None,
     reference_col: Annotated[
-        str, typer.Option("--reference-col", help="Label column of the reference file.")
-    ] = "label",
+        str | None, typer.Option("--reference-col", help="Label column of the reference file (default: --label-col).")
+    ] = None,
     threshold: Annotated[
         str,
         typer.Option(
@@ -93,6 +108,13 @@ def command(
         str | None,
         typer.Option("--plot", help="Write a PNG: Bland-Altman plot (two score inputs) and kappa per group."),
     ] = None,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     output: Output = None,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -102,6 +124,7 @@ def command(
     with handled(verbose):
         from hstool.audit.agree import AgreeOptions, run_agree
         from hstool.cli.stratify_args import check_level, check_min_n, choice, parse_bins, parse_crosses
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs
         from hstool.io.render import emit
@@ -126,6 +149,8 @@ def command(
             min_n=check_min_n(min_n),
             correction=choice("--correction", correction, METHODS),
             allow_unmatched=allow_unmatched,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         refuse_overwriting_inputs([output, plot], [a, b, reference])
         if plot is not None:

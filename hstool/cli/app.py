@@ -4,6 +4,7 @@ scipy, torch, onnxruntime) are imported inside each command, so `hs --help` stay
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -65,5 +66,28 @@ for _name, _module in COMMANDS:
         app.command(name=_name, epilog=getattr(_mod, "EPILOG", None))(_mod.command)
 
 
+# typer re-exports BadParameter but not its base class, click's UsageError (unknown option,
+# missing argument, missing value), which comes from typer's bundled click or from click.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 def main() -> None:
-    app()
+    """Run hs; a mistyped command line is one `hs: error:` line and exit 2, as every error is.
+
+    Typer's default is a boxed panel under the usage text; standalone_mode=False hands the
+    parsing error to us instead (typer.Exit codes are returned).
+    """
+    try:
+        code = app(prog_name="hs", standalone_mode=False)
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `hs` or `hs manifest` alone: the help
+            exc.show()
+        else:
+            ctx = exc.ctx
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            print(f"hs: error: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("hs: aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

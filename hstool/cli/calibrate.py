@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Output, Quiet, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    LabelCol,
+    NaValues,
+    Output,
+    Quiet,
+    ScoreCol,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -47,7 +59,6 @@ def command(
             "--target", help="Also report this threshold (sens=0.95, spec=0.9, youden or a number; repeatable)."
         ),
     ] = None,
-    label_col: Annotated[str, typer.Option("--label-col", help="Label column of LABELS.")] = "label",
     positive: Annotated[
         str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
     ] = None,
@@ -57,6 +68,13 @@ def command(
             "--allow-unmatched", help="Fit on ids present in both files; still calibrate every score of PREDS."
         ),
     ] = False,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     output: Output = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -64,13 +82,15 @@ def command(
     """Operating thresholds (Youden, target sensitivity/specificity) and scores calibrated to 0.5."""
     with handled(verbose):
         from hstool.audit.calibrate import CalibrateOptions, run_calibrate
+        from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
 
         options = CalibrateOptions(
             threshold=threshold,
             targets=list(target or []),
-            label_col=label_col,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
             positive=positive,
             allow_unmatched=allow_unmatched,
         )

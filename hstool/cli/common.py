@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import typer
 
-from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError
+from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError, Interrupted
 
 
 def say(message: str) -> None:
@@ -27,6 +27,9 @@ def handled(verbose: bool = False) -> Iterator[None]:
     """
     try:
         yield
+    except Interrupted as exc:  # not an error: the message says what was kept and how to go on
+        say(f"hs: {exc}")
+        raise typer.Exit(exc.exit_code) from None
     except HsError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)

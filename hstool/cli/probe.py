@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Format, Output, Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    Format,
+    IdCol,
+    NaValues,
+    Output,
+    Quiet,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -66,6 +78,11 @@ def command(
         bool,
         typer.Option("--allow-unmatched", help="Probe ids present in both inputs; count the rest in the metadata."),
     ] = False,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     seed: Seed = 0,
     output: Output = None,
     fmt: Format = None,
@@ -76,6 +93,7 @@ def command(
     with handled(verbose):
         from hstool.audit.probe import ProbeOptions, run_probe
         from hstool.cli.stratify_args import check_level, check_min_n, parse_bins
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
@@ -97,6 +115,8 @@ def command(
             warn_auc=warn_auc,
             permutations=permutations,
             allow_unmatched=allow_unmatched,
+            id_col=column_map(id_col).id,
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         refuse_overwriting_inputs([output], [emb, ids, labels])
         result = run_probe(emb, labels, options, ids_path=ids)

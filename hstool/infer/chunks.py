@@ -156,6 +156,8 @@ class DiskChunks(MemoryChunks):
         elif resume:
             log(f"hs: --resume: no unfinished run in {folder}; starting from the beginning")
         folder.mkdir(parents=True, exist_ok=True)
+        for torn in folder.glob(".*.partial"):  # a chunk being written when the run was killed
+            torn.unlink(missing_ok=True)
         if not state.is_file():
             write_text(state, json.dumps({"schema": PARTS_SCHEMA, "identity": identity}, indent=2) + "\n")
 

@@ -14,6 +14,11 @@ for debugging, small runs, and machines where processes cannot be started.
 Workers are started with `spawn` (no fork of a process that may hold threads, such as ONNX
 Runtime's or polars'), ignore Ctrl-C (the parent handles it and stops them), and exit on their
 own when the parent dies, even from `kill -9`, so a killed job never leaves decoders running.
+The shared memory blocks and the queues' semaphores are registered with multiprocessing's
+resource tracker, a helper process that removes them if this process dies without doing so.
+After a `kill -9` it would also print warnings about "leaked" objects on the terminal, unasked
+and possibly in the middle of a later run; hs starts it with its stderr silenced
+(`_quiet_resource_tracker`), so it cleans up without a word.
 An image that cannot be decoded does not stop a batch: its rows are zero-filled and reported
 in `DecodedBatch.failed`, and the caller decides (stop, or skip and list it).
 """
@@ -25,6 +30,7 @@ import os
 import queue
 import shutil
 import signal
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +91,26 @@ def _decode_into(
     return failed
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (once per process) with stderr on /dev/null.
+
+    The tracker inherits file descriptor 2 when it starts, so it is pointed at /dev/null just for
+    that moment; nothing else of hs writes to stderr then.
+    """
+    from multiprocessing import resource_tracker
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class DecodePool:
     """Decode batches of `paths` (indexed by row) with `workers` processes; use as a context
     manager so that workers and shared memory are released on every exit path."""
@@ -133,6 +159,7 @@ class DecodePool:
 
         block_bytes = int(np.prod(self.shape)) * 4
         slots = self._slots_that_fit(block_bytes, self.prefetch + 1)
+        _quiet_resource_tracker()
         ctx = mp.get_context("spawn")
         self._tasks = ctx.Queue()
         self._results = ctx.Queue()

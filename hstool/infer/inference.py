@@ -19,7 +19,7 @@ import numpy as np
 
 from hstool import __version__
 from hstool.data.manifest import PATH, Manifest, read_manifest
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, Interrupted, UsageError
 from hstool.infer.chunks import ChunkResult, DiskChunks, MemoryChunks, Plan, Shard, make_plan, parts_folder
 from hstool.infer.decode_pool import DecodePool, default_workers
 from hstool.infer.preds_format import (
@@ -124,8 +124,23 @@ def run_inference(
     resumed = plan.rows - sum(chunks[i][1] - chunks[i][0] for i in todo)
     if resumed:
         log(f"hs: resuming: {resumed} of {plan.rows} images already done in {store.folder}")
-    _compute(loaded, table, plan, todo, store, targets, options, workers, resumed, progress or (lambda d, t: None))
-    result = _finish(model, loaded, table, plan, store, targets, options, workers, resumed)
+    try:
+        _compute(loaded, table, plan, todo, store, targets, options, workers, resumed, progress or (lambda d, t: None))
+        result = _finish(model, loaded, table, plan, store, targets, options, workers, resumed)
+    except KeyboardInterrupt:
+        if store.folder is None:
+            raise
+        # Keeping the finished chunks is what --resume is for; say where they are.
+        raise Interrupted(
+            f"interrupted; no output was written, the finished chunks are kept in {store.folder}: "
+            f"run the same command with --resume to continue, or delete that folder"
+        ) from None
+    except BaseException:
+        # A failed run (a corrupt image, a decompression bomb...) leaves no hidden work folder,
+        # unless it was asked to be resumable.
+        if not options.resume:
+            store.finish()
+        raise
     store.finish()
     return result
 
@@ -150,6 +165,10 @@ def _check_outputs(model: str, manifest: str, targets: Targets, options: Inferen
             raise UsageError(f"-o {targets.preds}: predictions are written as CSV; use a .csv name")
         outputs.append(targets.preds)
     if targets.embeddings is not None:
+        if not str(targets.embeddings).lower().endswith(".npy"):
+            raise UsageError(
+                f"embeddings {targets.embeddings}: they are written as a NumPy array; give a name ending in .npy"
+            )
         outputs += [targets.embeddings, ids_path_for(targets.embeddings)]
     if len({str(Path(p).resolve()) for p in outputs}) < len(outputs):
         raise UsageError("predictions and embeddings need different output files")

@@ -14,6 +14,7 @@ from hstool.io.atomic import atomic_path
 from hstool.io.tables import KEY, Source, read_table
 
 _BLOCK_ROWS = 65536
+_NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file (NumPy's format specification)
 
 
 def ids_path_for(npy: str | Path) -> Path:
@@ -27,10 +28,18 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     path = Path(npy)
     if not path.is_file():
         raise InputError(f"{npy}: no such embedding file; make one with `hs embed MODEL MANIFEST -o {npy}`")
+    with open(path, "rb") as fh:
+        magic = fh.read(len(_NPY_MAGIC))
+    if magic != _NPY_MAGIC:
+        # Without the header NumPy would suggest unpickling the file: never do that, never say it.
+        raise InputError(f"{npy}: not a valid .npy array (no NumPy header); pass the emb.npy file written by hs embed")
     try:
         matrix = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        raise InputError(f"{npy}: not a readable .npy array ({exc}); pass the file written by hs embed") from None
+        reason = "object arrays are not accepted" if "pickle" in str(exc) else str(exc).splitlines()[0]
+        raise InputError(
+            f"{npy}: not a valid .npy array ({reason}); pass the emb.npy file written by hs embed"
+        ) from None
     if matrix.ndim != 2:
         raise InputError(f"{npy}: expected a 2-D array (n, d), found shape {matrix.shape}")
     if not np.issubdtype(matrix.dtype, np.floating):

@@ -47,7 +47,10 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
     inference chunks, whose zip checksums are checked on --resume).
     """
     target = check_writable(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as exc:  # e.g. a folder that claims to be writable but is not (/proc, a full disk)
+        raise _cannot_write(target, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -60,9 +63,15 @@ def atomic_path(target: str | Path, *, durable: bool = True) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (tmp_name, str(target)):
+            raise _cannot_write(target, exc) from None
         raise
+
+
+def _cannot_write(target: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write {target}: {exc.strerror or exc}")
 
 
 def write_bytes(target: str | Path, data: bytes) -> None:

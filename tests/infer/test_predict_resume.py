@@ -101,7 +101,12 @@ def test_resume_after_a_failure_computes_only_the_rest(run_hs, case):
     good = (folder / paths[30]).read_bytes()
     (folder / paths[30]).write_bytes(good[:40])  # corrupt: the run stops in its 4th chunk
     opts = ["--batch-size", "4", "--chunk-size", "8", "--workers", "0"]
+    # Without --resume a failed run leaves nothing behind, not even its hidden work folder.
     res = run_hs("predict", "model.onnx", "manifest.csv", *_both("r"), *opts)
+    assert res.returncode == 1 and b"corrupt" in res.stderr
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith((".r", "r."))) == []
+    # With --resume the finished chunks are kept for the next try.
+    res = run_hs("predict", "model.onnx", "manifest.csv", *_both("r"), *opts, "--resume")
     assert res.returncode == 1 and b"corrupt" in res.stderr
     assert not (folder / "r.csv").exists() and not (folder / "r.npy").exists()
     assert sorted(p.name for p in (folder / ".r.csv.parts").glob("chunk-*")) == [
@@ -176,6 +181,10 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(run_hs, long_case):
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
+    # Whatever the killed run's helper processes print ends up here once they are gone: no
+    # warnings from multiprocessing's resource tracker about leaked shared memory or semaphores.
+    after = proc.stderr.read()
+    assert b"leaked" not in after and b"resource_tracker" not in after, after
     assert not (folder / "k.csv").exists() and not (folder / "k.npy").exists()  # nothing looks complete
     done = len(list((folder / ".k.csv.parts").glob("chunk-*.npz")))
     assert 3 <= done < 120
@@ -184,7 +193,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(run_hs, long_case):
     while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert workers and all(_gone(w) for w in workers)
-    res = run_hs("predict", "model.onnx", "manifest.csv", *_both("k"), *SLOW, "--workers", "0", "--resume")
+    res = run_hs("predict", "model.onnx", "manifest.csv", *_both("k"), *SLOW, "--workers", "1", "--resume")
     assert res.returncode == 0, res.stderr
     assert f"resuming: {2 * done} of 240".encode() in res.stderr
     # The reference: one uninterrupted run (chunk size does not change the batches, only what is saved).
@@ -202,6 +211,8 @@ def test_ctrl_c_exits_130_and_writes_nothing_final(long_case):
     _wait_for_chunks(proc, folder / ".c.csv.parts", 2)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
-    assert b"interrupted" in proc.stderr.read()
+    message = proc.stderr.read().decode()
+    assert "interrupted" in message and "kept in" in message and "--resume" in message, message
     assert not [p for p in folder.iterdir() if p.name.startswith("c.")]  # no c.csv, c.npy, sidecars
     assert list((folder / ".c.csv.parts").glob("chunk-*.npz"))  # the work done is kept for --resume
+    assert not list(folder.rglob("*.partial"))  # no half-written chunk or output
