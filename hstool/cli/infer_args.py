@@ -10,7 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    NaValues,
+    Quiet,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 Model = Annotated[str, typer.Argument(metavar="MODEL", help="model.onnx exported by hs train (with hs.* metadata).")]
 ManifestArg = Annotated[str, typer.Argument(metavar="MANIFEST", help="manifest.csv (image_id,path,...); '-' = stdin.")]
@@ -81,11 +90,17 @@ def inference_command(
         shard: ShardOpt = None,
         resume: Resume = False,
         on_error: OnError = "fail",
+        id_col: IdCol = ColumnMap.id,
+        na_values: NaValues = None,
+        delimiter: Delimiter = None,
+        decimal_comma: DecimalComma = False,
+        sheet: Sheet = None,
         quiet: Quiet = False,
         verbose: Verbose = False,
     ) -> None:
         with handled(verbose):
             from hstool.cli.progress import progress_bar
+            from hstool.cli.table_args import column_map, table_format
             from hstool.infer.inference import InferenceOptions, Targets, run_inference
 
             if primary == "preds":
@@ -103,6 +118,8 @@ def inference_command(
                 on_error=on_error,
                 resume=resume,
                 root=root,
+                id_col=column_map(id_col).id,
+                table_format=table_format(na_values, delimiter, decimal_comma, sheet),
                 verbose=verbose,
             )
             log = (lambda message: None) if quiet else say

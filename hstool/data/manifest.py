@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from hstool.errors import InputError
+from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY, Source, read_table
 
 PATH = "path"
@@ -97,14 +98,28 @@ class Manifest:
         )
 
 
-def read_manifest(path: str, *, root: str | None = None, require_label: bool = False) -> Manifest:
+def read_manifest(
+    path: str,
+    *,
+    root: str | None = None,
+    require_label: bool = False,
+    id_col: str = KEY,
+    fmt: TableFormat = TableFormat(),
+) -> Manifest:
     """Read and validate a manifest; see the module docstring and docs/data.md.
 
     Errors (InputError, one line naming the file and line): missing image_id/path columns,
     empty or duplicate ids, empty paths, paths leaving the root, split values other than
     train/val/test, and with `require_label`: no label column, empty labels, a single class.
     """
-    table, source = read_table(path, role="manifest", required=(KEY, PATH), string_columns=(PATH, LABEL, SPLIT))
+    table, source = read_table(
+        path,
+        role="manifest",
+        required=(KEY, PATH),
+        string_columns=(PATH, LABEL, SPLIT),
+        fmt=fmt,
+        columns={KEY: id_col},
+    )
     table = table.with_columns(pl.col(c).cast(pl.String) for c in (PATH, LABEL, SPLIT) if c in table.columns)
     base = _root_folder(path, root)
     paths = _resolve_paths(table[PATH].to_list(), base, source)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.arrays import ids_path_for, write_embeddings_streamed
 from hstool.io.atomic import atomic_path, check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
+from hstool.io.table_format import KEY, TableFormat
 
 ON_ERROR = ("fail", "skip")
 Progress = Callable[[int, int], None]
@@ -55,6 +56,8 @@ class InferenceOptions:
     on_error: str = "fail"  # or 'skip'
     resume: bool = False
     root: str | None = None
+    id_col: str = KEY  # the manifest's id column (outputs always call it image_id)
+    table_format: TableFormat = field(default_factory=TableFormat)
     verbose: bool = False
 
 
@@ -111,7 +114,7 @@ def run_inference(
     log = log or (lambda message: None)
     shard = _check_options(targets, options)
     _check_outputs(model, manifest, targets, options)
-    table = read_manifest(manifest, root=options.root)
+    table = read_manifest(manifest, root=options.root, id_col=options.id_col, fmt=options.table_format)
     plan = make_plan(table.source.rows, batch_size=options.batch_size, chunk_size=options.chunk_size, shard=shard)
     if options.on_error == "fail":
         _check_files_present(table, plan)

@@ -79,7 +79,11 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
     clusters = read_clusters(inputs.clusters) if inputs.clusters else None
     groups = _groups(cases, clusters, inputs.labels, options.stratify)
     table = _sample(cases, groups, options)
-    paths, manifest_file = image_paths(inputs.manifest, inputs.root) if inputs.manifest else ({}, None)
+    paths, manifest_file = (
+        image_paths(inputs.manifest, inputs.root, options.stratify.columns.id, options.stratify.table_format)
+        if inputs.manifest
+        else ({}, None)
+    )
     if paths:
         table = table.with_columns(
             pl.Series("path", [paths[i][0] if i in paths else None for i in table[KEY]], dtype=pl.String)

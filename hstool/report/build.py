@@ -47,7 +47,9 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     clusters = _clusters(inputs, cases, options, notes, files)
     paths = {}
     if inputs.manifest:
-        paths, manifest_file = image_paths(inputs.manifest, inputs.root)
+        paths, manifest_file = image_paths(
+            inputs.manifest, inputs.root, options.stratify.columns.id, options.stratify.table_format
+        )
         files.append(manifest_file)
     data = ReportData(cases, strata, clusters, _stratifiers(cases, strata, inputs, options), paths, files, notes)
 
