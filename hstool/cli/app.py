@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 
@@ -68,7 +69,7 @@ for _name, _module in COMMANDS:
 
 # typer re-exports BadParameter but not its base class, click's UsageError (unknown option,
 # missing argument, missing value), which comes from typer's bundled click or from click.
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 def main() -> None:
@@ -79,7 +80,8 @@ def main() -> None:
     """
     try:
         code = app(prog_name="hs", standalone_mode=False)
-    except _USAGE_ERROR as exc:
+    except _USAGE_ERROR as caught:
+        exc: Any = caught  # click's UsageError: ctx, format_message(), show(), exit_code
         if type(exc).__name__ == "NoArgsIsHelpError":  # `hs` or `hs manifest` alone: the help
             exc.show()
         else:

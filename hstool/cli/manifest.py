@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Output, Quiet, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    NaValues,
+    Output,
+    Quiet,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 app = typer.Typer(
     help="Make or check a manifest.csv (image_id,path[,label][,split]): from a folder of images, "
@@ -202,6 +212,11 @@ def check(
     labels: Annotated[
         bool, typer.Option("--labels", help="Require a label column with at least two classes and no empty labels.")
     ] = False,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     decode: Annotated[bool, typer.Option("--decode", help="Also decode every image (slow on large sets).")] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -209,9 +224,18 @@ def check(
     """Validate a manifest and its image files."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
+        from hstool.cli.table_args import column_map, table_format
         from hstool.data.check import check_manifest
 
         with progress_bar("decoding images", quiet=quiet) as progress:
-            summary = check_manifest(manifest, root=root, require_label=labels, decode=decode, progress=progress)
+            summary = check_manifest(
+                manifest,
+                root=root,
+                require_label=labels,
+                decode=decode,
+                progress=progress,
+                id_col=column_map(id_col).id,
+                fmt=table_format(na_values, delimiter, decimal_comma, sheet),
+            )
         if not quiet:
             say(summary)

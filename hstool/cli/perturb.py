@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    NaValues,
+    Quiet,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -59,6 +69,11 @@ def command(
         bool,
         typer.Option("--force", help="Write into a non-empty output folder (files of the same name are replaced)."),
     ] = False,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -66,6 +81,7 @@ def command(
     """Perturbed copies of a manifest's images (FFT low/high-pass, resolution, noise) and a new manifest."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
+        from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.synth.perturb import Perturbation
         from hstool.synth.perturbed import run_perturb
@@ -92,6 +108,8 @@ def command(
                 workers=workers,
                 force=force,
                 progress=progress,
+                id_col=column_map(id_col).id,
+                fmt=table_format(na_values, delimiter, decimal_comma, sheet),
             )
         if not quiet:
             say(f"{perturbation.name}: {built.summary()}")

@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    NaValues,
+    Quiet,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -115,6 +125,11 @@ def command(
             "--size", metavar="N|HxW", help="Resize the base images first (bilinear). Default: keep their size."
         ),
     ] = None,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     seed: Seed = 0,
     force: Annotated[
         bool, typer.Option("--force", help="Write into a non-empty --out-dir (files of the same name are replaced).")
@@ -125,6 +140,7 @@ def command(
     """Plant hidden strata (a spurious drain, a rare, a noisy-label and a subtle subclass) into real images, with ground truth."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
+        from hstool.cli.table_args import column_map, table_format
         from hstool.synth.base import BaseSource
         from hstool.synth.run import run_synth
         from hstool.synth.spec import SynthSpec, parse_idx_source, parse_list
@@ -137,6 +153,8 @@ def command(
             splits=parse_list(splits, "--splits"),
             limit=limit,
             class_names=parse_list(class_names, "--class-names"),
+            id_col=column_map(id_col).id,
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
         spec = SynthSpec.from_options(
             seed=seed,

@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Quiet, Seed, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    IdCol,
+    NaValues,
+    Quiet,
+    Seed,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -163,12 +173,18 @@ def command(
         bool,
         typer.Option("--force", help="Start again in an --out-dir that holds an earlier run (its files are deleted)."),
     ] = False,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Train a classifier on a manifest's images and export it to model.onnx (probabilities + embedding)."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
+        from hstool.cli.table_args import column_map, table_format
         from hstool.data.preprocess import parse_size
         from hstool.train.config import TrainConfig, parse_floats
         from hstool.train.training import train
@@ -177,6 +193,8 @@ def command(
             manifest=manifest,
             out_dir=out_dir,
             root=root,
+            id_col=column_map(id_col).id,
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
             arch=arch,
             size=parse_size(size) if size else None,
             channels=channels,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from hstool.data.images import ImageError, load_image
 from hstool.data.manifest import PATH, describe, read_manifest
+from hstool.io.table_format import KEY, TableFormat
 
 
 def check_manifest(
@@ -15,9 +16,11 @@ def check_manifest(
     require_label: bool = False,
     decode: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    id_col: str = KEY,
+    fmt: TableFormat = TableFormat(),
 ) -> str:
     """Raise the first problem found (InputError / ImageError); return a one-line summary."""
-    manifest = read_manifest(path, root=root, require_label=require_label)
+    manifest = read_manifest(path, root=root, require_label=require_label, id_col=id_col, fmt=fmt)
     manifest.check_files()
     if decode:
         total = len(manifest.paths)

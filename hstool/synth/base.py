@@ -8,7 +8,7 @@ manifest images are decoded one at a time when they are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from hstool.data.build import ArrayPart, read_idx_part, read_npz_parts
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, read_manifest
 from hstool.errors import InputError, UsageError
 from hstool.io.sidecar import file_sha256
+from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY
 
 REF = "_ref"  # column: where the row's pixels are (index into BaseImages.parts or .paths)
@@ -36,6 +37,8 @@ class BaseSource:
     splits: tuple[str, ...] | None = None
     limit: int | None = None
     class_names: tuple[str, ...] | None = None
+    id_col: str = KEY  # --from-manifest: the manifest's id column
+    table_format: TableFormat = field(default_factory=TableFormat)
 
     def __post_init__(self) -> None:
         given = [
@@ -150,7 +153,13 @@ def read_base(source: BaseSource) -> BaseImages:
 
 
 def _from_manifest(source: BaseSource) -> BaseImages:
-    manifest = read_manifest(source.manifest, root=source.root, require_label=True)  # type: ignore[arg-type]
+    manifest = read_manifest(
+        source.manifest,  # type: ignore[arg-type]
+        root=source.root,
+        require_label=True,
+        id_col=source.id_col,
+        fmt=source.table_format,
+    )
     manifest.check_files()
     table = manifest.table.with_columns(pl.Series(REF, range(manifest.table.height), dtype=pl.Int64))
     has_splits = SPLIT in table.columns

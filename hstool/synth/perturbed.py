@@ -31,6 +31,7 @@ from hstool.data.images import load_image
 from hstool.data.manifest import PATH, read_manifest
 from hstool.errors import OutputError, UsageError
 from hstool.io.atomic import atomic_path, refuse_overwriting_inputs
+from hstool.io.table_format import KEY, TableFormat
 from hstool.synth.perturb import Perturbation
 
 COLUMN = "perturbation"
@@ -78,12 +79,14 @@ def run_perturb(
     workers: int = 1,
     force: bool = False,
     progress: Progress | None = None,
+    id_col: str = KEY,
+    fmt: TableFormat = TableFormat(),
 ) -> Built:
     if bits not in BITS:
         raise UsageError(f"--bits {bits}: choose 8 or 16")
     if workers < 1:
         raise UsageError(f"--workers {workers}: must be at least 1")
-    manifest = read_manifest(manifest_path, root=root)
+    manifest = read_manifest(manifest_path, root=root, id_col=id_col, fmt=fmt)
     manifest.check_files()
     folder = Path(out_dir)
     refuse_overwriting_inputs([folder / MANIFEST_NAME], [manifest_path])

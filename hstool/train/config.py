@@ -3,10 +3,11 @@ CLI configure training the same way, and a resumed run can be checked against th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hstool.errors import UsageError
+from hstool.io.table_format import KEY, TableFormat
 
 OPTIMIZERS = ("adam", "sgd")
 METRICS = ("auto", "auc", "accuracy", "loss")
@@ -22,6 +23,8 @@ class TrainConfig:
     manifest: str
     out_dir: str
     root: str | None = None
+    id_col: str = KEY  # the manifest's id column
+    table_format: TableFormat = field(default_factory=TableFormat)
     # Model and input; None means "chosen from the architecture" (docs/training.md).
     arch: str = "auto"
     size: tuple[int, int] | None = None
@@ -109,6 +112,8 @@ class TrainConfig:
             "force",
             "manifest",
             "root",
+            "id_col",
+            "table_format",
         }
         return {k: _plain(v) for k, v in asdict(self).items() if k not in ignored}
 

@@ -62,7 +62,9 @@ class TrainPlan:
 def make_plan(config: TrainConfig) -> TrainPlan:
     """Read and check the manifest and decide classes, rows and experiments (InputError or
     UsageError with a one-line message on bad input)."""
-    manifest = read_manifest(config.manifest, root=config.root, require_label=True)
+    manifest = read_manifest(
+        config.manifest, root=config.root, require_label=True, id_col=config.id_col, fmt=config.table_format
+    )
     manifest.check_files()
     source = manifest.source.name
     class_names, positive = _classes(manifest, config.positive)
