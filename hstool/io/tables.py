@@ -6,6 +6,7 @@ fix the problem. Joins are on `image_id`, never on row order.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import re
@@ -23,6 +24,7 @@ from hstool.io.table_format import LABEL, SCORE, TableFormat, sniff_delimiter
 _SHOWN = 3  # how many offending ids a message lists
 # The option that names each role's column, for messages that ask for it.
 _ROLE_OPTION = {KEY: "--id-col", SCORE: "--score-col", LABEL: "--label-col"}
+_GZIP_MAGIC = b"\x1f\x8b"
 _TRAILING_BLANK_LINES = re.compile(rb"(?:\r?\n[ \t]*)+\Z")
 
 
@@ -163,6 +165,11 @@ def read_table(
 
 
 def _read_csv(data: bytes, delimiter: str | None) -> pl.DataFrame:
+    if data[:2] == _GZIP_MAGIC:  # exports are often shipped as .csv.gz; sniff the text, not the archive
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise pl.exceptions.ComputeError(f"not a readable gzip file ({exc})") from None
     # Blank lines after the last row are an editor's or exporter's habit, not rows.
     data = _TRAILING_BLANK_LINES.sub(b"\n", data)
     if delimiter is None:

@@ -4,8 +4,11 @@ written by scripts/make_table_fixtures.py, each file named after its case."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 import string
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
+from hstool.audit.groups import build_stratifiers
 from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.stratify import run_stratify
 from hstool.io.table_format import ColumnMap
+from hstool.io.tables import read_table
 
 TABLES = ROOT / "tests" / "fixtures" / "tables"
 VENDOR = ["--id-col", "Accession", "--score-col", "PTX_prob", "--label-col", "Pneumothorax"]
@@ -247,3 +252,27 @@ def test_fixtures_are_what_the_script_writes(tmp_path):
     assert written == sorted(p.name for p in TABLES.iterdir())
     for name in written:
         assert (tmp_path / name).read_bytes() == Path(TABLES / name).read_bytes(), name
+
+
+def test_gzipped_csv_is_read_as_its_text(run_hs, canonical, tmp_path):
+    (tmp_path / "labels.csv.gz").write_bytes(gzip.compress((TABLES / "canonical_labels.csv").read_bytes()))
+    assert stratify_csv(run_hs, fx("canonical_preds.csv"), "labels.csv.gz") == canonical
+
+
+@pytest.mark.slow
+def test_the_nih_export_reads_whole_with_its_own_names(data_dir):
+    # ChestX-ray14's Data_Entry (112,120 rows; commas inside two header names, gzipped): the
+    # groups of two stratifiers, counted independently with the csv module.
+    path = data_dir / "nih-cxr14" / "Data_Entry_2017_v2020.csv.gz"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    table, source = read_table(str(path), role="labels", columns={"image_id": "Image Index"})
+    assert source.provenance()["columns"] == {"image_id": "Image Index"} and table.height == 112_120
+    stratifiers = build_stratifiers(
+        table, by=["Patient Gender", "View Position"], crosses=[], bins={}, max_levels=20, source_name=source.name
+    )
+    with gzip.open(path, "rt", newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    for stratifier, column in zip(stratifiers, (5, 6)):
+        expected = Counter(row[column] for row in rows)
+        assert dict(zip(stratifier.levels, stratifier.sizes().tolist())) == dict(expected)
