@@ -116,6 +116,8 @@ class Strata:
         return None if value is None else float(value)
 
 
+# Files hs wrote itself: a group or label spelled `NA` or `None` is a value, not a missing marker.
+HS_WRITTEN = TableFormat(na_values=())
 _STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "status", "reason")
 
 
@@ -126,6 +128,7 @@ def read_strata(path: str) -> Strata:
         required=("stratifier", "group", "n", "flag", "status"),
         key=None,
         string_columns=_STRATA_TEXT,
+        fmt=HS_WRITTEN,
     )
     mode = "binary" if "auc" in table.columns else "multiclass"
     needed = ("threshold", "sensitivity", "specificity") if mode == "binary" else ("accuracy",)
@@ -162,7 +165,11 @@ class Clusters:
 def read_clusters(path: str) -> Clusters:
     """clusters.csv (`hs.clusters/1`): image_id,label,cluster,role; rows without a cluster are dropped."""
     table, source = read_table(
-        path, role="clusters", required=(KEY, LABEL, "cluster"), string_columns=(LABEL, "cluster", "role")
+        path,
+        role="clusters",
+        required=(KEY, LABEL, "cluster"),
+        string_columns=(LABEL, "cluster", "role"),
+        fmt=HS_WRITTEN,
     )
     if "role" not in table.columns:
         table = table.with_columns(pl.lit("").alias("role"))
