@@ -31,6 +31,8 @@ Examples:
 
   hs calibrate test_preds.csv --threshold val_cal.csv.meta.json -o test_cal.csv
 
+  hs calibrate european_semicolon_decimal_comma.csv --decimal-comma --id-col Accession --score-col PTX_prob --threshold 0.3
+
   hs stratify preds.csv labels.csv --threshold cal.csv.meta.json
 
   hs stratify cal.csv labels.csv --threshold 0.5

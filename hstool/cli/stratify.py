@@ -37,7 +37,9 @@ Examples:
 
   hs stratify preds.csv labels.csv --threshold youden --fail-on worse -o strata.csv
 
-  hs stratify vendor.csv findings.xlsx --sheet labels --id-col Accession --score-col PTX_prob --label-col Pneumothorax
+  hs stratify vendor_preds.csv vendor_labels.csv --id-col Accession --score-col PTX_prob --label-col Pneumothorax
+
+  hs stratify preds.csv findings.xlsx --sheet labels --label-col Pneumothorax --by site --na-values unknown
 
 Output: one row per stratifier and group plus an overall row, with columns stratifier, group, scope, comparator, n, n_pos, prevalence, threshold, auc, auc_se, auc_ci_low, auc_ci_high, auc_delta, auc_p, auc_p_adj, the same _ci_low/_ci_high/_delta/_p/_p_adj pattern for sensitivity, specificity, ppv and npv, accuracy with its interval, brier, tp, fp, tn, fn, flag, worse_on, status and reason. With a 'pred' column instead of 'score' (multi-class), accuracy per group. Details: docs/formats.md and docs/statistics.md.
 """
