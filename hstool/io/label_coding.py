@@ -29,13 +29,15 @@ def _values_text(values: list[str]) -> str:
     return shown + (f", ... ({len(values)} values)" if len(values) > _SHOWN else "")
 
 
-def _coding_of(value: str) -> str | None:
-    """The coding a single (stripped) value belongs to, or None."""
-    number = parse_numbers(pl.Series([value])).item()
-    if number is not None and number in (0.0, 1.0):
-        return "0/1"
-    low = value.lower()
-    return next((name for name, pos, neg in _WORD_CODINGS if low in pos or low in neg), None)
+def _codings(values: list[str]) -> dict[str, str | None]:
+    """The coding each distinct (stripped) value belongs to, or None."""
+    numbers = parse_numbers(pl.Series(values, dtype=pl.String)).to_list()
+    out: dict[str, str | None] = {}
+    for value, number in zip(values, numbers):
+        low = value.lower()
+        words = (name for name, pos, neg in _WORD_CODINGS if low in pos or low in neg)
+        out[value] = "0/1" if number in (0.0, 1.0) else next(words, None)
+    return out
 
 
 def _is_positive(text: pl.Series, coding: str) -> np.ndarray:
@@ -66,7 +68,7 @@ def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: st
                 f"the positive one ({positive!r}) and one negative"
             )
         return (text == positive).to_numpy()
-    codings = {v: _coding_of(v) for v in values}
+    codings = _codings(values)
     unknown = [v for v, c in codings.items() if c is None]
     if unknown:
         first = int(text.is_in(unknown).arg_true()[0])

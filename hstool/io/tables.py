@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from hstool.errors import InputError, UsageError
+from hstool.io.table_format import DELIMITERS, LABEL, SCORE, TableFormat, sniff_delimiter
 from hstool.io.table_format import KEY as KEY  # re-exported: most readers import KEY from here
-from hstool.io.table_format import LABEL, SCORE, TableFormat, sniff_delimiter
 
 _SHOWN = 3  # how many offending ids a message lists
 # The option that names each role's column, for messages that ask for it.
@@ -244,6 +244,8 @@ def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequen
     if missing:
         option = _ROLE_OPTION.get(missing[0])
         fix = f"name the file's {missing[0]} column with {option} NAME" if option else "rename the column"
+        if df.width == 1 and any(d in df.columns[0] for d in DELIMITERS):
+            fix = "the header was read as one column: give the file's delimiter with --delimiter"
         raise InputError(
             f"{source.name}: the {role} file has no column '{missing[0]}' (found: {_found(df)}); "
             f"it needs {', '.join(source.file_column(c) for c in required)}: {fix}, or pass the right file"

@@ -109,7 +109,12 @@ BAD_INPUTS = [
     # (preds text, labels text, exit code, words the one-line error must contain)
     ("", "image_id,label\na,1\n", 1, ["preds.csv", "empty"]),
     ("image_id,score\n", "image_id,label\na,1\n", 1, ["preds.csv", "no data rows"]),
-    ("image_id,prob\na,0.5\n", "image_id,label\na,1\n", 1, ["preds.csv", "'score'", "found: image_id, prob", "--score-col"]),
+    (
+        "image_id,prob\na,0.5\n",
+        "image_id,label\na,1\n",
+        1,
+        ["preds.csv", "'score'", "found: image_id, prob", "--score-col"],
+    ),
     ("image_id,score\na,0.5\nb,0.6\n", "image_id,lbl\na,1\nb,0\n", 1, ["labels.csv", "no column 'label'"]),
     ("image_id,score\na,0.5\na,0.6\n", "image_id,label\na,1\n", 1, ["preds.csv", "line 3", "repeats line 2"]),
     ("image_id,score\na,0.5\nb,\n", "image_id,label\na,1\nb,0\n", 1, ["preds.csv", "line 3", "empty value"]),

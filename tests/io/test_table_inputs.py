@@ -102,6 +102,8 @@ def test_european_csv_needs_decimal_comma_and_then_matches(run_hs, canonical):
     assert calibrated["score"][0] == pytest.approx(0.602911)  # 0,602911 read as 0.602911, kept at t = 0.5
     line = one_error(run_hs("stratify", preds, fx("vendor_labels.csv"), "--delimiter", ";;"), code=2)
     assert "--delimiter" in line
+    line = one_error(run_hs("stratify", fx("canonical_preds.csv"), fx("canonical_labels.csv"), "--delimiter", "tab"))
+    assert "read as one column" in line and "--delimiter" in line
 
 
 def test_tsv_and_excel_sheets(run_hs, canonical):
