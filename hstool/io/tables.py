@@ -198,13 +198,14 @@ def _read_excel(data: bytes, name: str, role: str, sheet: str | None) -> pl.Data
 
 def _apply_mapping(df: pl.DataFrame, source: Source, role: str) -> pl.DataFrame:
     """Rename the file's columns named by the mapping to hs's names."""
+    moved = {own for _, own in source.renamed}  # columns renamed away (a swap is fine)
     for hs, own in source.renamed:
         if own not in df.columns:
             raise InputError(
                 f"{source.name}: the {role} file has no column '{own}' (the {hs} column; found: {_found(df)}); "
                 f"pass the right name with {_ROLE_OPTION.get(hs, 'the column option')}"
             )
-        if hs in df.columns:
+        if hs in df.columns and hs not in moved:
             raise InputError(
                 f"{source.name}: the {role} file has a column '{hs}' besides '{own}', which was named as the {hs} "
                 f"column; rename or remove '{hs}' so that the two cannot be confused"

@@ -229,10 +229,13 @@ def test_a_late_value_in_an_unused_column_never_breaks_the_read(run_hs, tmp_path
     assert groups(table, "sex") == {"F": 5000, "M": 5000, "(missing)": 1}
 
 
-_NAME = st.text(string.ascii_letters + string.digits + "_ ", min_size=1, max_size=12).map(str.strip).filter(bool)
+# Any name, hs's own names included (a file may call its id column `score`: a swap).
+_NAME = st.sampled_from(["image_id", "score", "label"]) | st.text(
+    string.ascii_letters + string.digits + "_ ", min_size=1, max_size=12
+).map(str.strip).filter(bool)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(_NAME, min_size=3, max_size=3, unique=True).filter(lambda n: not {"site", "sex"} & set(n)))
 def test_renaming_columns_and_mapping_them_changes_nothing(tmp_path, names):
     id_name, score_name, label_name = names
@@ -278,3 +281,17 @@ def test_the_nih_export_reads_whole_with_its_own_names(data_dir):
     for stratifier, column in zip(stratifiers, (5, 6)):
         expected = Counter(row[column] for row in rows)
         assert dict(zip(stratifier.levels, stratifier.sizes().tolist())) == dict(expected)
+
+
+def test_columns_called_by_each_others_hs_names_can_be_swapped(run_hs, canonical, tmp_path):
+    preds = pl.read_csv(fx("canonical_preds.csv"), infer_schema=False)
+    preds.rename({"image_id": "score", "score": "image_id"}).write_csv(tmp_path / "swapped.csv")
+    args = ("swapped.csv", fx("canonical_labels.csv"), "--id-col", "score", "--score-col", "image_id")
+    # Labels keep image_id: --id-col names every file's id column, so the labels need it too.
+    line = one_error(run_hs("stratify", *args))
+    assert "canonical_labels.csv" in line and "no column 'score'" in line
+    labels = pl.read_csv(fx("canonical_labels.csv"), infer_schema=False).rename({"image_id": "score"})
+    labels.write_csv(tmp_path / "labels.csv")
+    assert (
+        stratify_csv(run_hs, "swapped.csv", "labels.csv", "--id-col", "score", "--score-col", "image_id") == canonical
+    )
