@@ -5,7 +5,8 @@ one). Missing cells (empty, or a missing-value marker: the reader turned them in
 their own group, `(missing)`; a file that also holds the literal value `(missing)` is refused
 rather than merged with it. Numeric columns can be cut into bins given by edges
 (`age=0,40,65,200`) or quantiles (`age=q4`); a column whose values are all numbers, with more
-distinct values than `max_levels` and no bins, is cut into quartiles automatically (and says so).
+distinct values than `max_levels` and no bins, is cut into quartiles automatically (and says so),
+unless its values are written as codes (`_codes`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,16 @@ def _as_numbers(series: pl.Series, decimal_comma: bool) -> pl.Series | None:
         return None
     numbers = parse_numbers(series, decimal_comma=decimal_comma)
     return None if (numbers.is_null() & series.is_not_null()).any() else numbers.fill_nan(None)
+
+
+def _codes(series: pl.Series, decimal_comma: bool) -> bool:
+    """Numbers written as codes (`007`, or `1e3` beside `1000`): site or scanner identifiers,
+    which stay categories even when there are many of them; measurements are never written so."""
+    if series.dtype != pl.String:
+        return False
+    text = series.drop_nulls().str.strip_chars()
+    leading_zero = text.str.contains(r"^[+-]?0[0-9]").any()
+    return bool(leading_zero) or text.n_unique() != parse_numbers(text, decimal_comma=decimal_comma).n_unique()
 
 
 def _binned(series: pl.Series, spec: BinSpec, name: str, decimal_comma: bool = False) -> Stratifier:
@@ -198,7 +209,7 @@ def build_stratifiers(
             numbers = _as_numbers(series, decimal_comma)
             if column in bins:
                 singles[column] = _binned(series, bins[column], column, decimal_comma)
-            elif numbers is not None and numbers.n_unique() > max_levels:
+            elif numbers is not None and numbers.n_unique() > max_levels and not _codes(series, decimal_comma):
                 auto = _binned(series, BinSpec(quantiles=4), column, decimal_comma)
                 note = f"{numbers.n_unique()} distinct values: binned into quartiles (set --bins {column}=...)"
                 singles[column] = Stratifier(auto.name, auto.levels, auto.codes, note)

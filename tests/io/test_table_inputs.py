@@ -295,3 +295,17 @@ def test_columns_called_by_each_others_hs_names_can_be_swapped(run_hs, canonical
     assert (
         stratify_csv(run_hs, "swapped.csv", "labels.csv", "--id-col", "score", "--score-col", "image_id") == canonical
     )
+
+
+def test_many_codes_stay_groups_and_many_measurements_become_quartiles(run_hs, tmp_path):
+    labels = pl.read_csv(fx("canonical_labels.csv"), infer_schema=False)
+    n = labels.height
+    labels.with_columns(
+        pl.Series("scanner", [f"{i % 30:03d}" for i in range(n)]),  # 30 codes 000..029
+        pl.Series("age", [str(20 + i % 60) for i in range(n)]),  # 60 ages
+    ).write_csv(tmp_path / "labels.csv")
+    res = run_hs("stratify", fx("canonical_preds.csv"), "labels.csv", "--by", "scanner", "--by", "age", "-f", "csv")
+    assert res.returncode == 0, res.stderr
+    assert len(groups(res.stdout, "scanner")) == 30
+    assert list(groups(res.stdout, "age")) == ["[20, 34.75)", "[34.75, 49.5)", "[49.5, 64.25)", "[64.25, 79]"]
+    assert "age: 60 distinct values: binned into quartiles" in res.stderr.decode()
