@@ -186,7 +186,10 @@ def _read_excel(data: bytes, name: str, role: str, sheet: str | None) -> pl.Data
     try:
         sheets = fastexcel.read_excel(data).sheet_names
     except Exception as exc:  # fastexcel raises its own error family for unreadable workbooks
-        raise InputError(f"{name}: cannot read the {role} file as an Excel workbook: {_first_line(exc)}") from None
+        raise InputError(
+            f"{name}: cannot read the {role} file as an Excel workbook ({_first_line(exc)}); "
+            "open and save it again as .xlsx, or export the sheet as CSV"
+        ) from None
     listed = ", ".join(repr(s) for s in sheets)
     if sheet is None and len(sheets) > 1:
         raise InputError(f"{name}: the workbook has {len(sheets)} sheets ({listed}); name the one to read with --sheet")

@@ -309,3 +309,30 @@ def test_many_codes_stay_groups_and_many_measurements_become_quartiles(run_hs, t
     assert len(groups(res.stdout, "scanner")) == 30
     assert list(groups(res.stdout, "age")) == ["[20, 34.75)", "[34.75, 49.5)", "[49.5, 64.25)", "[64.25, 79]"]
     assert "age: 60 distinct values: binned into quartiles" in res.stderr.decode()
+
+
+def test_agree_and_cluster_take_the_same_mapping(run_hs, tmp_path):
+    canonical = (fx("canonical_preds.csv"), fx("canonical_labels.csv"))
+    vendor = (fx("vendor_preds.csv"), fx("vendor_labels.csv"))
+    for (preds, labels), extra in ((canonical, []), (vendor, VENDOR)):
+        res = run_hs("agree", preds, labels, "--reference", labels, "--threshold", "0.5", "--by", "site", *extra)
+        assert res.returncode == 0, res.stderr
+        (tmp_path / f"agree_{len(extra)}.csv").write_bytes(res.stdout)
+    assert (tmp_path / "agree_0.csv").read_bytes() == (tmp_path / "agree_6.csv").read_bytes()
+    ids = pl.read_csv(fx("canonical_preds.csv"))["image_id"]
+    np.save(tmp_path / "emb.npy", np.random.default_rng(3).normal(size=(len(ids), 4)).astype(np.float32))
+    pl.DataFrame({"image_id": ids}).write_csv(tmp_path / "emb.ids.csv")
+    for (preds, labels), extra in ((canonical, []), (vendor, VENDOR)):
+        args = ("cluster", "emb.npy", preds, labels, "--min-size", "10", "--by", "site", "-o", f"c{len(extra)}.csv")
+        res = run_hs(*args, *extra, "--summary", f"s{len(extra)}.csv")
+        assert res.returncode == 0, res.stderr
+    assert (tmp_path / "c0.csv").read_bytes() == (tmp_path / "c6.csv").read_bytes()
+    assert (tmp_path / "s0.csv").read_bytes() == (tmp_path / "s6.csv").read_bytes()
+
+
+def test_audit_takes_the_same_mapping(run_hs, tmp_path):
+    for name, extra in (("canonical", []), ("vendor", VENDOR)):
+        preds, labels = fx(f"{name}_preds.csv"), fx(f"{name}_labels.csv")
+        res = run_hs("audit", "-p", preds, "-l", labels, "--by", "site", "-o", f"{name}.csv", "-q", *extra)
+        assert res.returncode == 0, res.stderr
+    assert (tmp_path / "canonical.csv").read_bytes() == (tmp_path / "vendor.csv").read_bytes()
