@@ -42,14 +42,6 @@ def read_predictions(path: str, columns: ColumnMap, fmt: TableFormat) -> tuple[p
     )
 
 
-def read_labels(
-    path: str, columns: ColumnMap, fmt: TableFormat, *, required: tuple[str, ...] = (LABEL,)
-) -> tuple[pl.DataFrame, Source]:
+def read_labels(path: str, columns: ColumnMap, fmt: TableFormat) -> tuple[pl.DataFrame, Source]:
     """The labels file with its id and label columns under hs's names (other columns as read)."""
-    return read_table(
-        path,
-        role="labels",
-        required=(KEY, *required),
-        fmt=fmt,
-        columns=columns.pick(KEY, LABEL) if LABEL in required else columns.pick(KEY),
-    )
+    return read_table(path, role="labels", required=(KEY, LABEL), fmt=fmt, columns=columns.pick(KEY, LABEL))
