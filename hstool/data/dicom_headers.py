@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -107,7 +108,7 @@ def check_tags(keywords: list[str]) -> tuple[str, ...]:
             raise TagError(
                 f"{keyword} is a sequence, whose items cannot be one table cell; choose an element inside it"
             )
-        if vr in _BINARY_VRS:
+        if any(v in _BINARY_VRS for v in vr.split(" or ")):  # the dictionary writes 'OB or OW'
             raise TagError(f"{keyword} holds binary data ({vr}), not a value a table can show")
         if vr in _REFUSED_VRS or keyword in _IDENTIFIERS:
             what = _REFUSED_VRS.get(vr, "an identifier")
@@ -167,15 +168,18 @@ def read_header(path: str, job: HeaderJob) -> Header:
     from pydicom.filereader import read_partial
 
     try:
-        with open(path, "rb") as fp:
+        with _Watched(io.FileIO(path, "rb")) as fp:
             head = fp.read(132)
             if not _looks_like_dicom(head):
                 if path.lower().endswith(DICOM_EXTENSIONS):
                     return Header(reason="corrupt: not a DICOM file (no DICM marker, no DICOM elements)")
                 return Header()
             fp.seek(0)
+            fp.short = False
             stop = _StopAtPixels()
             ds = read_partial(fp, stop_when=stop, force=True)
+            if fp.short:
+                return Header(reason="corrupt: the file ends inside a DICOM element (truncated)")
     except OSError as exc:
         return Header(reason=f"cannot read: {exc.strerror or type(exc).__name__}")
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, IndexError, NotImplementedError) as exc:
@@ -189,6 +193,21 @@ def read_header(path: str, job: HeaderJob) -> Header:
 def _looks_like_dicom(head: bytes) -> bool:
     """`DICM` at byte 128, or (no preamble) a first element in group 0002 or 0008, little endian."""
     return head[128:132] == b"DICM" or head[:2] in (b"\x02\x00", b"\x08\x00")
+
+
+class _Watched(io.BufferedReader):
+    """A file that notices a short read: pydicom reads a value cut off by the end of the file
+    without complaint, so a truncated header would otherwise pass for a complete one. Only a
+    clean end of file, where the next element would start (8 bytes asked, none left), is not
+    short."""
+
+    short = False
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        if size is not None and 0 <= len(data) < size and not (len(data) == 0 and size == 8):
+            self.short = True
+        return data
 
 
 class _StopAtPixels:

@@ -137,7 +137,8 @@ def manifest_from_dicom(
             reason = "corrupt: no SOP Instance UID; use path-based image ids (--image-id path)"
         if reason is not None:
             if options.on_error == "fail":
-                raise InputError(f"{path}: {reason}; or pass --on-error skip to list such files and go on")
+                shown = Path(directory, rel).as_posix()  # as the user names it, not relative to the manifest
+                raise InputError(f"{shown}: {reason}; or pass --on-error skip to list such files and go on")
             skipped.append({PATH: path, REASON: reason})
             continue
         rows.append({KEY: image_id, PATH: path, **(header.row or {})})
