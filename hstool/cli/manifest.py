@@ -229,7 +229,8 @@ def dicom(
         ),
     ] = "fail",
     workers: Annotated[
-        int | None, typer.Option("--workers", help="Header-reading processes (0: none). Default: min(CPUs, 8).")
+        int | None,
+        typer.Option("--workers", help="Header-reading processes (0: none). Default: min(CPUs, 8) from 1000 files."),
     ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,

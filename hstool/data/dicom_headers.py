@@ -15,6 +15,7 @@ Messages name the file and the reason, never a tag value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -84,6 +85,8 @@ _IDENTIFIERS = frozenset(
         "PatientInsurancePlanCodeSequence",
     }
 )
+# Read but not exported (the patient key is a hash of PatientID, computed here).
+_NEEDED = ("SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "NumberOfFrames", "PatientID")
 _AGE_UNITS = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
 _AGE = re.compile(r"(\d{1,3})([DWMY]?)")
 _PIXEL_DATA, _FLOAT_PIXEL_DATA, _DOUBLE_PIXEL_DATA = 0x7FE00010, 0x7FE00008, 0x7FE00009
@@ -177,7 +180,7 @@ def read_header(path: str, job: HeaderJob) -> Header:
             fp.seek(0)
             fp.short = False
             stop = _StopAtPixels()
-            ds = read_partial(fp, stop_when=stop, force=True)
+            ds = read_partial(fp, stop_when=stop, force=True, specific_tags=_wanted(job.tags))
             if fp.short:
                 return Header(reason="corrupt: the file ends inside a DICOM element (truncated)")
     except OSError as exc:
@@ -188,6 +191,16 @@ def read_header(path: str, job: HeaderJob) -> Header:
         return _image_header(ds, stop.tag, job)
     except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, LookupError) as exc:
         return Header(reason=f"corrupt: invalid header values ({type(exc).__name__})")
+
+
+@functools.cache
+def _wanted(extra: tuple[str, ...]) -> list[int]:
+    """The only elements parsed: the exported ones and those needed to judge the file. Every
+    other value (names, dates, other UIDs...) is skipped unread, which is also faster."""
+    from pydicom.datadict import tag_for_keyword
+
+    keywords = DEFAULT_TAGS + extra + _NEEDED
+    return [int(t) for t in (tag_for_keyword(k) for k in keywords) if t is not None]
 
 
 def _looks_like_dicom(head: bytes) -> bool:

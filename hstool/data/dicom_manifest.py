@@ -49,7 +49,9 @@ ON_ERROR = ("fail", "skip")
 IMAGE_IDS = ("uid", "path")
 METADATA_SCHEMA = "hs.dicom-metadata/1"
 REASON = "reason"
-_FILES_PER_WORKER = 64  # below this, starting a worker process costs more than it saves
+# Below this many files per worker, reading in this process is faster: starting the pool costs
+# 1-2 s on the loaded 2-core development machine (docs/benchmarks.md), some 500 files' worth.
+_FILES_PER_WORKER = 500
 _TYPES = {AGE: pl.Float64, SPACING: pl.Float64, "BitsStored": pl.Int64, "Rows": pl.Int64, "Columns": pl.Int64}
 Progress = Callable[[int, int], None]
 
@@ -63,7 +65,7 @@ class DicomOptions:
     key_file: str | None = None  # None: a random key, used once and never written
     on_error: str = "fail"  # fail | skip
     image_id: str = "uid"  # uid (SOP Instance UID) | path (relative path, DICOM extension removed)
-    workers: int | None = None  # header-reading processes; None: min(CPUs, 8); 0: in this process
+    workers: int | None = None  # header-reading processes; None: automatic; 0: in this process
 
 
 @dataclass(frozen=True)
@@ -187,15 +189,22 @@ def write_dicom_outputs(built: DicomBuilt, *, output: str | None, labels_out: st
 
 
 def read_headers(paths: list[str], job: HeaderJob, workers: int | None, progress: Progress | None) -> list[Header]:
-    """`read_header` of every path, in order, in `workers` processes (0: in this process).
+    """`read_header` of every path, in order, in `workers` processes (0: in this process;
+    None: min(CPUs, 8), and none for fewer than 500 files per worker).
 
-    Workers are started with `spawn`, as hs's decoding workers are (no fork of a process that
-    may hold polars' threads); each file's header is small, so results travel as plain dicts.
+    Workers are forked from a fresh server process that has imported only the header reader
+    (`forkserver`): never a fork of this process, which may hold polars' threads, and cheaper
+    than `spawn`, which would re-import the command line in every worker. Each header is small,
+    so results travel pickled.
     """
     from hstool.infer.decode_pool import default_workers
 
     total = len(paths)
-    n_workers = min(default_workers() if workers is None else workers, total // _FILES_PER_WORKER)
+    if workers is None:  # automatic: a pool only when it pays
+        n_workers = min(default_workers(), total // _FILES_PER_WORKER)
+        n_workers = n_workers if n_workers > 1 else 0
+    else:
+        n_workers = min(workers, total)
     out: list[Header] = []
 
     def done(header: Header) -> None:
@@ -203,7 +212,7 @@ def read_headers(paths: list[str], job: HeaderJob, workers: int | None, progress
         if progress and (len(out) % 256 == 0 or len(out) == total):
             progress(len(out), total)
 
-    if n_workers <= 1:
+    if n_workers == 0:
         for path in paths:
             done(read_header(path, job))
         return out
@@ -211,7 +220,9 @@ def read_headers(paths: list[str], job: HeaderJob, workers: int | None, progress
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(1, min(256, total // (n_workers * 8)))
-    with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([read_header.__module__])
+    with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
         for header in pool.map(read_header, paths, itertools.repeat(job), chunksize=chunk):
             done(header)
     return out
