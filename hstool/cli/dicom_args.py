@@ -17,6 +17,7 @@ def dicom_options(
     image_id: str,
     workers: int | None,
     output: str | None,
+    labels_out: str | None,
 ) -> DicomOptions:
     choice("--on-error", on_error, ON_ERROR)
     choice("--image-id", image_id, IMAGE_IDS)
@@ -28,6 +29,8 @@ def dicom_options(
         raise UsageError("--key-file is the key of --patient-key; add --patient-key")
     if workers is not None and workers < 0:
         raise UsageError(f"--workers {workers}: give 0 (read in this process) or more")
+    if labels_out == "-":
+        raise UsageError("--labels-out needs a file name (stdout carries the manifest)")
     if on_error == "skip" and (output is None or output == "-"):
         raise UsageError(
             "--on-error skip lists the skipped files in OUTPUT.errors.csv: give the manifest a file, -o FILE"

@@ -251,6 +251,7 @@ def dicom(
             image_id=image_id,
             workers=workers,
             output=output,
+            labels_out=labels_out,
         )
         manifest_dir = Path(output).parent if output is not None and output != "-" else Path.cwd()
         with progress_bar("reading DICOM headers", quiet=quiet) as progress:

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +167,16 @@ class Header:
 
 
 def read_header(path: str, job: HeaderJob) -> Header:
-    """The metadata of one file; never raises for a bad file (its reason is returned)."""
+    """The metadata of one file; never raises for a bad file (its reason is returned).
+
+    pydicom's warnings about invalid values are silenced: they quote the value (`Invalid value
+    for VR AS: '...'`), which may be a Patient ID, and must not reach the terminal or a log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_header(path, job)
+
+
+def _read_header(path: str, job: HeaderJob) -> Header:
     from pydicom.errors import InvalidDicomError
     from pydicom.filereader import read_partial
 

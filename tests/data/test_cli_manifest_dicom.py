@@ -211,6 +211,7 @@ def test_duplicate_sop_instance(data_dir, tmp_path, run_hs):
         (["--on-error", "ignore"], 2, "--on-error 'ignore': choose one of fail, skip"),
         (["--image-id", "name"], 2, "--image-id 'name': choose one of uid, path"),
         (["--workers", "-1"], 2, "--workers -1: give 0"),
+        (["--labels-out", "-"], 2, "--labels-out needs a file name"),
     ],
 )
 def test_bad_options(archive, tmp_path, run_hs, args, code, message):

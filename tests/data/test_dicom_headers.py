@@ -136,3 +136,13 @@ def test_read_header_of_each_kind_of_file(tmp_path):
     other.write_text("a README next to the images")
     assert read_header(str(other), HeaderJob()) == read_header(str(other), HeaderJob()).__class__()  # ignored
     assert read_header(str(tmp_path / "gone"), HeaderJob()).reason.startswith("cannot read")
+
+
+def test_invalid_values_do_not_leak_through_warnings(tmp_path, recwarn):
+    with pytest.warns(UserWarning):  # the writer warns: the values below break their VRs
+        path = small_dicom(tmp_path / "bad", 1, "p1", PatientID="SECRET\\ID" * 10, PatientAge="SECRETAGE")
+    recwarn.clear()
+    header = read_header(str(path), HeaderJob(key=b"k" * 16))
+    assert header.row is not None and header.row[AGE] is None
+    assert header.row[PATIENT_KEY] == patient_key(b"k" * 16, "SECRET\\ID" * 10)
+    assert not recwarn.list
