@@ -230,7 +230,7 @@ def dicom(
     ] = "fail",
     workers: Annotated[
         int | None,
-        typer.Option("--workers", help="Header-reading processes (0: none). Default: min(CPUs, 8) from 1000 files."),
+        typer.Option("--workers", help="Header-reading processes (0: none). Default: min(CPUs, 8) from 4000 files."),
     ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,

@@ -42,16 +42,17 @@ from hstool.errors import InputError, UsageError
 from hstool.infer.preds_format import errors_path_for
 from hstool.io.atomic import check_writable, write_text
 from hstool.io.render import emit
-from hstool.io.sidecar import build_sidecar
+from hstool.io.sidecar import build_sidecar, sidecar_path
 from hstool.io.tables import KEY
 
 ON_ERROR = ("fail", "skip")
 IMAGE_IDS = ("uid", "path")
 METADATA_SCHEMA = "hs.dicom-metadata/1"
 REASON = "reason"
-# Below this many files per worker, reading in this process is faster: starting the pool costs
-# 1-2 s on the loaded 2-core development machine (docs/benchmarks.md), some 500 files' worth.
-_FILES_PER_WORKER = 500
+# Below this many files per worker, the pool is not started: on the loaded 2-core development
+# machine it never beat reading in this process (docs/benchmarks.md); it is meant for many
+# cores and slow (network) storage, where waiting on files dominates.
+_FILES_PER_WORKER = 2000
 _TYPES = {AGE: pl.Float64, SPACING: pl.Float64, "BitsStored": pl.Int64, "Rows": pl.Int64, "Columns": pl.Int64}
 Progress = Callable[[int, int], None]
 
@@ -118,7 +119,9 @@ def manifest_from_dicom(
     for target in files_out:
         check_writable(target)
     real_top, base = tree_inside(directory, manifest_dir)
-    files = sorted(walk_files(real_top, base, lambda name: True))
+    # hs's own outputs from an earlier run (manifest, sidecars, errors list) are not archive files.
+    own = {os.path.realpath(p) for o in files_out for p in (o, sidecar_path(o), errors_path_for(o))}
+    files = sorted(f for f in walk_files(real_top, base, lambda name: True) if os.path.join(real_top, f) not in own)
     if not files:
         raise InputError(f"{directory}: no files found; pass the folder that holds the DICOM archive")
     key, key_source = None, None
@@ -190,7 +193,7 @@ def write_dicom_outputs(built: DicomBuilt, *, output: str | None, labels_out: st
 
 def read_headers(paths: list[str], job: HeaderJob, workers: int | None, progress: Progress | None) -> list[Header]:
     """`read_header` of every path, in order, in `workers` processes (0: in this process;
-    None: min(CPUs, 8), and none for fewer than 500 files per worker).
+    None: min(CPUs, 8), and none for fewer than 2000 files per worker).
 
     Workers are forked from a fresh server process that has imported only the header reader
     (`forkserver`): never a fork of this process, which may hold polars' threads, and cheaper

@@ -178,6 +178,13 @@ def test_same_key_gives_identical_files(archive, tmp_path, run_hs):
     for name in ("a.csv", "b.csv"):
         run_hs("manifest", "dicom", "archive", "-o", name, "--on-error", "skip", "--patient-key", "--key-file", "key")
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    # Rerun into the archive itself: the first run's outputs are not taken for archive files.
+    written = []
+    for _ in range(2):
+        args = ["-o", "archive/manifest.csv", "--labels-out", "archive/meta.csv", "--on-error", "skip"]
+        assert run_hs("manifest", "dicom", "archive", *args).returncode == 0
+        written.append([(archive / n).read_bytes() for n in ("manifest.csv", "manifest.csv.meta.json", "meta.csv")])
+    assert written[0] == written[1]
     assert patient_key(KEY, "PID-01-7731").encode() in (tmp_path / "a.csv").read_bytes()
 
 
