@@ -12,9 +12,10 @@ from hstool.cli.options import Format, Output, Quiet, Verbose
 
 app = typer.Typer(
     help="Make or check a manifest.csv (image_id,path[,label][,split]): from a folder of images, "
-    "a MedMNIST .npz or MNIST idx files.",
+    "a DICOM archive (with header metadata), a MedMNIST .npz or MNIST idx files.",
     epilog="Examples:\n\n  hs manifest folder chest_xray/ -o chest_xray/manifest.csv\n\n"
     "  hs manifest npz pneumoniamnist.npz --splits test --out-dir pm/\n\n"
+    "  hs manifest dicom archive/ -o archive/manifest.csv --labels-out meta.csv --patient-key\n\n"
     "  hs manifest check pm/manifest.csv\n\nEach subcommand's --help has more.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
