@@ -90,6 +90,7 @@ _IDENTIFIERS = frozenset(
 _NEEDED = ("SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "NumberOfFrames", "PatientID")
 _AGE_UNITS = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
 _AGE = re.compile(r"(\d{1,3})([DWMY]?)")
+_DICOMDIR = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage
 _PIXEL_DATA, _FLOAT_PIXEL_DATA, _DOUBLE_PIXEL_DATA = 0x7FE00010, 0x7FE00008, 0x7FE00009
 
 
@@ -164,6 +165,7 @@ class Header:
     row: dict[str, Any] | None = None
     reason: str | None = None
     sop_instance_uid: str | None = None
+    directory: bool = False  # a DICOMDIR: the archive's index, neither an image nor a problem
 
 
 def read_header(path: str, job: HeaderJob) -> Header:
@@ -247,6 +249,8 @@ class _StopAtPixels:
 
 def _image_header(ds: Dataset, pixel_tag: int | None, job: HeaderJob) -> Header:
     if pixel_tag is None:
+        if _sop_class_uid(ds) == _DICOMDIR:
+            return Header(directory=True)
         return Header(reason=f"unsupported: no pixel data ({_sop_class(ds)}); not an image")
     if pixel_tag != _PIXEL_DATA:
         return Header(reason="unsupported: floating-point pixel data (a parametric map?), not an integer image")
@@ -283,10 +287,16 @@ def _row_spacing(value: Any) -> float | None:
     return float(first)
 
 
+def _sop_class_uid(ds: Dataset) -> str | None:
+    """SOP Class UID, from the data set or else the file meta information."""
+    uid = ds.get("SOPClassUID") or getattr(ds, "file_meta", Dataset()).get("MediaStorageSOPClassUID")
+    return str(uid) if uid else None
+
+
 def _sop_class(ds: Dataset) -> str:
     """The SOP class in words (a standard name, never patient data)."""
     from pydicom.uid import UID
 
-    uid = ds.get("SOPClassUID")
-    name = UID(str(uid)).name if uid else ""
-    return name if name and name != str(uid) else "unknown SOP class"
+    uid = _sop_class_uid(ds)
+    name = UID(uid).name if uid else ""
+    return name if name and name != uid else "unknown SOP class"

@@ -78,12 +78,16 @@ class DicomBuilt:
     metadata: pl.DataFrame
     metadata_meta: dict[str, Any]
     errors: pl.DataFrame
-    not_dicom: int
 
     def summary(self) -> str:
-        skipped = f", {self.errors.height} skipped" if self.errors.height else ""
-        ignored = f", {self.not_dicom} non-DICOM files ignored" if self.not_dicom else ""
-        return f"{self.manifest.table.height} DICOM images{skipped}{ignored}"
+        """'5 DICOM images, 1 skipped, 1 DICOMDIR and 2 non-DICOM files ignored'."""
+        files = self.manifest.meta["dicom"]["files"]
+        skipped = f", {files['skipped']} skipped" if files["skipped"] else ""
+        ignored = [f"{files['dicomdir']} DICOMDIR"] if files["dicomdir"] else []
+        ignored += [f"{files['not_dicom']} non-DICOM"] if files["not_dicom"] else []
+        return f"{files['images']} DICOM images{skipped}" + (
+            f", {' and '.join(ignored)} files ignored" if ignored else ""
+        )
 
 
 def read_key(key_file: str) -> bytes:
@@ -131,8 +135,11 @@ def manifest_from_dicom(
     job = HeaderJob(tags=options.tags, key=key)
     headers = read_headers([os.path.join(real_top, f) for f in files], job, options.workers, progress)
     paths = [Path(os.path.relpath(os.path.join(real_top, f), base)).as_posix() for f in files]
-    rows, skipped, not_dicom = [], [], 0
+    rows, skipped, not_dicom, directories = [], [], 0, 0
     for rel, path, header in zip(files, paths, headers):
+        if header.directory:
+            directories += 1
+            continue
         if header.row is None and header.reason is None:
             not_dicom += 1
             continue
@@ -161,7 +168,13 @@ def manifest_from_dicom(
         "image_id": "SOPInstanceUID" if options.image_id == "uid" else "path",
         "exported_tags": list(DEFAULT_TAGS + options.tags),
         "patient_key": _key_info(key, key_source),
-        "files": {"seen": len(files), "images": table.height, "skipped": len(skipped), "not_dicom": not_dicom},
+        "files": {
+            "seen": len(files),
+            "images": table.height,
+            "skipped": len(skipped),
+            "dicomdir": directories,
+            "not_dicom": not_dicom,
+        },
     }
     parameters = {
         "source": "dicom",
@@ -178,7 +191,7 @@ def manifest_from_dicom(
     metadata_meta = build_sidecar(
         schema=METADATA_SCHEMA, parameters=parameters, inputs=inputs, rows=metadata.height, extra={"dicom": dicom}
     )
-    return DicomBuilt(Built(table=table, meta=meta), metadata, metadata_meta, errors, not_dicom)
+    return DicomBuilt(Built(table=table, meta=meta), metadata, metadata_meta, errors)
 
 
 def write_dicom_outputs(built: DicomBuilt, *, output: str | None, labels_out: str | None) -> None:

@@ -125,7 +125,7 @@ def test_skip_lists_non_images_and_keeps_identifiers_out(archive, tmp_path, run_
     sidecar = json.loads((archive / "manifest.csv.meta.json").read_text())
     assert sidecar["schema"] == "hs.manifest/1" and sidecar["rows"] == 6
     dicom = sidecar["dicom"]
-    assert dicom["files"] == {"seen": 11, "images": 6, "skipped": 4, "not_dicom": 1}
+    assert dicom["files"] == {"seen": 11, "images": 6, "skipped": 4, "dicomdir": 0, "not_dicom": 1}
     assert dicom["exported_tags"][-2:] == ["KVP", "ImagerPixelSpacing"] and dicom["image_id"] == "SOPInstanceUID"
     assert (
         dicom["patient_key"]["key"] == "key file"
@@ -357,3 +357,20 @@ def test_predict_and_stratify_by_header_metadata(tmp_path, run_hs):
     assert_no_identifiers(
         tmp_path, tmp_path / "study", [v for i in range(60) for v in identifiers(i, f"{i // 2:02d}").values()]
     )
+
+
+def test_dicomdir_is_the_index_not_an_error(tmp_path, run_hs):
+    """A media export (CD, USB): DICOMDIR plus PT*/ST*/SE*/IM* files, written by pydicom."""
+    from pydicom.fileset import FileSet
+
+    fileset = FileSet()
+    for i in range(3):
+        tags = {"StudyTime": "101500", "StudyID": "S1", "SeriesNumber": 1, "InstanceNumber": i + 1}
+        fileset.add(str(small_dicom(tmp_path / "src" / f"{i}", i, "01", Manufacturer="Agfa", **tags)))
+    fileset.write(tmp_path / "export")
+    res = run_hs("manifest", "dicom", "export", "-o", "export/manifest.csv")
+    assert res.returncode == 0, res.stderr
+    assert b"3 DICOM images, 1 DICOMDIR files ignored" in res.stderr
+    manifest = pl.read_csv(tmp_path / "export" / "manifest.csv")
+    assert manifest["path"].to_list() == [f"PT000000/ST000000/SE00000{i}/IM000000" for i in range(3)]
+    assert json.loads((tmp_path / "export" / "manifest.csv.meta.json").read_text())["dicom"]["files"]["dicomdir"] == 1
