@@ -47,7 +47,10 @@ DEFAULT_TAGS = (
 )
 DICOM_EXTENSIONS = (".dcm", ".dicom", ".dic")
 MULTI_VALUE_SEPARATOR = "\\"  # DICOM's own delimiter between the values of one element
-KEY_HEX = 16  # patient_key: the first 64 bits of the HMAC, in hex
+KEY_HEX = 16  # patient_key: the first 64 bits of the HMAC, in hex...
+# ...after a prefix, so that no reader takes a key for a number: `0123...` would lose its zero,
+# and `1234e567...` parses as a float, which could make two patients one.
+KEY_PREFIX = "pk"
 MIN_KEY_BYTES = 16
 
 # Value representations that hold people, dates, identifiers or free text (PS3.5 6.2).
@@ -137,10 +140,11 @@ def age_years(text: str | None) -> float | None:
 
 
 def patient_key(key: bytes, patient_id: str | None) -> str | None:
-    """HMAC-SHA256 of the Patient ID under `key`, first 64 bits in hex; None without an ID."""
+    """`pk` + HMAC-SHA256 of the Patient ID under `key`, first 64 bits in hex; None without an ID."""
     if patient_id is None or not str(patient_id).strip():
         return None
-    return hmac.new(key, str(patient_id).strip().encode("utf-8"), hashlib.sha256).hexdigest()[:KEY_HEX]
+    digest = hmac.new(key, str(patient_id).strip().encode("utf-8"), hashlib.sha256).hexdigest()
+    return KEY_PREFIX + digest[:KEY_HEX]
 
 
 def key_id(key: bytes) -> str:

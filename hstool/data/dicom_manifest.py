@@ -28,6 +28,7 @@ from hstool.data.dicom_headers import (
     DEFAULT_TAGS,
     DICOM_EXTENSIONS,
     KEY_HEX,
+    KEY_PREFIX,
     MIN_KEY_BYTES,
     PATIENT_KEY,
     SPACING,
@@ -266,7 +267,7 @@ def _key_info(key: bytes | None, source: str | None) -> dict[str, Any] | None:
     return {
         "column": PATIENT_KEY,
         "method": "HMAC-SHA256 of PatientID",
-        "hex_digits": KEY_HEX,
+        "format": f"'{KEY_PREFIX}' + {KEY_HEX} hex digits",
         "key": source,
         "key_id": key_id(key),
     }

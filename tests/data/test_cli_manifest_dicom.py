@@ -111,6 +111,7 @@ def test_skip_lists_non_images_and_keeps_identifiers_out(archive, tmp_path, run_
     assert rows["old/raw"]["Manufacturer"] == "Philips" and rows["old/raw"]["PatientAge"] == 81.0
     assert rows["p01/st1/se1/im1"]["patient_key"] == rows["p01/st2/se1/im2.dcm"]["patient_key"]
     assert len({r["patient_key"] for r in rows.values()}) == 4
+    assert manifest["patient_key"].dtype == pl.String and manifest["patient_key"].str.starts_with("pk").all()
     errors = pl.read_csv(archive / "manifest.csv.errors.csv").rows()
     assert [(p, r.split(" (")[0].split(";")[0]) for p, r in errors] == [
         ("p04/cine", "unsupported: multi-frame image"),
