@@ -37,7 +37,9 @@ def check_manifest(
     With `group_col` (e.g. patient_key), the values found in more than one split are listed in
     `Checked.overlap`; unless `allow_overlap`, finding any is an InputError, raised by
     `fail_on_overlap` once the caller has shown the list."""
-    manifest = read_manifest(path, root=root, require_label=require_label)
+    manifest = read_manifest(
+        path, root=root, require_label=require_label, text_columns=(group_col,) if group_col else ()
+    )
     manifest.check_files()
     if decode:
         total = len(manifest.paths)

@@ -97,14 +97,19 @@ class Manifest:
         )
 
 
-def read_manifest(path: str, *, root: str | None = None, require_label: bool = False) -> Manifest:
-    """Read and validate a manifest; see the module docstring and docs/data.md.
+def read_manifest(
+    path: str, *, root: str | None = None, require_label: bool = False, text_columns: tuple[str, ...] = ()
+) -> Manifest:
+    """Read and validate a manifest; see the module docstring and docs/data.md. `text_columns`
+    (when present) are read as text, like image_id: group keys such as `0042` keep their zeros.
 
     Errors (InputError, one line naming the file and line): missing image_id/path columns,
     empty or duplicate ids, empty paths, paths leaving the root, split values other than
     train/val/test, and with `require_label`: no label column, empty labels, a single class.
     """
-    table, source = read_table(path, role="manifest", required=(KEY, PATH), string_columns=(PATH, LABEL, SPLIT))
+    table, source = read_table(
+        path, role="manifest", required=(KEY, PATH), string_columns=(PATH, LABEL, SPLIT, *text_columns)
+    )
     table = table.with_columns(pl.col(c).cast(pl.String) for c in (PATH, LABEL, SPLIT) if c in table.columns)
     base = _root_folder(path, root)
     paths = _resolve_paths(table[PATH].to_list(), base, source)
