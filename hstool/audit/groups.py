@@ -97,6 +97,11 @@ def _codes(series: pl.Series, decimal_comma: bool) -> bool:
     return bool(leading_zero) or text.n_unique() != parse_numbers(text, decimal_comma=decimal_comma).n_unique()
 
 
+def is_measurement(series: pl.Series, decimal_comma: bool = False) -> bool:
+    """Every present cell a number, none written as a code: a column that may be binned."""
+    return _as_numbers(series, decimal_comma) is not None and not _codes(series, decimal_comma)
+
+
 def _binned(series: pl.Series, spec: BinSpec, name: str, decimal_comma: bool = False) -> Stratifier:
     numbers = _as_numbers(series, decimal_comma)
     if numbers is None:
@@ -217,9 +222,10 @@ def build_stratifiers(
                 singles[column] = _categorical(series, column, source_name)
         return singles[column]
 
-    unused = set(bins) - set(by) - {c for group in crosses for c in group}
-    if unused:
-        raise UsageError(f"--bins names {sorted(unused)[0]!r}, which is not among the stratifiers (--by/--cross)")
+    # A binned column that is not crossed is a stratifier of its own: `--bins age=0,40,65,120`
+    # alone means "stratify by age in these bins" (in the order the bins were given).
+    crossed = {c for group in crosses for c in group}
+    by = by + [c for c in bins if c not in by and c not in crossed]
     result = [single(c) for c in by]
     for columns in crosses:
         if len(columns) < 2:

@@ -40,6 +40,8 @@ Examples:
 
   hs stratify preds.csv clusters.csv --by cluster
 
+  hs cluster emb.npy preds.csv labels.csv --describe meta.csv --describe-out described.csv   # meta.csv from hs manifest dicom --labels-out
+
 Default: the paper's method (Oakden-Rayner et al. 2019): within each superclass, k-means for k in 2..5; for each k the two clusters with more than --min-size members and the largest error-rate difference; of those pairs, the one with the farthest centroids is reported (roles high_error / low_error).
 
 Outputs: -o writes clusters.csv (image_id, label, cluster, role, k, error, distance, split: a labels file for hs stratify --by cluster). The summary (stdout, or --summary) has one row per superclass (cluster '(all)') and per cluster at every k: superclass, k, cluster, n, n_error, error_rate, error_ci_low, error_ci_high, rest_n, rest_error_rate, error_delta, p (Fisher exact vs the rest of the superclass), p_adj (across the run), flag, candidate, pair_distance, role, silhouette, status, reason. --prevalence writes each known-subclass value's prevalence per cluster of the reported k (the paper's Table 4). Details: docs/cluster.md and docs/formats.md.
@@ -148,6 +150,17 @@ def command(
     delimiter: Delimiter = None,
     decimal_comma: DecimalComma = False,
     sheet: Sheet = None,
+    describe: Annotated[
+        str | None,
+        typer.Option(
+            "--describe",
+            help="Metadata table (image_id + columns, e.g. from hs manifest dicom --labels-out): rank the values "
+            "over-represented in each high-error cluster (Fisher tests, --correction).",
+        ),
+    ] = None,
+    describe_out: Annotated[
+        str | None, typer.Option("--describe-out", help="Write the --describe table here (every value tested).")
+    ] = None,
     seed: Seed = 0,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -195,11 +208,25 @@ def command(
             columns=column_map(id_col, score_col, label_col),
             table_format=table_format(na_values, delimiter, decimal_comma, sheet),
         )
-        outputs = [p for p in (output, summary, prevalence) if p is not None]
+        outputs = [p for p in (output, summary, prevalence, describe_out) if p is not None]
         if len(set(outputs)) < len(outputs):
-            raise UsageError("-o, --summary and --prevalence must name different files")
-        refuse_overwriting_inputs(outputs, [emb, ids or str(ids_path_for(emb)), preds, labels])
+            raise UsageError("-o, --summary, --prevalence and --describe-out must name different files")
+        if describe_out and not describe:
+            raise UsageError("--describe-out writes the table of --describe; add --describe META.csv")
+        refuse_overwriting_inputs(outputs, [emb, ids or str(ids_path_for(emb)), preds, labels, describe])
         result = run_cluster(emb, preds, labels, options)
+        described = None
+        if describe:
+            from hstool.audit.cluster.describe import DescribeOptions, describe_clusters
+
+            described = describe_clusters(
+                result.assignments,
+                describe,
+                DescribeOptions(correction=correction, alpha=alpha, allow_unmatched=allow_unmatched),
+                inputs=result.meta["inputs"],
+            )
+            if describe_out:
+                emit(described.table, fmt=None, output=describe_out, meta=described.meta)
         if output:
             emit(
                 result.assignments,
@@ -220,7 +247,7 @@ def command(
                 "\nKnown subclasses in the reported clusters (Table 4):\n" + table_text(result.prevalence_view)
             )
         if not quiet:
-            for line in result.lines:
+            for line in result.lines + (described.lines if described else []):
                 say(line)
         if fail_on == "worse" and result.n_flagged:
             raise AuditFailed(

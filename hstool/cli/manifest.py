@@ -11,6 +11,7 @@ from hstool.cli.common import handled, say
 from hstool.cli.options import (
     DecimalComma,
     Delimiter,
+    Format,
     IdCol,
     NaValues,
     Output,
@@ -22,9 +23,10 @@ from hstool.io.table_format import ColumnMap
 
 app = typer.Typer(
     help="Make or check a manifest.csv (image_id,path[,label][,split]): from a folder of images, "
-    "a MedMNIST .npz or MNIST idx files.",
+    "a DICOM archive (with header metadata), a MedMNIST .npz or MNIST idx files.",
     epilog="Examples:\n\n  hs manifest folder chest_xray/ -o chest_xray/manifest.csv\n\n"
     "  hs manifest npz pneumoniamnist.npz --splits test --out-dir pm/\n\n"
+    "  hs manifest dicom archive/ -o archive/manifest.csv --labels-out meta.csv --patient-key\n\n"
     "  hs manifest check pm/manifest.csv\n\nEach subcommand's --help has more.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -192,6 +194,91 @@ def idx(
         )
 
 
+DICOM_EPILOG = """\
+Examples:
+
+  hs manifest dicom archive/ -o archive/manifest.csv --labels-out archive/meta.csv
+
+  hs manifest dicom archive/ -o archive/manifest.csv --patient-key --key-file site.key --tags ImagerPixelSpacing,KVP
+
+  hs manifest dicom archive/ --on-error skip -o archive/manifest.csv   # skipped files in manifest.csv.errors.csv
+
+Files are recognised by content (DICM marker), with or without an extension; only headers are read. Output columns: image_id (SOP Instance UID, or the path with --image-id path), path, Modality, Manufacturer, ManufacturerModelName, ViewPosition, BodyPartExamined, PatientSex, PatientAge (years), PhotometricInterpretation, BitsStored, Rows, Columns, PixelSpacing (row spacing, mm), the --tags columns, patient_key (with --patient-key). Names, IDs, dates, accession numbers, UIDs and free text are never exported. Details: docs/data.md.
+"""
+
+
+@app.command("dicom", epilog=DICOM_EPILOG)
+def dicom(
+    directory: Annotated[str, typer.Argument(metavar="DIR", help="Folder of DICOM files, searched recursively.")],
+    output: Output = None,
+    labels_out: Annotated[
+        str | None,
+        typer.Option(
+            "--labels-out", help="Also write image_id + the metadata columns here (labels for hs stratify --by)."
+        ),
+    ] = None,
+    tags: Annotated[
+        str | None,
+        typer.Option("--tags", help="Comma-separated DICOM keywords to add (e.g. KVP,ImagerPixelSpacing)."),
+    ] = None,
+    patient_key: Annotated[
+        bool,
+        typer.Option("--patient-key", help="Add patient_key, an HMAC-SHA256 of PatientID (for patient-level splits)."),
+    ] = False,
+    key_file: Annotated[
+        str | None,
+        typer.Option(
+            "--key-file", help="Secret key for --patient-key (at least 16 bytes). Default: random, used once."
+        ),
+    ] = None,
+    image_id: Annotated[
+        str, typer.Option("--image-id", help="uid (SOP Instance UID) or path (relative path, DICOM extension dropped).")
+    ] = "uid",
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error", help="fail: stop at the first non-image file. skip: list them in OUTPUT.errors.csv."
+        ),
+    ] = "fail",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Header-reading processes (0: none). Default: min(CPUs, 8) from 4000 files."),
+    ] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Manifest and header metadata of the DICOM images under a folder (no identifiers)."""
+    with handled(verbose):
+        from pathlib import Path
+
+        from hstool.cli.dicom_args import dicom_options
+        from hstool.cli.progress import progress_bar
+        from hstool.data.dicom_manifest import manifest_from_dicom, write_dicom_outputs
+
+        options = dicom_options(
+            tags=tags,
+            patient_key=patient_key,
+            key_file=key_file,
+            on_error=on_error,
+            image_id=image_id,
+            workers=workers,
+            output=output,
+            labels_out=labels_out,
+        )
+        manifest_dir = Path(output).parent if output is not None and output != "-" else Path.cwd()
+        with progress_bar("reading DICOM headers", quiet=quiet) as progress:
+            built = manifest_from_dicom(
+                directory,
+                manifest_dir=manifest_dir,
+                options=options,
+                outputs=(output, labels_out),
+                progress=progress,
+            )
+        write_dicom_outputs(built, output=output, labels_out=labels_out)
+        if not quiet:
+            say(built.summary())
+
+
 CHECK_EPILOG = """\
 Examples:
 
@@ -199,7 +286,9 @@ Examples:
 
   hs manifest check manifest.csv --labels --decode
 
-Checks the columns, ids, paths (inside the root, files present), split values, and with --labels the labels; with --decode it also decodes every image. Prints a one-line summary on stderr; exit 1 on the first problem.
+  hs manifest check archive/manifest.csv --group-col patient_key   # needs a split column
+
+Checks the columns, ids, paths (inside the root, files present), split values, and with --labels the labels; with --decode it also decodes every image. Prints a one-line summary on stderr; exit 1 on the first problem. With --group-col, the groups found in more than one split go to stdout (or -o): GROUP, splits, n, n_train, n_val, n_test; exit 1 when there is any, unless --allow-overlap.
 """
 
 
@@ -218,24 +307,42 @@ def check(
     decimal_comma: DecimalComma = False,
     sheet: Sheet = None,
     decode: Annotated[bool, typer.Option("--decode", help="Also decode every image (slow on large sets).")] = False,
+    group_col: Annotated[
+        str | None,
+        typer.Option(
+            "--group-col", help="List values of this column (e.g. patient_key) found in several splits; exit 1."
+        ),
+    ] = None,
+    allow_overlap: Annotated[
+        bool, typer.Option("--allow-overlap", help="With --group-col: only report groups in several splits.")
+    ] = False,
+    output: Output = None,
+    fmt: Format = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Validate a manifest and its image files."""
+    """Validate a manifest and its image files; with --group-col, check that no group spans two splits."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
         from hstool.cli.table_args import column_map, table_format
-        from hstool.data.check import check_manifest
+        from hstool.data.check import check_manifest, fail_on_overlap
+        from hstool.io.render import emit
 
         with progress_bar("decoding images", quiet=quiet) as progress:
-            summary = check_manifest(
+            checked = check_manifest(
                 manifest,
                 root=root,
                 require_label=labels,
                 decode=decode,
+                group_col=group_col,
+                allow_overlap=allow_overlap,
                 progress=progress,
                 id_col=column_map(id_col).id,
                 fmt=table_format(na_values, delimiter, decimal_comma, sheet),
             )
+        if checked.overlap is not None and checked.meta is not None:
+            emit(checked.overlap.table, fmt=fmt, output=output, meta=checked.meta)
         if not quiet:
-            say(summary)
+            say(checked.summary)
+        if not allow_overlap:
+            fail_on_overlap(checked)

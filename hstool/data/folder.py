@@ -4,8 +4,9 @@ name of the first-level subfolder, as in torchvision's ImageFolder."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -24,16 +25,8 @@ def manifest_from_folder(folder: str, *, manifest_dir: str | Path, split_dirs: b
     `folder` without its extension; `path` is relative to `manifest_dir` (where the manifest
     will be written), which must contain `folder`.
     """
-    top = Path(folder)
-    if not top.is_dir():
-        raise InputError(f"{folder}: no such folder; pass the folder that holds the images")
-    real_top, base = os.path.realpath(top), os.path.realpath(manifest_dir)
-    if os.path.commonpath([real_top, base]) != base:
-        raise UsageError(
-            f"{folder} is not inside {base}, the manifest's folder: manifest paths must stay inside "
-            f"it; write the manifest into {folder} or a folder above it (-o {folder}/{MANIFEST_NAME})"
-        )
-    files = sorted(_image_files(real_top, base))
+    real_top, base = tree_inside(folder, manifest_dir)
+    files = sorted(walk_files(real_top, base, lambda name: name.lower().endswith(IMAGE_EXTENSIONS)))
     if not files:
         raise InputError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) found; check the folder")
     rows = [_folder_row(folder, rel, os.path.relpath(os.path.join(real_top, rel), base), split_dirs) for rel in files]
@@ -44,12 +37,28 @@ def manifest_from_folder(folder: str, *, manifest_dir: str | Path, split_dirs: b
     return Built(table=table, meta=meta)
 
 
-def _image_files(top: str, base: str) -> Iterable[str]:
-    """Image files below `top`, as '/'-separated paths relative to it."""
+def tree_inside(folder: str, manifest_dir: str | Path) -> tuple[str, str]:
+    """The real paths of `folder` and `manifest_dir`, refusing a folder outside the manifest's
+    folder (manifest paths must stay inside it)."""
+    if not Path(folder).is_dir():
+        raise InputError(f"{folder}: no such folder; pass the folder that holds the images")
+    real_top, base = os.path.realpath(folder), os.path.realpath(manifest_dir)
+    if os.path.commonpath([real_top, base]) != base:
+        raise UsageError(
+            f"{folder} is not inside {base}, the manifest's folder: manifest paths must stay inside "
+            f"it; write the manifest into {folder} or a folder above it (-o {folder}/{MANIFEST_NAME})"
+        )
+    return real_top, base
+
+
+def walk_files(top: str, base: str, keep: Callable[[str], bool]) -> Iterable[str]:
+    """Files below `top` whose name `keep` accepts, as '/'-separated paths relative to it.
+    Hidden files and folders are skipped, links to folders not followed, and a link to a file
+    outside `base` is refused."""
     for here, dirs, names in os.walk(top):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
-            if name.startswith(".") or not name.lower().endswith(IMAGE_EXTENSIONS):
+            if name.startswith(".") or not keep(name):
                 continue
             full = os.path.join(here, name)
             if os.path.islink(full) and os.path.commonpath([os.path.realpath(full), base]) != base:
@@ -60,7 +69,7 @@ def _image_files(top: str, base: str) -> Iterable[str]:
             yield Path(os.path.relpath(full, top)).as_posix()
 
 
-def _folder_row(folder: str, rel: str, path: str, split_dirs: bool) -> dict:
+def _folder_row(folder: str, rel: str, path: str, split_dirs: bool) -> dict[str, Any]:
     parts = rel.split("/")
     row = {KEY: rel.rsplit(".", 1)[0], PATH: Path(path).as_posix(), LABEL: None, SPLIT: None}
     if split_dirs:
@@ -76,7 +85,7 @@ def _folder_row(folder: str, rel: str, path: str, split_dirs: bool) -> dict:
     return row
 
 
-def _folder_table(folder: str, rows: list[dict]) -> pl.DataFrame:
+def _folder_table(folder: str, rows: list[dict[str, Any]]) -> pl.DataFrame:
     table = pl.DataFrame(rows, schema={KEY: pl.String, PATH: pl.String, LABEL: pl.String, SPLIT: pl.String})
     unlabelled = table[LABEL].is_null()
     if unlabelled.all():

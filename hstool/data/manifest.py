@@ -105,8 +105,10 @@ def read_manifest(
     require_label: bool = False,
     id_col: str = KEY,
     fmt: TableFormat = TableFormat(),
+    text_columns: tuple[str, ...] = (),
 ) -> Manifest:
-    """Read and validate a manifest; see the module docstring and docs/data.md.
+    """Read and validate a manifest; see the module docstring and docs/data.md. `text_columns`
+    (when present) are read as text, like image_id: group keys such as `0042` keep their zeros.
 
     Errors (InputError, one line naming the file and line): missing image_id/path columns,
     empty or duplicate ids, empty paths, paths leaving the root, split values other than
@@ -116,7 +118,7 @@ def read_manifest(
         path,
         role="manifest",
         required=(KEY, PATH),
-        string_columns=(PATH, LABEL, SPLIT),
+        string_columns=(PATH, LABEL, SPLIT, *text_columns),
         fmt=fmt,
         columns={KEY: id_col},
     )
