@@ -344,7 +344,7 @@ def test_predict_and_stratify_by_header_metadata(tmp_path, run_hs):
     labels.write_csv(tmp_path / "labels.csv")
     res = run_hs(
         "stratify", "preds.csv", "labels.csv", "--by", "Manufacturer", "--by", "ViewPosition",
-        "--by", "PatientAge", "--bins", "PatientAge=0,40,65,120", "-o", "strata.csv",
+        "--bins", "PatientAge=0,40,65,120", "-o", "strata.csv",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     strata = pl.read_csv(tmp_path / "strata.csv")
