@@ -14,11 +14,19 @@ import polars as pl
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
-from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
-from hstool.errors import InputError
+from hstool.audit.strata_table import (
+    StratifyOptions,
+    finalize,
+    flagged_summary,
+    human_view,
+    interval_text,
+    p_text,
+)
+from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
+from hstool.stats.heterogeneity import Heterogeneity
 
 LABEL = "label"
 METRIC_LABELS = {
@@ -28,6 +36,18 @@ METRIC_LABELS = {
     "ppv": "PPV",
     "npv": "NPV",
     "accuracy": "accuracy",
+    "calibration_slope": "cal. slope",
+    "calibration_intercept": "cal. intercept",
+    "ece": "ECE",
+    "auc_mdd": "MDD(AUC)",
+    "sensitivity_mdd": "MDD(sens)",
+}
+# What the terminal table shows of each family (the CSV and JSON hold every column).
+SHOWN = {
+    "auc": ["auc"],
+    "proportions": ["sensitivity", "specificity", "ppv"],
+    "calibration": ["calibration_slope", "calibration_intercept", "ece"],
+    "power": ["auc_mdd", "sensitivity_mdd"],
 }
 
 
@@ -86,10 +106,13 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
         source_name=labels_src.name,
     )
     data = strata_binary.Data.build(scores, y, threshold)
-    rows = strata_binary.analyse(data, stratifiers, options)
-    table = finalize(rows, list(strata_binary.TESTED), options.correction, options.alpha, strata_binary.SCHEMA)
+    analysis = strata_binary.analyse(data, stratifiers, options)
+    tested = [m for m in strata_binary.TESTED if strata_binary.FAMILY_OF[m] in options.metrics]
+    table = finalize(
+        analysis.rows, tested, options.correction, options.alpha, strata_binary.SCHEMA, options.flag_on, options.margins
+    )
     threshold_info = {"rule": point.describe(), "value": threshold}
-    return _result(
+    result = _result(
         table,
         strata_binary.TESTED,
         "hs.strata/1",
@@ -100,9 +123,25 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
         stratifiers,
         threshold_info,
     )
+    return with_heterogeneity(result, analysis.heterogeneity)
+
+
+def with_heterogeneity(result: StrataResult, pooled: dict[str, Heterogeneity]) -> StrataResult:
+    """The AUC's heterogeneity across each stratifier's groups: in the sidecar (and so the JSON
+    output) and as footer lines of the table."""
+    result.meta["heterogeneity"] = {name: asdict(h) for name, h in pooled.items()}
+    for name, h in pooled.items():
+        result.summary.append(
+            f"AUC across {name} ({h.k} groups): Cochran's Q {h.q:.2f} (df {h.df}, p {p_text(h.q_p)}), "
+            f"I² {100 * h.i2:.0f}%, tau² {h.tau2:.2g}; random-effects pooled AUC "
+            f"{interval_text(h.pooled, h.pooled_ci_low, h.pooled_ci_high)}"
+        )
+    return result
 
 
 def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
+    if options.margins:
+        raise UsageError("margins are for binary scores; multi-class accuracy is flagged by its plain test")
     nulls = preds["pred"].is_null()
     if nulls.any():
         raise InputError(f"{preds_src.at(int(nulls.arg_true()[0]), 'pred')}: empty prediction; every row needs a class")
@@ -161,10 +200,9 @@ def _result(table, tested, schema, mode, options, sources, dropped, stratifiers,
         seed=options.seed if options.ci == "bootstrap" else None,
         extra=extra,
     )
-    view = human_view(
-        table, ["auc", "sensitivity", "specificity", "ppv"] if mode == "binary" else ["accuracy"], METRIC_LABELS
-    )
-    summary = flagged_summary(table, options.correction, options.alpha)
+    shown = [m for family in options.metrics for m in SHOWN[family]] if mode == "binary" else ["accuracy"]
+    view = human_view(table, shown, METRIC_LABELS)
+    summary = flagged_summary(table, options.correction, options.alpha, options.margins)
     if threshold is not None:
         summary.insert(
             0, f"threshold {threshold['value']:.4g} ({threshold['rule']}); {extra['n_analysed']} cases; {n_tests} tests"

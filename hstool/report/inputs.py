@@ -122,7 +122,7 @@ class Strata:
         return None if value is None else float(value)
 
 
-_STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "status", "reason")
+_STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "status", "reason", "auc_test")
 
 
 def read_strata(path: str) -> Strata:
