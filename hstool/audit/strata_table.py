@@ -181,3 +181,13 @@ def flagged_summary(
         rule += "; margins " + ", ".join(f"{m} {v:g}" for m, v in margins.items())
     head = f"{len(lines)} group(s) significantly worse ({rule})"
     return [head + (":" if lines else ".")] + ["  " + line for line in lines]
+
+
+def heterogeneity_lines(pooled: dict[str, dict[str, Any]]) -> list[str]:
+    """The footer lines for the AUC's heterogeneity across each stratifier's groups (sidecar form)."""
+    return [
+        f"AUC across {name} ({h['k']} groups): Cochran's Q {h['q']:.2f} (df {h['df']}, p {p_text(h['q_p'])}), "
+        f"I² {100 * h['i2']:.0f}%, tau² {h['tau2']:.2g}; random-effects pooled AUC "
+        f"{interval_text(h['pooled'], h['pooled_ci_low'], h['pooled_ci_high'])}"
+        for name, h in pooled.items()
+    ]

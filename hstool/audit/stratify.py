@@ -18,9 +18,8 @@ from hstool.audit.strata_table import (
     StratifyOptions,
     finalize,
     flagged_summary,
+    heterogeneity_lines,
     human_view,
-    interval_text,
-    p_text,
 )
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
@@ -130,12 +129,7 @@ def with_heterogeneity(result: StrataResult, pooled: dict[str, Heterogeneity]) -
     """The AUC's heterogeneity across each stratifier's groups: in the sidecar (and so the JSON
     output) and as footer lines of the table."""
     result.meta["heterogeneity"] = {name: asdict(h) for name, h in pooled.items()}
-    for name, h in pooled.items():
-        result.summary.append(
-            f"AUC across {name} ({h.k} groups): Cochran's Q {h.q:.2f} (df {h.df}, p {p_text(h.q_p)}), "
-            f"I² {100 * h.i2:.0f}%, tau² {h.tau2:.2g}; random-effects pooled AUC "
-            f"{interval_text(h.pooled, h.pooled_ci_low, h.pooled_ci_high)}"
-        )
+    result.summary.extend(heterogeneity_lines(result.meta["heterogeneity"]))
     return result
 
 

@@ -35,14 +35,26 @@ class Heterogeneity:
     pooled_ci_high: float
 
 
+def chi2_sf(q: float, df: int) -> float:
+    """P(X > q) for a chi-square with integer `df`: the closed-form series of the regularised
+    upper incomplete gamma Q(df/2, q/2) (Abramowitz & Stegun 26.4.4-5), without importing scipy
+    (slow to import) for one number."""
+    x = q / 2.0
+    if x <= 0:
+        return 1.0
+    log_x = math.log(x)
+    if df % 2 == 0:
+        return min(1.0, sum(math.exp(-x + i * log_x - math.lgamma(i + 1)) for i in range(df // 2)))
+    series = sum(math.exp(-x + (i - 0.5) * log_x - math.lgamma(i + 0.5)) for i in range(1, (df + 1) // 2))
+    return min(1.0, math.erfc(math.sqrt(x)) + series)
+
+
 def dersimonian_laird(estimates: np.ndarray, variances: np.ndarray, level: float = 0.95) -> Heterogeneity | None:
     """Q, I^2, tau^2 and the random-effects pooled estimate; None with fewer than 2 groups.
 
     Groups with a variance that is not positive (e.g. a perfect AUC with SE 0) would get an
     infinite weight; the caller leaves them out.
     """
-    from scipy.stats import chi2  # imported here: scipy.stats is slow to import
-
     theta = np.asarray(estimates, dtype=np.float64)
     v = np.asarray(variances, dtype=np.float64)
     if theta.size < 2 or (v <= 0).any():
@@ -61,7 +73,7 @@ def dersimonian_laird(estimates: np.ndarray, variances: np.ndarray, level: float
         k=int(theta.size),
         q=q,
         df=df,
-        q_p=float(chi2.sf(q, df)),
+        q_p=chi2_sf(q, df),
         i2=i2,
         tau2=tau2,
         pooled=pooled,

@@ -105,6 +105,7 @@ def test_content_of_sections(hostile):
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
     assert "drain=no: auc" in summary and "sensitivity" in summary  # the flagged hidden subclass, in words
     assert "High-error clusters" in summary and "cluster 1/k2/c0&lt;b&gt; of label 1" in summary
+    assert "Heterogeneity across groups" in summary and "AUC across &lt;u&gt;site&lt;/u&gt; (3 groups)" in summary
     subgroups = html.split('<section id="subgroups">')[1].split("</section>")[0]
     assert subgroups.count('<tr class="flagged">') == 1 and "worse: auc, sensitivity" in subgroups
     assert "Forest plot of AUC and sensitivity" in subgroups

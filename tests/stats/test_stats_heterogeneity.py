@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import chi2
 from statsmodels.stats.meta_analysis import combine_effects
 
-from hstool.stats.heterogeneity import dersimonian_laird
+from hstool.stats.heterogeneity import chi2_sf, dersimonian_laird
 
 
 def _oracle(theta, v):
@@ -39,7 +40,7 @@ def test_any_sites_match_statsmodels(pairs):
     got = dersimonian_laird(theta, v)
     res, _, _ = _oracle(theta, v)
     assert got is not None
-    assert got.q == pytest.approx(res.q, rel=1e-9, abs=1e-12)
+    assert got.q == pytest.approx(res.q, rel=1e-9, abs=1e-9)  # statsmodels leaves ~1e-12 for equal sites
     # statsmodels leaves a negative moment estimate of tau^2 untruncated (and then pools with it);
     # DerSimonian & Laird truncate at 0, where the random-effects mean is the fixed-effect one.
     assert got.tau2 == pytest.approx(max(res.tau2, 0.0), rel=1e-9, abs=1e-12)
@@ -53,3 +54,9 @@ def test_identical_sites_have_no_heterogeneity_and_one_group_none():
     assert got is not None and got.q == pytest.approx(0.0, abs=1e-20) and got.i2 == 0.0 and got.tau2 == 0.0
     assert dersimonian_laird(np.array([0.8]), np.array([0.001])) is None
     assert dersimonian_laird(np.array([0.8, 1.0]), np.array([0.001, 0.0])) is None
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 5, 19, 20, 26])
+def test_chi2_survival_equals_scipy(df):
+    for q in (0.0, 0.01, 0.5, 1.0, df * 0.7, float(df), df + 3.0, 4.0 * df + 10, 300.0):
+        assert chi2_sf(q, df) == pytest.approx(chi2.sf(q, df), rel=1e-10, abs=1e-300)
