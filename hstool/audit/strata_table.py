@@ -78,8 +78,9 @@ def finalize(
     schema: dict[str, type],
     flag_on: tuple[str, ...] | None = None,
     margins: dict[str, float] | None = None,
-) -> pl.DataFrame:
-    """Adjust the run's p-values for multiplicity, then flag groups that are worse.
+) -> tuple[pl.DataFrame, int]:
+    """Adjust the run's p-values for multiplicity, then flag groups that are worse; returns the
+    table and the number of distinct tests.
 
     Each row's test of a metric is its plain two-sided test (`_p`), or with a margin for that
     metric the one-sided test that the deficit exceeds the margin (`_margin_p`). The tests of
@@ -124,7 +125,7 @@ def finalize(
                 worse.append(metric)
         row["flag"] = bool(worse)
         row["worse_on"] = ";".join(worse)
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=schema, orient="row"), int(np.count_nonzero(~np.isnan(p)))
 
 
 def interval_text(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:

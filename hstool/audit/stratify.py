@@ -107,13 +107,13 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
     data = strata_binary.Data.build(scores, y, threshold)
     analysis = strata_binary.analyse(data, stratifiers, options)
     tested = [m for m in strata_binary.TESTED if strata_binary.FAMILY_OF[m] in options.metrics]
-    table = finalize(
+    table, n_tests = finalize(
         analysis.rows, tested, options.correction, options.alpha, strata_binary.SCHEMA, options.flag_on, options.margins
     )
     threshold_info = {"rule": point.describe(), "value": threshold}
     result = _result(
         table,
-        strata_binary.TESTED,
+        n_tests,
         "hs.strata/1",
         "binary",
         options,
@@ -158,10 +158,12 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
         source_name=labels_src.name,
     )
     rows = strata_multiclass.analyse(correct, truth.to_numpy(), stratifiers, options)
-    table = finalize(rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA)
+    table, n_tests = finalize(
+        rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA
+    )
     return _result(
         table,
-        strata_multiclass.TESTED,
+        n_tests,
         "hs.strata-multiclass/1",
         "multiclass",
         options,
@@ -172,11 +174,10 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
     )
 
 
-def _result(table, tested, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
+def _result(table, n_tests: int, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
     parameters["bins"] = {k: asdict(v) for k, v in options.bins.items()}
-    n_tests = int(sum(table[f"{m}_p"].is_not_null().sum() for m in tested))
     extra = {
         "mode": mode,
         "threshold": threshold,
@@ -191,7 +192,8 @@ def _result(table, tested, schema, mode, options, sources, dropped, stratifiers,
         parameters=parameters,
         inputs=[s.provenance() for s in sources],
         rows=table.height,
-        seed=options.seed if options.ci == "bootstrap" else None,
+        # Binary runs draw permutations and bootstrap replicates (seeded); multi-class ones do not.
+        seed=options.seed if mode == "binary" else None,
         extra=extra,
     )
     shown = [m for family in options.metrics for m in SHOWN[family]] if mode == "binary" else ["accuracy"]

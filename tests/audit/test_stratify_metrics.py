@@ -102,8 +102,14 @@ def test_multiplicity_families_count_each_distinct_test_once(files):
     each against the rest (F/M; drain yes/no), the second group's test is the first one's."""
     p, lab, *_ = files
     raw = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"], correction="none")).table
-    holm = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"])).table
+    result = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"]))
+    holm = result.table
     from hstool.stats.multiplicity import holm as holm_adjust
+
+    tested = ["auc", "sensitivity", "specificity", "ppv", "npv"]
+    assert result.meta["n_tests"] == raw[[1, 3]].select([f"{m}_p" for m in tested]).to_numpy().size - int(
+        raw[[1, 3]].select([pl.col(f"{m}_p").is_null().sum() for m in tested]).to_numpy().sum()
+    )
 
     assert raw["stratifier"].to_list() == ["(all)", "sex", "sex", "drain", "drain"]
     first_of_pair = [1, 3]
