@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from hstool.audit.groups import MISSING, Stratifier
 from hstool.audit.strata_table import OVERALL, StratifyOptions, harm
 from hstool.errors import UsageError
 from hstool.stats.auc import DelongComponents, class_counts, delong_components, rank_classes, shared_class_covariance
+from hstool.stats.auc_groups import Summary, Whole, group_and_rest
 from hstool.stats.auc_permutation import SMALL_CLASS, independent_auc_test, placement_test
 from hstool.stats.bootstrap import bootstrap_intervals
 from hstool.stats.calibration_metrics import (
@@ -113,16 +115,27 @@ class Tally:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Counts, AUC and DeLong variance of the cases a metric is computed on (None: undefined)."""
+
     m: int
     n: int
     tp: int
     fp: int
-    comp: DelongComponents | None
+    auc: float | None
+    variance: float | None
+    comp: DelongComponents | None = None  # dense components: one-class scopes and --reference only
 
     @classmethod
     def of(cls, tally: Tally) -> Evaluation:
         m, n = int(tally.pos_counts.sum()), int(tally.neg_counts.sum())
-        return cls(m, n, tally.tp, tally.fp, delong_components(tally.pos_counts, tally.neg_counts))
+        comp = delong_components(tally.pos_counts, tally.neg_counts)
+        if comp is None:
+            return cls(m, n, tally.tp, tally.fp, None, None)
+        return cls(m, n, tally.tp, tally.fp, comp.auc, comp.variance(), comp)
+
+    @classmethod
+    def of_summary(cls, summary: Summary, tp: int, fp: int) -> Evaluation:
+        return cls(summary.m, summary.n, tp, fp, summary.auc, summary.variance)
 
     @property
     def tn(self) -> int:
@@ -150,13 +163,26 @@ class GroupCase:
     stratifier: str
     level: str
     scope: str  # all | group | positives | negatives
-    member: np.ndarray  # the group's rows
-    group: Tally  # the cases its metrics are computed on
-    comparator: Tally | None
-    comparator_member: np.ndarray | None  # the comparator's rows
+    rows: np.ndarray  # indices of the group's rows
+    n_total: int  # rows in the data
+    group: Evaluation  # the cases its metrics are computed on
+    comparator: Evaluation | None
+    reference_member: np.ndarray | None  # the --reference group's rows (None: the rest)
     shared: str | None  # 'neg' / 'pos': the class the group and its comparator share
     comparator_name: str
     index: int  # row number, for seeding the row's random streams
+
+    @cached_property
+    def member(self) -> np.ndarray:
+        mask = np.zeros(self.n_total, bool)
+        mask[self.rows] = True
+        return mask
+
+    @property
+    def comparator_member(self) -> np.ndarray | None:
+        if self.comparator is None:
+            return None
+        return self.reference_member if self.reference_member is not None else ~self.member
 
     def own_class(self, data: Data, rows: np.ndarray) -> np.ndarray:
         """`rows` restricted to the class a one-class group holds (all of them otherwise)."""
@@ -191,11 +217,20 @@ def _reference_code(stratifier: Stratifier, options: StratifyOptions) -> int | N
 
 def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions) -> Analysis:
     """Rows of the strata table (the overall row, then every group of every stratifier) and the
-    heterogeneity of the AUC across the groups of each stratifier."""
+    heterogeneity of the AUC across the groups of each stratifier.
+
+    Each stratifier's rows are sorted by group once, so a group's counts cost its own size; a
+    group against the rest gets both AUCs and variances from `auc_groups` (no pass over every
+    distinct score per group). One-class scopes and `--reference` use dense per-class counts.
+    """
     pos, neg = data.labels, ~data.labels
+    n_total = len(pos)
     overall = Tally.of(data, pos, neg)
-    everyone = np.ones(len(pos), bool)
-    rows = [_row(data, GroupCase(OVERALL, OVERALL, "all", everyone, overall, None, None, None, "", 0), options)]
+    overall_ev = Evaluation.of(overall)
+    whole = Whole.of(overall.pos_counts, overall.neg_counts)
+    everyone = np.arange(n_total)
+    first_case = GroupCase(OVERALL, OVERALL, "all", everyone, n_total, overall_ev, None, None, None, "", 0)
+    rows = [_row(data, first_case, options)]
     heterogeneity = {}
     for stratifier in stratifiers:
         scope = scope_of(stratifier, pos)
@@ -203,34 +238,46 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
         ref_member = stratifier.codes == ref if ref is not None else None
         ref_tally = Tally.of(data, pos & ref_member, neg & ref_member) if ref_member is not None else None
         comparator_name = "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
+        order = np.argsort(stratifier.codes, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(stratifier.sizes())])
         first = len(rows)
         for code, level in enumerate(stratifier.levels):
-            member = stratifier.codes == code
-            if not member.any():
+            members = order[bounds[code] : bounds[code + 1]]
+            if members.size == 0:
                 continue
-            own = Tally.of(data, pos & member, neg & member)
-            other = ref_tally if ref_tally is not None else overall - own
-            if scope == "group":
-                kind, group, comparator, shared = "group", own, other, None
-            elif own.pos_counts.any():
-                if level == MISSING and int(own.pos_counts.sum()) == int(pos.sum()):
-                    continue  # every positive lacks a value: that is the pool, not a subgroup
-                kind, shared = "positives", "neg"
-                group, comparator = own.positives_with_negatives_of(overall), other.positives_with_negatives_of(overall)
+            y = data.labels[members]
+            n_pos_g = int(np.count_nonzero(y))
+            if scope == "group" and ref_tally is None:
+                kind, shared = "group", None
+                group, comparator = _group_and_rest(data, whole, overall, members, y)
             else:
-                if level == MISSING and int(own.neg_counts.sum()) == int(neg.sum()):
-                    continue  # every negative lacks a value: the pool of a positives-only column
-                kind, shared = "negatives", "pos"
-                group, comparator = overall.positives_with_negatives_of(own), overall.positives_with_negatives_of(other)
-            comparator_member = ref_member if ref_member is not None else ~member
+                member = stratifier.codes == code
+                own = Tally.of(data, pos & member, neg & member)
+                other = ref_tally if ref_tally is not None else overall - own
+                if scope == "group":
+                    kind, shared, group_tally, comparator_tally = "group", None, own, other
+                elif n_pos_g:
+                    if level == MISSING and n_pos_g == overall_ev.m:
+                        continue  # every positive lacks a value: that is the pool, not a subgroup
+                    kind, shared = "positives", "neg"
+                    group_tally = own.positives_with_negatives_of(overall)
+                    comparator_tally = other.positives_with_negatives_of(overall)
+                else:
+                    if level == MISSING and members.size == overall_ev.n:
+                        continue  # every negative lacks a value: the pool of a positives-only column
+                    kind, shared = "negatives", "pos"
+                    group_tally = overall.positives_with_negatives_of(own)
+                    comparator_tally = overall.positives_with_negatives_of(other)
+                group, comparator = Evaluation.of(group_tally), Evaluation.of(comparator_tally)
             case = GroupCase(
                 stratifier.name,
                 level,
                 kind,
-                member,
+                members,
+                n_total,
                 group,
                 comparator,
-                comparator_member,
+                ref_member,
                 shared,
                 comparator_name,
                 len(rows),
@@ -241,6 +288,31 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
         if pooled is not None:
             heterogeneity[stratifier.name] = pooled
     return Analysis(rows, heterogeneity)
+
+
+# A group with fewer rows than this share of the distinct scores is summarised from its own
+# classes (auc_groups); a larger one touches most classes anyway, and dense counts are cheaper.
+SPARSE_SHARE = 0.25
+
+
+def _group_and_rest(
+    data: Data, whole: Whole, overall: Tally, members: np.ndarray, y: np.ndarray
+) -> tuple[Evaluation, Evaluation]:
+    """A group holding both classes and the rest of the data, from the group's own rows."""
+    classes, called = data.classes[members], data.called[members]
+    tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
+    if members.size >= SPARSE_SHARE * data.n_classes:
+        own = Tally(
+            np.bincount(classes[y], minlength=data.n_classes),
+            np.bincount(classes[~y], minlength=data.n_classes),
+            tp,
+            fp,
+        )
+        return Evaluation.of(own), Evaluation.of(overall - own)
+    pos_classes, pos_counts = np.unique(classes[y], return_counts=True)
+    neg_classes, neg_counts = np.unique(classes[~y], return_counts=True)
+    group, rest = group_and_rest(whole, pos_classes, pos_counts, neg_classes, neg_counts)
+    return Evaluation.of_summary(group, tp, fp), Evaluation.of_summary(rest, overall.tp - tp, overall.fp - fp)
 
 
 def _mark_duplicate_pair(data: Data, rows: list[dict[str, Any]], first: int, against_rest: bool) -> None:
@@ -285,11 +357,11 @@ def _bootstrap_masks(data: Data, scope: str, member: np.ndarray) -> tuple[np.nda
 
 
 def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any]:
-    member = case.member
-    n_members = int(np.count_nonzero(member))
-    y = data.labels[member]
+    members = case.rows
+    n_members = int(members.size)
+    y = data.labels[members]
     n_pos = int(np.count_nonzero(y))
-    called = data.called[member]
+    called = data.called[members]
     tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
     row: dict[str, Any] = {
         "stratifier": case.stratifier,
@@ -299,14 +371,13 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
     }
     row.update({"n": n_members, "n_pos": n_pos, "prevalence": n_pos / n_members, "threshold": data.threshold})
     row.update({"tp": tp, "fp": fp, "tn": n_members - n_pos - fp, "fn": n_pos - tp})
-    row["brier"] = brier(data.scores[member], y).value
+    row["brier"] = brier(data.scores[members], y).value
     reasons: list[str] = []
     size = {"positives": n_pos, "negatives": n_members - n_pos}.get(case.scope, n_members)
     if size < options.min_n:
         row.update({"status": "too_small", "reason": f"{size} cases, below --min-n {options.min_n}"})
         return row
-    ev = Evaluation.of(case.group)
-    ref = Evaluation.of(case.comparator) if case.comparator is not None else None
+    ev, ref = case.group, case.comparator
     if "auc" in options.metrics:
         _auc_columns(row, data, case, ev, ref, options, reasons)
     reported = {"positives": ("sensitivity",), "negatives": ("specificity",)}.get(
@@ -319,7 +390,7 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
         _calibration_columns(row, data, case, options, reasons)
     _mdd_columns(row, case, ev, ref, options)
     if options.ci == "bootstrap":
-        pos, neg = _bootstrap_masks(data, case.scope, member)
+        pos, neg = _bootstrap_masks(data, case.scope, case.member)
         boot = bootstrap_intervals(
             data.classes[pos],
             data.classes[neg],
@@ -357,28 +428,28 @@ def _auc_columns(
     options: StratifyOptions,
     reasons: list[str],
 ) -> None:
-    if ev.comp is None:
+    if ev.auc is None:
         reasons.append("AUC undefined: the group has " + ("no positives" if ev.m == 0 else "no negatives"))
         return
-    var = ev.comp.variance()
-    row["auc"] = ev.comp.auc
+    var = ev.variance
+    row["auc"] = ev.auc
     if var is None:
         reasons.append("no DeLong variance: fewer than 2 positives or negatives")
     else:
         row["auc_se"] = float(np.sqrt(var))
-        row["auc_ci_low"], row["auc_ci_high"] = wald_interval(ev.comp.auc, var, options.level)
+        row["auc_ci_low"], row["auc_ci_high"] = wald_interval(ev.auc, var, options.level)
     if ref is None:
         return
-    if ref.comp is None:
+    if ref.auc is None:
         reasons.append("no AUC test: the comparator has " + ("no positives" if ref.m == 0 else "no negatives"))
         return
-    ref_var = ref.comp.variance()
+    ref_var = ref.variance
     cov = (
         shared_class_covariance(ev.comp, ref.comp, case.shared)
-        if case.shared and var is not None and ref_var is not None
+        if case.shared and ev.comp is not None and ref.comp is not None and var is not None and ref_var is not None
         else 0.0
     )
-    test = compare_aucs(ev.comp.auc, var, ref.comp.auc, ref_var, cov or 0.0)
+    test = compare_aucs(ev.auc, var, ref.auc, ref_var, cov or 0.0)
     row["auc_delta"] = test.delta
     if _small(case.scope, ev, ref):
         row["auc_p"], row["auc_test"] = _permutation_p(data, case, ev, ref, options), "permutation"
@@ -387,7 +458,7 @@ def _auc_columns(
         if test.p is None:
             reasons.append("no AUC test: variance undefined")
     if var is not None and ref_var is not None:
-        _margin_columns(row, "auc", ref.comp.auc, math.sqrt(max(var + ref_var - 2.0 * (cov or 0.0), 0.0)), options)
+        _margin_columns(row, "auc", ref.auc, math.sqrt(max(var + ref_var - 2.0 * (cov or 0.0), 0.0)), options)
 
 
 def _small(scope: str, ev: Evaluation, ref: Evaluation) -> bool:
@@ -397,23 +468,20 @@ def _small(scope: str, ev: Evaluation, ref: Evaluation) -> bool:
 
 
 def _permutation_p(data: Data, case: GroupCase, ev: Evaluation, ref: Evaluation, options: StratifyOptions) -> float:
-    assert case.comparator_member is not None and ev.comp is not None and ref.comp is not None
+    b = case.comparator_member
+    assert b is not None
     rng = np.random.default_rng([options.seed, case.index, 2])
     pos, neg = data.labels, ~data.labels
-    a, b = case.member, case.comparator_member
-    if case.scope == "positives":  # placements of each subclass's positives among all negatives
+    a = case.member
+    if case.scope in ("positives", "negatives"):
+        # One-class scopes: each subclass's placements in the shared class (dense components).
+        assert ev.comp is not None and ref.comp is not None
+        if case.scope == "positives":
+            own, mine, theirs = pos, ev.comp.v10, ref.comp.v10
+        else:
+            own, mine, theirs = neg, ev.comp.v01, ref.comp.v01
         return placement_test(
-            ev.comp.v10[data.classes[pos & a]],
-            ref.comp.v10[data.classes[pos & b]],
-            n_perm=options.permutations,
-            rng=rng,
-        )
-    if case.scope == "negatives":
-        return placement_test(
-            ev.comp.v01[data.classes[neg & a]],
-            ref.comp.v01[data.classes[neg & b]],
-            n_perm=options.permutations,
-            rng=rng,
+            mine[data.classes[own & a]], theirs[data.classes[own & b]], n_perm=options.permutations, rng=rng
         )
     s = data.scores
     return independent_auc_test(s[pos & a], s[neg & a], s[pos & b], s[neg & b], n_perm=options.permutations, rng=rng)
@@ -500,11 +568,11 @@ def _mdd_columns(
     """Minimum detectable AUC and sensitivity deficits against the comparator (module doc of
     hstool.stats.power; the overall row: against a known value)."""
     alpha, power = options.alpha, options.mdd_power
-    if ev.comp is not None and ev.m >= 2 and ev.n >= 2:
-        if ref is not None and ref.comp is not None and ref.m >= 2 and ref.n >= 2:
-            design, reference = Design(ev.m, ev.n, ref.m, ref.n), ref.comp.auc
+    if ev.auc is not None and ev.m >= 2 and ev.n >= 2:
+        if ref is not None and ref.auc is not None and ref.m >= 2 and ref.n >= 2:
+            design, reference = Design(ev.m, ev.n, ref.m, ref.n), ref.auc
         else:
-            design, reference = Design(ev.m, ev.n), ev.comp.auc
+            design, reference = Design(ev.m, ev.n), ev.auc
         row["auc_mdd"] = auc_mdd(reference, design, alpha, power)
     if case.scope != "negatives" and ev.m > 0:
         if ref is not None and ref.m > 0:

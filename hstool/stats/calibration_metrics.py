@@ -54,43 +54,50 @@ def brier(scores: np.ndarray, labels: np.ndarray) -> Estimate:
     return Estimate(float(squared.mean()), se)
 
 
-def _logistic_fit(design: np.ndarray, y: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Maximum likelihood logistic regression by Newton-Raphson with step halving.
+def _logistic_fit(
+    design: np.ndarray, y: np.ndarray, offset: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Maximum likelihood logistic regression by Newton-Raphson with step halving, from `start`.
 
     Returns (coefficients, covariance = inverse observed information), or None when the
     likelihood has no finite maximum (separation, one class only) or the information is singular.
+    The linear predictor is carried from one iteration to the next, so an iteration costs one
+    product with the design for the step and one likelihood.
     """
-    beta = np.zeros(design.shape[1])
 
-    def loglik(b: np.ndarray) -> float:
-        eta = offset + design @ b
+    def loglik(eta: np.ndarray) -> float:
         # log-likelihood of a Bernoulli with logit eta: y eta - log(1 + e^eta), stably.
         return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
-    current = loglik(beta)
+    def information(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = 1.0 / (1.0 + np.exp(-eta))
+        return design.T @ (design * (p * (1.0 - p))[:, None]), design.T @ (y - p)
+
+    beta = start.astype(np.float64)
+    eta = offset + design @ beta
+    current = loglik(eta)
     for _ in range(_MAX_ITER):
-        p = 1.0 / (1.0 + np.exp(-(offset + design @ beta)))
-        info = design.T @ (design * (p * (1.0 - p))[:, None])
+        info, score = information(eta)
         try:
-            step = np.linalg.solve(info, design.T @ (y - p))
+            step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
             return None
+        moved = design @ step
         scale = 1.0
         while True:
-            candidate = beta + scale * step
+            candidate = eta + scale * moved
             value = loglik(candidate)
             if value >= current - 1e-12 or scale < 1e-6:
                 break
             scale /= 2.0
-        beta, previous, current = candidate, current, value
+        beta, eta, previous, current = beta + scale * step, candidate, current, value
         if np.abs(beta).max() > _DIVERGED:
             return None
         if np.abs(scale * step).max() < 1e-10 or abs(current - previous) < 1e-12 * (1.0 + abs(current)):
             break
     else:
         return None
-    p = 1.0 / (1.0 + np.exp(-(offset + design @ beta)))
-    info = design.T @ (design * (p * (1.0 - p))[:, None])
+    info, _ = information(eta)
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
@@ -111,7 +118,8 @@ def calibration_intercept(scores: np.ndarray, labels: np.ndarray) -> Estimate | 
     y = np.asarray(labels, dtype=np.float64)
     if not _both_classes(y):
         return None
-    fit = _logistic_fit(np.ones((y.size, 1)), y, logit(scores))
+    # Started at 0, the value for calibrated scores.
+    fit = _logistic_fit(np.ones((y.size, 1)), y, logit(scores), np.zeros(1))
     if fit is None:
         return None
     beta, cov = fit
@@ -124,7 +132,8 @@ def calibration_slope(scores: np.ndarray, labels: np.ndarray) -> Estimate | None
     if not _both_classes(y):
         return None
     design = np.column_stack([np.ones(y.size), logit(scores)])
-    fit = _logistic_fit(design, y, np.zeros(y.size))
+    # Started at intercept 0 and slope 1, the values for calibrated scores.
+    fit = _logistic_fit(design, y, np.zeros(y.size), np.array([0.0, 1.0]))
     if fit is None:
         return None
     beta, cov = fit

@@ -153,3 +153,19 @@ def test_youden_refuses_uninformative_scores(tmp_path):
     )
     with pytest.raises(InputError, match="best Youden J is 0"):
         run_stratify(str(p), str(lab), StratifyOptions(threshold="youden"))
+
+
+def test_a_rare_positive_subclass_gets_the_placement_permutation_test(sites, tmp_path):
+    p, _lab, df = sites
+    y = df["label"].to_numpy().astype(bool)
+    rare = np.zeros(len(y), bool)
+    rare[np.flatnonzero(y)[:6]] = True  # six positives in the subclass
+    sub = [("rare" if r else "common") if positive else None for r, positive in zip(rare, y)]
+    labels = df.select("image_id", "label").with_columns(pl.Series("sub", sub, dtype=pl.String))
+    labels.write_csv(tmp_path / "sub.csv")
+    table = run_stratify(p, str(tmp_path / "sub.csv"), StratifyOptions(by=["sub"], min_n=5)).table
+    got = {r["group"]: r for r in table.filter(pl.col("stratifier") == "sub").to_dicts()}
+    assert set(got) == {"rare", "common"} and got["rare"]["scope"] == "positives"
+    assert got["rare"]["auc_test"] == got["common"]["auc_test"] == "permutation"
+    # One test (rare against common is common against rare): the same p-value, counted once.
+    assert got["rare"]["auc_p"] == got["common"]["auc_p"] and 0 < got["rare"]["auc_p"] <= 1
