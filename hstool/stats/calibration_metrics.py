@@ -69,12 +69,15 @@ def _logistic_fit(
         # log-likelihood of a Bernoulli with logit eta: y eta - log(1 + e^eta), stably.
         return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
+    columns = np.ascontiguousarray(design.T)  # one contiguous row per coefficient: fast dot products
+
     def information(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = 1.0 / (1.0 + np.exp(-eta))
-        return design.T @ (design * (p * (1.0 - p))[:, None]), design.T @ (y - p)
+        weighted = columns * (p * (1.0 - p))
+        return weighted @ columns.T, columns @ (y - p)
 
     beta = start.astype(np.float64)
-    eta = offset + design @ beta
+    eta = offset + beta @ columns
     current = loglik(eta)
     for _ in range(_MAX_ITER):
         info, score = information(eta)
@@ -82,7 +85,7 @@ def _logistic_fit(
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
             return None
-        moved = design @ step
+        moved = step @ columns
         scale = 1.0
         while True:
             candidate = eta + scale * moved
