@@ -268,3 +268,13 @@ def test_closed_pipe_stops_quietly(files):
     )
     assert res.stdout.strip() == b"141", res
     assert res.stderr == b""
+
+
+def test_youden_on_uninformative_scores_is_one_line(tmp_path, run_hs):
+    ids = [f"i{i}" for i in range(30)]
+    pl.DataFrame({"image_id": ids, "score": [0.2] * 30}).write_csv(tmp_path / "flat.csv")
+    pl.DataFrame({"image_id": ids, "label": [0, 1, 1] * 10}).write_csv(tmp_path / "y.csv")
+    res = run_hs("stratify", "flat.csv", "y.csv", "--threshold", "youden")
+    assert res.returncode == 1
+    line = error_line(res)
+    assert "best Youden J is 0" in line and "fixed threshold" in line
