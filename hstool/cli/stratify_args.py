@@ -4,7 +4,7 @@ commands that share its grouping and interval options (`hs agree`)."""
 from __future__ import annotations
 
 from hstool.audit.groups import BinSpec
-from hstool.audit.strata_binary import CALIBRATION, TESTED
+from hstool.audit.strata_binary import CALIBRATION, FAMILY_OF, TESTED
 from hstool.audit.strata_table import FAMILIES, StratifyOptions
 from hstool.errors import UsageError
 from hstool.stats.multiplicity import METHODS
@@ -130,9 +130,18 @@ def stratify_options(
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
     chosen = {"metrics": parse_metrics(metrics), "flag_on": parse_flag_on(flag_on)}
+    margins = parse_margins(margin)
+    families = chosen["metrics"] or StratifyOptions().metrics
+    for option, names in (("--margin", list(margins)), ("--flag-on", list(chosen["flag_on"] or ()))):
+        for name in names:
+            if FAMILY_OF[name] not in families:
+                raise UsageError(
+                    f"{option} {name}: its family '{FAMILY_OF[name]}' is not computed; add --metrics "
+                    f"{','.join(families + (FAMILY_OF[name],))}"
+                )
     return StratifyOptions(
         **{k: v for k, v in chosen.items() if v is not None},
-        margins=parse_margins(margin),
+        margins=margins,
         by=list(by) if by else None,
         crosses=parse_crosses(cross),
         bins=parse_bins(bins),

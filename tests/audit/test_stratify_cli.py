@@ -162,6 +162,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path, run_hs, preds_text, labels_te
         (["--margin", "auc=1.5"], ["above 0 and below 1"]),
         (["--metrics", "auc,fairness"], ["--metrics 'fairness'", "calibration"]),
         (["--flag-on", "auc,f1"], ["--flag-on 'f1'", "ppv"]),
+        (["--margin", "brier=0.01"], ["--margin brier", "--metrics auc,proportions,calibration"]),
+        (["--flag-on", "ppv", "--metrics", "auc"], ["--flag-on ppv", "'proportions' is not computed"]),
     ],
 )
 def test_usage_errors_exit_2(files, run_hs, args, words):
