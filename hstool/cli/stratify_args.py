@@ -129,10 +129,11 @@ def stratify_options(
         raise UsageError(f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05")
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
-    chosen = {"metrics": parse_metrics(metrics), "flag_on": parse_flag_on(flag_on)}
+    defaults = StratifyOptions()  # the one home of the defaults
+    families = parse_metrics(metrics) or defaults.metrics
+    flag_metrics = parse_flag_on(flag_on)
     margins = parse_margins(margin)
-    families = chosen["metrics"] or StratifyOptions().metrics
-    for option, names in (("--margin", list(margins)), ("--flag-on", list(chosen["flag_on"] or ()))):
+    for option, names in (("--margin", list(margins)), ("--flag-on", list(flag_metrics or ()))):
         for name in names:
             if FAMILY_OF[name] not in families:
                 raise UsageError(
@@ -140,7 +141,8 @@ def stratify_options(
                     f"{','.join(families + (FAMILY_OF[name],))}"
                 )
     return StratifyOptions(
-        **{k: v for k, v in chosen.items() if v is not None},
+        metrics=families,
+        flag_on=flag_metrics or defaults.flag_on,
         margins=margins,
         by=list(by) if by else None,
         crosses=parse_crosses(cross),
