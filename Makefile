@@ -280,10 +280,14 @@ perturb-demo: $(STAMP)
 
 ## make bench-stratify: hs stratify against fairlearn's MetricFrame and a plain scikit-learn loop
 ## with bootstrap intervals, at 100,000 rows (both baselines, and hs's own bootstrap) and at
-## 1,000,000 rows (the scikit-learn loop; fairlearn takes minutes per replicate there).
+## 1,000,000 rows (the scikit-learn loop; fairlearn takes minutes per replicate there), each with
+## its ratio to reading the two CSVs; then per-group cost against the number of groups, and the
+## null rejection rates of DeLong and the permutation test in small groups.
 bench-stratify: $(STAMP)
 	$(PY) benchmarks/stratify_speed.py --rows 100000 --hs-bootstrap
-	$(PY) benchmarks/stratify_speed.py --rows 1000000 --baselines sklearn
+	$(PY) benchmarks/stratify_speed.py --rows 1000000 --baselines sklearn --hs-metrics-all
+	$(PY) benchmarks/stratify_groups.py --rows 1000000 --groups 27,200
+	$(PY) benchmarks/small_group_null.py --sets 300 --permutations 499
 
 ## make bench-report: hs report over 10,000 test images against the same command with one worker.
 bench-report: $(STAMP)

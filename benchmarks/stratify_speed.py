@@ -2,7 +2,10 @@
 
 Measured in one run, on the same files:
   floor      polars reading the two CSVs (nothing else)
-  hs         `hs stratify` end to end in a subprocess (DeLong + Wilson, the default), peak RSS
+  hs         `hs stratify` end to end in a subprocess (DeLong + Wilson, the default), peak RSS,
+             and its ratio to the floor (the issue-16 target: within 3x)
+  hs all     with --hs-metrics-all: `hs stratify --metrics all` (adds calibration fits per group and
+             against the rest, ECE, minimum detectable differences shown)
   fairlearn  MetricFrame per stratifier with bootstrap intervals (n_boot), same metrics
   sklearn    a plain loop: per group, sklearn metrics + a stratified bootstrap of n_boot replicates
 
@@ -10,7 +13,7 @@ The baselines are linear in the number of replicates, so they are timed at two s
 counts and the time for --n-boot replicates is extrapolated from the fitted line (printed as
 such). Usage:
   python benchmarks/stratify_speed.py [--rows 1000000] [--n-boot 1000] [--probe 2,6] [--hs-bootstrap]
-                                      [--baselines fairlearn,sklearn]
+                                      [--hs-metrics-all] [--baselines fairlearn,sklearn|none]
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ def main() -> None:
         "--probe-fairlearn", default="1,2", help="replicate counts at which fairlearn is timed (it is slow)"
     )
     parser.add_argument("--hs-bootstrap", action="store_true", help="also time hs stratify --ci bootstrap --n-boot N")
+    parser.add_argument("--hs-metrics-all", action="store_true", help="also time hs stratify --metrics all")
     parser.add_argument(
         "--baselines",
         default="fairlearn,sklearn",
@@ -118,7 +122,7 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
-    chosen = set(args.baselines.split(","))
+    chosen = set() if args.baselines == "none" else set(args.baselines.split(","))
     if chosen - {"fairlearn", "sklearn"}:
         raise SystemExit(
             f"--baselines: unknown {sorted(chosen - {'fairlearn', 'sklearn'})}; choose from fairlearn,sklearn"
@@ -141,6 +145,11 @@ def main() -> None:
     print(
         f"hs        stratify end to end (subprocess)   {hs_time:8.2f} s   {hs_time / floor:5.1f}x the floor; peak RSS {peak_mb:,.0f} MB"
     )
+    if args.hs_metrics_all:
+        start = time.perf_counter()
+        subprocess.run(hs + ["--metrics", "all", "-o", str(folder / "strata_all.csv")], check=True)
+        all_time = time.perf_counter() - start
+        print(f"hs        --metrics all                      {all_time:8.2f} s   {all_time / floor:5.1f}x the floor")
     if args.hs_bootstrap:
         start = time.perf_counter()
         subprocess.run(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hstool.errors import UsageError
+from hstool.errors import InputError, UsageError
 from hstool.io.sidecar import sidecar_path
-from hstool.stats.thresholds import ThresholdRule
+from hstool.stats.thresholds import ThresholdRule, UninformativeScores
 
 THRESHOLD_KEY = "threshold"
 CALIBRATION_SCHEMA = "hs.calibration/1"
@@ -42,7 +42,13 @@ class OperatingPoint:
             raise UsageError(
                 f"threshold {self.text!r} is chosen on labels; give labels, or a number or a calibration .json"
             )
-        return self.rule.resolve(scores, labels)
+        try:
+            return self.rule.resolve(scores, labels)
+        except UninformativeScores as exc:
+            raise InputError(
+                f"threshold {self.text!r}: {exc}; check that the scores and labels belong together, "
+                f"or give a fixed threshold such as 0.5"
+            ) from None
 
     def describe(self) -> str:
         """What goes into sidecars as the threshold's `rule`."""

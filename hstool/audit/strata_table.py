@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -13,6 +14,18 @@ from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.stats.multiplicity import adjust
 
 OVERALL = "(all)"
+
+
+# Metric families (`--metrics`): what is computed, tested and shown. `power` (the minimum
+# detectable differences) is always computed, since it is cheap; the family only shows it.
+FAMILIES = ("auc", "proportions", "calibration", "power")
+DEFAULT_FAMILIES = ("auc", "proportions")
+# Metrics that raise a flag by default: those that do not depend on the group's prevalence
+# (PPV and NPV do, so a group with fewer positives has a lower PPV with the same model).
+DEFAULT_FLAG_ON = ("auc", "sensitivity", "specificity", "brier", "calibration_intercept", "calibration_slope")
+# Which way is harm: lower (default), higher, or away from an ideal value.
+HIGHER_IS_WORSE = frozenset({"brier"})
+IDEAL = {"calibration_intercept": 0.0, "calibration_slope": 1.0}
 
 
 @dataclass(frozen=True)
@@ -36,37 +49,89 @@ class StratifyOptions:
     allow_unmatched: bool = False
     columns: ColumnMap = field(default_factory=ColumnMap)  # which file columns are id, score, label
     table_format: TableFormat = field(default_factory=TableFormat)
+    metrics: tuple[str, ...] = DEFAULT_FAMILIES
+    flag_on: tuple[str, ...] = DEFAULT_FLAG_ON
+    margins: dict[str, float] = field(default_factory=dict)  # smallest deficit that matters, per metric
+    ece_bins: int = 10
+    mdd_power: float = 0.8
+    permutations: int = 2000  # for AUC tests of groups with few positives or negatives
 
 
-def none_if_nan(value) -> float | None:
+def harm(metric: str, value: float, comparator: float) -> float:
+    """How much worse a group's `value` is than its comparator's (positive: worse)."""
+    if metric in HIGHER_IS_WORSE:
+        return value - comparator
+    if metric in IDEAL:
+        return abs(value - IDEAL[metric]) - abs(comparator - IDEAL[metric])
+    return comparator - value
+
+
+def none_if_nan(value: float | None) -> float | None:
     if value is None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
 
 
-def finalize(rows: list[dict], tested: list[str], correction: str, alpha: float, schema: dict) -> pl.DataFrame:
-    """Adjust every p-value of the run together, then flag groups significantly worse.
+def finalize(
+    rows: list[dict[str, Any]],
+    tested: list[str],
+    correction: str,
+    alpha: float,
+    schema: dict[str, type],
+    flag_on: tuple[str, ...] | None = None,
+    margins: dict[str, float] | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """Adjust the run's p-values for multiplicity, then flag groups that are worse; returns the
+    table and the number of distinct tests.
 
-    A group is flagged on a metric when its adjusted p-value is below `alpha` and the metric is
-    lower than its comparator's (tests are two-sided; the flag reports the harmful direction).
+    Each row's test of a metric is its plain two-sided test (`_p`), or with a margin for that
+    metric the one-sided test that the deficit exceeds the margin (`_margin_p`). The tests of
+    metrics in `flag_on` form one family (the flag family); the others (e.g. PPV, NPV) are
+    adjusted among themselves and never flag. A row marked `duplicate_of` another (the two
+    groups of a two-group stratifier, each against the rest: one test) enters the family once
+    and takes its partner's p-values. A flag needs an adjusted p-value below `alpha` and, for a
+    plain test, a deficit in the harmful direction (`harm`).
     """
-    p = np.array([[r.get(f"{m}_p") for m in tested] for r in rows], dtype=float)  # None -> nan
-    adjusted = adjust(p.ravel(), correction).reshape(p.shape) if p.size else p
+    margins = margins or {}
+    flagging = set(tested) if flag_on is None else set(flag_on) & set(tested)
+    duplicate = [r.pop("duplicate_of", None) for r in rows]
+    for i, partner in enumerate(duplicate):
+        if partner is not None:
+            for metric in tested:
+                if metric not in margins:
+                    rows[i][f"{metric}_p"] = rows[partner].get(f"{metric}_p")
+    key = {m: (f"{m}_margin_p" if m in margins else f"{m}_p") for m in tested}
+    p = np.array([[r.get(key[m]) for m in tested] for r in rows], dtype=float)  # None -> nan
+    for i, partner in enumerate(duplicate):
+        if partner is not None:
+            p[i] = [np.nan if m not in margins else p[i, j] for j, m in enumerate(tested)]
+    adjusted = np.full(p.shape, np.nan)
+    for family in (flagging, set(tested) - flagging):
+        columns = [j for j, m in enumerate(tested) if m in family]
+        if columns and p.size:
+            adjusted[:, columns] = adjust(p[:, columns].ravel(), correction).reshape(len(rows), len(columns))
+    for i, partner in enumerate(duplicate):
+        if partner is not None:
+            for j, m in enumerate(tested):
+                if m not in margins:
+                    adjusted[i, j] = adjusted[partner, j]
     for i, row in enumerate(rows):
         worse = []
         for j, metric in enumerate(tested):
             value = adjusted[i, j]
             row[f"{metric}_p_adj"] = None if math.isnan(value) else float(value)
+            if metric not in flagging or math.isnan(value) or value >= alpha:
+                continue
             delta = row.get(f"{metric}_delta")
-            if not math.isnan(value) and value < alpha and delta is not None and delta < 0:
+            if metric in margins or (delta is not None and harm(metric, row[metric], row[metric] - delta) > 0):
                 worse.append(metric)
         row["flag"] = bool(worse)
         row["worse_on"] = ";".join(worse)
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=schema, orient="row"), int(np.count_nonzero(~np.isnan(p)))
 
 
-def interval_text(value, low, high, digits: int = 3) -> str:
+def interval_text(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
     if value is None:
         return "-"
     text = f"{value:.{digits}f}"
@@ -75,7 +140,7 @@ def interval_text(value, low, high, digits: int = 3) -> str:
     return text
 
 
-def p_text(p) -> str:
+def p_text(p: float | None) -> str:
     if p is None:
         return "-"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
@@ -83,7 +148,7 @@ def p_text(p) -> str:
 
 def human_view(table: pl.DataFrame, metrics: list[str], labels: dict[str, str]) -> pl.DataFrame:
     """The terminal table: interval columns and adjusted p-values for each metric."""
-    columns: dict[str, list] = {"stratifier": table["stratifier"].to_list(), "group": table["group"].to_list()}
+    columns: dict[str, list[Any]] = {"stratifier": table["stratifier"].to_list(), "group": table["group"].to_list()}
     columns["n"] = table["n"].to_list()
     if "n_pos" in table.columns:
         columns["n_pos"] = table["n_pos"].to_list()
@@ -99,16 +164,34 @@ def human_view(table: pl.DataFrame, metrics: list[str], labels: dict[str, str]) 
     return pl.DataFrame(columns)
 
 
-def flagged_summary(table: pl.DataFrame, correction: str, alpha: float) -> list[str]:
+def flagged_summary(
+    table: pl.DataFrame, correction: str, alpha: float, margins: dict[str, float] | None = None
+) -> list[str]:
     """Plain-words lines for each flagged group (shown on stderr and in reports)."""
+    margins = margins or {}
     lines = []
     for r in table.filter(pl.col("flag")).to_dicts():
         parts = []
         for metric in r["worse_on"].split(";"):
             delta = r[f"{metric}_delta"]
+            beyond = f", beyond margin {margins[metric]:g}" if metric in margins else ""
             parts.append(
-                f"{metric} {r[metric]:.3f} ({delta:+.3f} vs {r['comparator']}, adjusted p {p_text(r[f'{metric}_p_adj'])})"
+                f"{metric} {r[metric]:.3f} ({delta:+.3f} vs {r['comparator']}{beyond}, "
+                f"adjusted p {p_text(r[f'{metric}_p_adj'])})"
             )
         lines.append(f"{r['stratifier']}={r['group']}: " + "; ".join(parts))
-    head = f"{len(lines)} group(s) significantly worse ({correction} correction, alpha {alpha:g})"
+    rule = f"{correction} correction, alpha {alpha:g}"
+    if margins:
+        rule += "; margins " + ", ".join(f"{m} {v:g}" for m, v in margins.items())
+    head = f"{len(lines)} group(s) significantly worse ({rule})"
     return [head + (":" if lines else ".")] + ["  " + line for line in lines]
+
+
+def heterogeneity_lines(pooled: dict[str, dict[str, Any]]) -> list[str]:
+    """The footer lines for the AUC's heterogeneity across each stratifier's groups (sidecar form)."""
+    return [
+        f"AUC across {name} ({h['k']} groups): Cochran's Q {h['q']:.2f} (df {h['df']}, p {p_text(h['q_p'])}), "
+        f"I² {100 * h['i2']:.0f}%, tau² {h['tau2']:.2g}; random-effects pooled AUC "
+        f"{interval_text(h['pooled'], h['pooled_ci_low'], h['pooled_ci_high'])}"
+        for name, h in pooled.items()
+    ]

@@ -14,12 +14,19 @@ import polars as pl
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
-from hstool.audit.strata_table import StratifyOptions, finalize, flagged_summary, human_view
-from hstool.errors import InputError
+from hstool.audit.strata_table import (
+    StratifyOptions,
+    finalize,
+    flagged_summary,
+    heterogeneity_lines,
+    human_view,
+)
+from hstool.errors import InputError, UsageError
 from hstool.io.label_coding import binary_labels
 from hstool.io.preds_labels import read_labels, read_predictions
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id
+from hstool.stats.heterogeneity import Heterogeneity
 
 LABEL = "label"
 METRIC_LABELS = {
@@ -29,6 +36,18 @@ METRIC_LABELS = {
     "ppv": "PPV",
     "npv": "NPV",
     "accuracy": "accuracy",
+    "calibration_slope": "cal. slope",
+    "calibration_intercept": "cal. intercept",
+    "ece": "ECE",
+    "auc_mdd": "MDD(AUC)",
+    "sensitivity_mdd": "MDD(sens)",
+}
+# What the terminal table shows of each family (the CSV and JSON hold every column).
+SHOWN = {
+    "auc": ["auc"],
+    "proportions": ["sensitivity", "specificity", "ppv"],
+    "calibration": ["calibration_slope", "calibration_intercept", "ece"],
+    "power": ["auc_mdd", "sensitivity_mdd"],
 }
 
 
@@ -82,12 +101,15 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
         decimal_comma=labels_src.decimal_comma,
     )
     data = strata_binary.Data.build(scores, y, threshold)
-    rows = strata_binary.analyse(data, stratifiers, options)
-    table = finalize(rows, list(strata_binary.TESTED), options.correction, options.alpha, strata_binary.SCHEMA)
+    analysis = strata_binary.analyse(data, stratifiers, options)
+    tested = [m for m in strata_binary.TESTED if strata_binary.FAMILY_OF[m] in options.metrics]
+    table, n_tests = finalize(
+        analysis.rows, tested, options.correction, options.alpha, strata_binary.SCHEMA, options.flag_on, options.margins
+    )
     threshold_info = {"rule": point.describe(), "value": threshold}
-    return _result(
+    result = _result(
         table,
-        strata_binary.TESTED,
+        n_tests,
         "hs.strata/1",
         "binary",
         options,
@@ -96,9 +118,20 @@ def _binary(preds, preds_src: Source, labels, labels_src: Source, options: Strat
         stratifiers,
         threshold_info,
     )
+    return with_heterogeneity(result, analysis.heterogeneity)
+
+
+def with_heterogeneity(result: StrataResult, pooled: dict[str, Heterogeneity]) -> StrataResult:
+    """The AUC's heterogeneity across each stratifier's groups: in the sidecar (and so the JSON
+    output) and as footer lines of the table."""
+    result.meta["heterogeneity"] = {name: asdict(h) for name, h in pooled.items()}
+    result.summary.extend(heterogeneity_lines(result.meta["heterogeneity"]))
+    return result
 
 
 def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
+    if options.margins:
+        raise UsageError("margins are for binary scores; multi-class accuracy is flagged by its plain test")
     empty = labels[LABEL].is_null()
     if empty.any():
         raise InputError(
@@ -118,10 +151,12 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
         decimal_comma=labels_src.decimal_comma,
     )
     rows = strata_multiclass.analyse(correct, truth.to_numpy(), stratifiers, options)
-    table = finalize(rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA)
+    table, n_tests = finalize(
+        rows, list(strata_multiclass.TESTED), options.correction, options.alpha, strata_multiclass.SCHEMA
+    )
     return _result(
         table,
-        strata_multiclass.TESTED,
+        n_tests,
         "hs.strata-multiclass/1",
         "multiclass",
         options,
@@ -132,11 +167,10 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
     )
 
 
-def _result(table, tested, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
+def _result(table, n_tests: int, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
     parameters["bins"] = {k: asdict(v) for k, v in options.bins.items()}
-    n_tests = int(sum(table[f"{m}_p"].is_not_null().sum() for m in tested))
     extra = {
         "mode": mode,
         "threshold": threshold,
@@ -151,13 +185,13 @@ def _result(table, tested, schema, mode, options, sources, dropped, stratifiers,
         parameters=parameters,
         inputs=[s.provenance() for s in sources],
         rows=table.height,
-        seed=options.seed if options.ci == "bootstrap" else None,
+        # Binary runs draw permutations and bootstrap replicates (seeded); multi-class ones do not.
+        seed=options.seed if mode == "binary" else None,
         extra=extra,
     )
-    view = human_view(
-        table, ["auc", "sensitivity", "specificity", "ppv"] if mode == "binary" else ["accuracy"], METRIC_LABELS
-    )
-    summary = flagged_summary(table, options.correction, options.alpha)
+    shown = [m for family in options.metrics for m in SHOWN[family]] if mode == "binary" else ["accuracy"]
+    view = human_view(table, shown, METRIC_LABELS)
+    summary = flagged_summary(table, options.correction, options.alpha, options.margins)
     if threshold is not None:
         summary.insert(
             0, f"threshold {threshold['value']:.4g} ({threshold['rule']}); {extra['n_analysed']} cases; {n_tests} tests"

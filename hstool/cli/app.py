@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("embed", "embed"),
     ("merge", "merge"),
     ("stratify", "stratify"),
+    ("power", "power"),
     ("cluster", "cluster"),
     ("report", "report"),
     ("audit", "audit"),

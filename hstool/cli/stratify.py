@@ -41,7 +41,11 @@ Examples:
 
   hs stratify preds.csv findings.xlsx --sheet labels --label-col Pneumothorax --by site --na-values unknown
 
-Output: one row per stratifier and group plus an overall row, with columns stratifier, group, scope, comparator, n, n_pos, prevalence, threshold, auc, auc_se, auc_ci_low, auc_ci_high, auc_delta, auc_p, auc_p_adj, the same _ci_low/_ci_high/_delta/_p/_p_adj pattern for sensitivity, specificity, ppv and npv, accuracy with its interval, brier, tp, fp, tn, fn, flag, worse_on, status and reason. With a 'pred' column instead of 'score' (multi-class), accuracy per group. Details: docs/formats.md and docs/statistics.md.
+  hs stratify preds.csv labels.csv --by site --metrics all
+
+  hs stratify preds.csv labels.csv --margin auc=0.05,sensitivity=0.1
+
+Output: one row per stratifier and group plus an overall row, with columns stratifier, group, scope, comparator, n, n_pos, prevalence, threshold, auc, auc_se, auc_ci_low, auc_ci_high, auc_delta, auc_p, auc_p_adj, the same _ci_low/_ci_high/_delta/_p/_p_adj pattern for sensitivity, specificity, ppv and npv, accuracy with its interval, brier, tp, fp, tn, fn, flag, worse_on, status and reason; then calibration (brier, calibration_intercept and calibration_slope with _ci_low/_ci_high/_delta/_p/_p_adj, ece with its interval), _margin_p per tested metric, auc_test (delong or permutation), auc_mdd and sensitivity_mdd. With a 'pred' column instead of 'score' (multi-class), accuracy per group. Details: docs/formats.md and docs/statistics.md.
 """
 
 
@@ -90,6 +94,30 @@ def command(
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="Metric families to compute, test and show: auc, proportions, calibration, power, or all "
+            "[default: auc,proportions].",
+        ),
+    ] = None,
+    margin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--margin",
+            help="Smallest deficit that matters, e.g. auc=0.05,sensitivity=0.10: flag only when the deficit is "
+            "significantly larger (one-sided test).",
+        ),
+    ] = None,
+    flag_on: Annotated[
+        str | None,
+        typer.Option(
+            "--flag-on",
+            help="Metrics that may raise a flag, e.g. auc,sensitivity,ppv "
+            "[default: auc,sensitivity,specificity,calibration; PPV and NPV follow prevalence].",
+        ),
+    ] = None,
     seed: Seed = 0,
     id_col: IdCol = ColumnMap.id,
     score_col: ScoreCol = ColumnMap.score,
@@ -131,6 +159,9 @@ def command(
             fail_on=fail_on,
             columns=column_map(id_col, score_col, label_col),
             table_format=table_format(na_values, delimiter, decimal_comma, sheet),
+            metrics=metrics,
+            margin=margin,
+            flag_on=flag_on,
         )
         refuse_overwriting_inputs([output], [preds, labels])
         result = run_stratify(preds, labels, options)

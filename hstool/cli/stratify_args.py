@@ -4,7 +4,8 @@ commands that share its grouping and interval options (`hs agree`)."""
 from __future__ import annotations
 
 from hstool.audit.groups import BinSpec
-from hstool.audit.strata_table import StratifyOptions
+from hstool.audit.strata_binary import CALIBRATION, FAMILY_OF, TESTED
+from hstool.audit.strata_table import FAMILIES, StratifyOptions
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.stats.multiplicity import METHODS
@@ -49,6 +50,55 @@ def parse_assignments(option: str, items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _names(option: str, text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UsageError(f"{option}: give at least one name")
+    return names
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...] | None:
+    """`--metrics auc,calibration` (families) or `all`; None keeps the default."""
+    if text is None:
+        return None
+    names = _names("--metrics", text)
+    if names == ["all"]:
+        return FAMILIES
+    for name in names:
+        choice("--metrics", name, FAMILIES + ("all",))
+    return tuple(dict.fromkeys(names))
+
+
+def parse_flag_on(text: str | None) -> tuple[str, ...] | None:
+    """`--flag-on auc,sensitivity,ppv` (tested metrics; `calibration` = its three metrics)."""
+    if text is None:
+        return None
+    out: list[str] = []
+    for name in _names("--flag-on", text):
+        out.extend(CALIBRATION if name == "calibration" else [choice("--flag-on", name, TESTED + ("calibration",))])
+    return tuple(dict.fromkeys(out))
+
+
+def parse_margins(items: list[str] | None) -> dict[str, float]:
+    """`--margin auc=0.05,sensitivity=0.10` (repeatable): the smallest deficit that matters."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for item in items or [] for p in item.split(",")):
+        if not part:
+            continue
+        metric, sep, text = (t.strip() for t in part.partition("="))
+        if not sep:
+            raise UsageError(f"--margin {part!r}: expected METRIC=DEFICIT, e.g. --margin auc=0.05")
+        choice("--margin", metric, TESTED)
+        try:
+            value = float(text)
+        except ValueError:
+            raise UsageError(f"--margin {part!r}: the deficit must be a number, e.g. {metric}=0.05") from None
+        if not 0 < value < 1:
+            raise UsageError(f"--margin {part!r}: the deficit must be above 0 and below 1, e.g. {metric}=0.05")
+        out[metric] = value
+    return out
+
+
 def stratify_options(
     *,
     by,
@@ -69,6 +119,9 @@ def stratify_options(
     fail_on,
     columns: ColumnMap | None = None,
     table_format: TableFormat | None = None,
+    metrics=None,
+    margin=None,
+    flag_on=None,
 ) -> StratifyOptions:
     choice("--ci", ci, CI_METHODS)
     choice("--correction", correction, METHODS)
@@ -79,7 +132,21 @@ def stratify_options(
         raise UsageError(f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05")
     if n_boot < 100:
         raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
+    defaults = StratifyOptions()  # the one home of the defaults
+    families = parse_metrics(metrics) or defaults.metrics
+    flag_metrics = parse_flag_on(flag_on)
+    margins = parse_margins(margin)
+    for option, names in (("--margin", list(margins)), ("--flag-on", list(flag_metrics or ()))):
+        for name in names:
+            if FAMILY_OF[name] not in families:
+                raise UsageError(
+                    f"{option} {name}: its family '{FAMILY_OF[name]}' is not computed; add --metrics "
+                    f"{','.join(families + (FAMILY_OF[name],))}"
+                )
     return StratifyOptions(
+        metrics=families,
+        flag_on=flag_metrics or defaults.flag_on,
+        margins=margins,
         by=list(by) if by else None,
         crosses=parse_crosses(cross),
         bins=parse_bins(bins),

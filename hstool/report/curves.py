@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hstool.stats.calibration_metrics import equal_mass_bins
 from hstool.stats.proportions import wilson_interval
 from hstool.stats.thresholds import operating_curve
 
@@ -36,7 +37,7 @@ def roc_points(scores: np.ndarray, labels: np.ndarray, resolution: int = 400) ->
 
 @dataclass(frozen=True)
 class Calibration:
-    """Equal-width score bins: mean score, observed fraction of positives and its interval."""
+    """Score bins: mean score, observed fraction of positives and its interval."""
 
     mean_score: np.ndarray
     observed: np.ndarray
@@ -45,10 +46,19 @@ class Calibration:
     count: np.ndarray
 
 
-def calibration_bins(scores: np.ndarray, labels: np.ndarray, n_bins: int = 10, level: float = 0.95) -> Calibration:
-    """Reliability diagram data; empty bins are left out."""
+def calibration_bins(
+    scores: np.ndarray, labels: np.ndarray, n_bins: int = 10, level: float = 0.95, strategy: str = "mass"
+) -> Calibration:
+    """Reliability diagram data; empty bins are left out.
+
+    `mass` (default): the equal-mass bins of hs stratify's ECE (hstool.stats.calibration_metrics),
+    so the diagram shows the bins the ECE averages; `width`: equal-width bins of [0, 1].
+    """
     labels = np.asarray(labels, dtype=bool)
-    index = np.minimum((np.asarray(scores) * n_bins).astype(np.int64), n_bins - 1)
+    if strategy == "mass":
+        index = equal_mass_bins(scores, n_bins)
+    else:
+        index = np.minimum((np.asarray(scores) * n_bins).astype(np.int64), n_bins - 1)
     count = np.bincount(index, minlength=n_bins)
     positives = np.bincount(index, weights=labels.astype(np.float64), minlength=n_bins)
     score_sum = np.bincount(index, weights=scores, minlength=n_bins)

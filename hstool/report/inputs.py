@@ -118,7 +118,7 @@ class Strata:
 
 # Files hs wrote itself: a group or label spelled `NA` or `None` is a value, not a missing marker.
 HS_WRITTEN = TableFormat(na_values=())
-_STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "status", "reason")
+_STRATA_TEXT = ("stratifier", "group", "scope", "comparator", "worse_on", "status", "reason", "auc_test")
 
 
 def read_strata(path: str) -> Strata:

@@ -33,6 +33,11 @@ def two_sided_p(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2.0))
 
 
+def one_sided_p(z: float) -> float:
+    """P(Z > z), accurate far into the upper tail."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
 def wald_interval(estimate: float, variance: float | None, level: float) -> tuple[float | None, float | None]:
     """estimate +/- z * se, clipped to [0, 1] (an AUC cannot leave it)."""
     if variance is None:

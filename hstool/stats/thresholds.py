@@ -36,15 +36,27 @@ def operating_curve(scores: np.ndarray, labels: np.ndarray) -> OperatingCurve:
     return OperatingCurve(uniq, tp / m, 1.0 - fp / n, tp, fp, int(m), int(n))
 
 
+class UninformativeScores(ValueError):
+    """No threshold separates the classes better than chance (best Youden J = 0)."""
+
+
 def youden_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     """Threshold maximising J = sensitivity + specificity - 1 (Youden 1950).
 
-    Among ties the highest threshold wins (fewest positive calls for the same J).
+    Among ties the highest threshold wins (fewest positive calls for the same J). When the best
+    J is 0 (the lowest score, calling every case positive, always reaches J = 0), the scores do
+    not separate the classes at any threshold: UninformativeScores, rather than a threshold
+    that calls everything positive.
     """
     curve = operating_curve(scores, labels)
     # J = tp/m - fp/n; compared as the integer m n J, so that equal J are equal (floating-point
     # sums of fractions are not, and would break ties at random).
     j = curve.tp.astype(np.int64) * curve.n_neg - curve.fp.astype(np.int64) * curve.n_pos
+    if j.max() <= 0:
+        raise UninformativeScores(
+            "the best Youden J is 0: no threshold separates positives from negatives better than chance, "
+            "and youden would call every case positive"
+        )
     best = np.flatnonzero(j == j.max())[-1]
     return float(curve.thresholds[best])
 

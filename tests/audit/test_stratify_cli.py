@@ -161,6 +161,14 @@ def test_bad_inputs_give_one_line_errors(tmp_path, run_hs, preds_text, labels_te
         (["--cross", "sex"], ["at least two columns"]),
         (["--fail-on", "anything"], ["--fail-on"]),
         (["--level", "95"], ["--level"]),
+        (["--margin", "auc"], ["--margin 'auc'", "METRIC=DEFICIT"]),
+        (["--margin", "auc=big"], ["--margin 'auc=big'", "must be a number"]),
+        (["--margin", "auc=0.05,sens=0.1"], ["--margin 'sens'", "sensitivity"]),
+        (["--margin", "auc=1.5"], ["above 0 and below 1"]),
+        (["--metrics", "auc,fairness"], ["--metrics 'fairness'", "calibration"]),
+        (["--flag-on", "auc,f1"], ["--flag-on 'f1'", "ppv"]),
+        (["--margin", "brier=0.01"], ["--margin brier", "--metrics auc,proportions,calibration"]),
+        (["--flag-on", "ppv", "--metrics", "auc"], ["--flag-on ppv", "'proportions' is not computed"]),
     ],
 )
 def test_usage_errors_exit_2(files, run_hs, args, words):
@@ -207,6 +215,47 @@ def test_positive_option_and_parquet_labels(files, run_hs):
     assert a.stdout == b.stdout
 
 
+def test_margins_and_flag_on_decide_fail_on(files, run_hs):
+    """--fail-on worse follows the flags: with a margin as large as the deficit, nothing fails."""
+    res = run_hs("stratify", "preds.csv", "labels.csv", "--by", "drain", "--fail-on", "worse")
+    assert res.returncode == 3
+    res = run_hs(
+        "stratify",
+        "preds.csv",
+        "labels.csv",
+        "--by",
+        "drain",
+        "--fail-on",
+        "worse",
+        "--margin",
+        "auc=0.6,sensitivity=0.9",
+    )
+    assert res.returncode == 0, res.stderr
+    assert b"margins auc 0.6, sensitivity 0.9" in res.stderr
+    table = pl.read_csv(res.stdout)
+    assert {"auc_margin_p", "sensitivity_margin_p", "auc_mdd", "sensitivity_mdd", "auc_test"} <= set(table.columns)
+    assert table["flag"].sum() == 0 and table["auc_margin_p"].drop_nulls().len() == 2
+
+
+def test_help_examples_with_metrics_and_margins_run(files, run_hs):
+    text = run_hs("stratify", "--help").stdout.decode()
+    examples = [
+        "hs stratify preds.csv labels.csv --by site --metrics all",
+        "hs stratify preds.csv labels.csv --margin auc=0.05,sensitivity=0.1",
+    ]
+    assert all(e in text for e in examples)
+    tmp, _p, _lab, _preds, labels = files
+    labels.with_columns(pl.Series("site", ["a", "b", "c", "d"] * 100)).write_csv(tmp / "labels.csv")
+    res = run_hs(*examples[0].split()[1:], "-f", "table")
+    assert res.returncode == 0, res.stderr
+    header = res.stdout.decode().splitlines()[0]
+    assert "cal. slope" in header and "MDD(AUC)" in header
+    assert b"AUC across site (4 groups)" in res.stderr
+    res = run_hs(*examples[1].split()[1:])
+    assert res.returncode == 0, res.stderr
+    assert b"margins auc 0.05, sensitivity 0.1" in res.stderr
+
+
 def test_help_has_an_example(run_hs):
     res = run_hs("stratify", "--help")
     assert res.returncode == 0 and b"hs stratify preds.csv labels.csv" in res.stdout
@@ -226,3 +275,13 @@ def test_closed_pipe_stops_quietly(files):
     )
     assert res.stdout.strip() == b"141", res
     assert res.stderr == b""
+
+
+def test_youden_on_uninformative_scores_is_one_line(tmp_path, run_hs):
+    ids = [f"i{i}" for i in range(30)]
+    pl.DataFrame({"image_id": ids, "score": [0.2] * 30}).write_csv(tmp_path / "flat.csv")
+    pl.DataFrame({"image_id": ids, "label": [0, 1, 1] * 10}).write_csv(tmp_path / "y.csv")
+    res = run_hs("stratify", "flat.csv", "y.csv", "--threshold", "youden")
+    assert res.returncode == 1
+    line = error_line(res)
+    assert "best Youden J is 0" in line and "fixed threshold" in line

@@ -97,16 +97,32 @@ def test_bins_cross_and_threshold_rules(files):
     assert table["threshold"].n_unique() == 1
 
 
-def test_multiplicity_family_is_every_test_of_the_run(files):
+def test_multiplicity_families_count_each_distinct_test_once(files):
+    """Flag family: AUC, sensitivity, specificity; PPV and NPV adjusted apart. With two groups
+    each against the rest (F/M; drain yes/no), the second group's test is the first one's."""
     p, lab, *_ = files
     raw = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"], correction="none")).table
-    holm = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"])).table
+    result = run_stratify(str(p), str(lab), StratifyOptions(by=["sex", "drain"]))
+    holm = result.table
     from hstool.stats.multiplicity import holm as holm_adjust
 
-    metrics = ["auc", "sensitivity", "specificity", "ppv", "npv"]
-    p_raw = raw.select([f"{m}_p" for m in metrics]).to_numpy().ravel().astype(float)
-    p_adj = holm.select([f"{m}_p_adj" for m in metrics]).to_numpy().ravel().astype(float)
-    np.testing.assert_allclose(p_adj, holm_adjust(p_raw), equal_nan=True)
+    tested = ["auc", "sensitivity", "specificity", "ppv", "npv"]
+    assert result.meta["n_tests"] == raw[[1, 3]].select([f"{m}_p" for m in tested]).to_numpy().size - int(
+        raw[[1, 3]].select([pl.col(f"{m}_p").is_null().sum() for m in tested]).to_numpy().sum()
+    )
+
+    assert raw["stratifier"].to_list() == ["(all)", "sex", "sex", "drain", "drain"]
+    first_of_pair = [1, 3]
+    for family in (["auc", "sensitivity", "specificity"], ["ppv", "npv"]):
+        p_raw = raw[first_of_pair].select([f"{m}_p" for m in family]).to_numpy().ravel().astype(float)
+        expected = holm_adjust(p_raw).reshape(2, len(family))
+        got = holm.select([f"{m}_p_adj" for m in family]).to_numpy().astype(float)
+        np.testing.assert_allclose(got[first_of_pair], expected, equal_nan=True)
+        np.testing.assert_allclose(got[[2, 4]], expected, equal_nan=True)  # the pair's partner: same test
+        # Two-sided tests of the same two samples: the same raw p-value either way round.
+        np.testing.assert_allclose(
+            raw.select([f"{m}_p" for m in family]).to_numpy()[[2, 4]].astype(float), p_raw.reshape(2, -1)
+        )
 
 
 def test_too_small_and_single_class_groups(tmp_path):

@@ -105,6 +105,7 @@ def test_content_of_sections(hostile):
     summary = html.split('<section id="summary">')[1].split("</section>")[0]
     assert "drain=no: auc" in summary and "sensitivity" in summary  # the flagged hidden subclass, in words
     assert "High-error clusters" in summary and "cluster 1/k2/c0&lt;b&gt; of label 1" in summary
+    assert "Heterogeneity across groups" in summary and "AUC across &lt;u&gt;site&lt;/u&gt; (3 groups)" in summary
     subgroups = html.split('<section id="subgroups">')[1].split("</section>")[0]
     assert subgroups.count('<tr class="flagged">') == 1 and "worse: auc, sensitivity" in subgroups
     assert "Forest plot of AUC and sensitivity" in subgroups
@@ -242,3 +243,15 @@ def test_bad_inputs_exit_with_one_line(tmp_path, run_hs, args, code, message):
     assert done.returncode == code, err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_shows_the_families_stratify_computed(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("stratify", "preds.csv", "labels.csv", "--metrics", "all", "-o", "strata.csv").returncode == 0
+    assert run_hs("report", "--strata", "strata.csv", "-o", "all.html").returncode == 0
+    subgroups = (tmp_path / "all.html").read_text().split('<section id="subgroups">')[1].split("</section>")[0]
+    assert "calibration slope [95% CI]" in subgroups and "detectable AUC deficit" in subgroups
+    assert run_hs("stratify", "preds.csv", "labels.csv", "-o", "plain.csv").returncode == 0
+    assert run_hs("report", "--strata", "plain.csv", "-o", "plain.html").returncode == 0
+    plain = (tmp_path / "plain.html").read_text().split('<section id="subgroups">')[1].split("</section>")[0]
+    assert "calibration slope" not in plain and "detectable AUC deficit" in plain  # MDD is always computed

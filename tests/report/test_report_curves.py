@@ -8,6 +8,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from hstool.report.curves import calibration_bins, roc_points
+from hstool.stats.calibration_metrics import ece
 
 
 @pytest.mark.parametrize("n,digits", [(50, 2), (5000, 4), (5000, 1)])
@@ -30,7 +31,7 @@ def test_calibration_bins_match_sklearn():
     rng = np.random.default_rng(1)
     scores = rng.random(2000)
     y = rng.random(2000) < scores**1.5
-    cal = calibration_bins(scores, y, n_bins=10)
+    cal = calibration_bins(scores, y, n_bins=10, strategy="width")
     observed, predicted = calibration_curve(y, scores, n_bins=10, strategy="uniform")
     assert np.allclose(cal.observed, observed) and np.allclose(cal.mean_score, predicted)
     assert cal.count.sum() == 2000
@@ -38,6 +39,16 @@ def test_calibration_bins_match_sklearn():
 
 
 def test_calibration_leaves_out_empty_bins_and_keeps_score_one():
-    cal = calibration_bins(np.array([0.05, 0.05, 1.0]), np.array([False, True, True]), n_bins=10)
+    cal = calibration_bins(np.array([0.05, 0.05, 1.0]), np.array([False, True, True]), n_bins=10, strategy="width")
     assert cal.count.tolist() == [2, 1]
     assert cal.observed.tolist() == [0.5, 1.0]
+
+
+def test_default_bins_are_the_equal_mass_bins_of_the_ece():
+    rng = np.random.default_rng(2)
+    scores = rng.random(997) ** 2
+    y = rng.random(997) < scores
+    cal = calibration_bins(scores, y, n_bins=10)
+    assert cal.count.max() - cal.count.min() <= 1 and cal.count.sum() == 997
+    weighted = float(cal.count @ np.abs(cal.observed - cal.mean_score) / cal.count.sum())
+    assert weighted == pytest.approx(ece(scores, y, 10), rel=1e-12)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hstool.stats.calibration import calibrated_threshold, piecewise_calibrate
-from hstool.stats.thresholds import sensitivity_specificity, youden_threshold
+from hstool.stats.thresholds import UninformativeScores, sensitivity_specificity, youden_threshold
 
 
 def test_eq1_by_hand():
@@ -70,6 +70,10 @@ def test_youden_against_brute_force(pairs):
     if labels.all() or not labels.any():
         return
     best_j, best_cut = _brute_force_youden(scores, labels)
+    if best_j == 0:  # uninformative: refused rather than calling every case positive
+        with pytest.raises(UninformativeScores):
+            youden_threshold(scores, labels)
+        return
     t = youden_threshold(scores, labels)
     sens, spec = sensitivity_specificity(scores, labels, t)
     assert sens + spec - 1 == pytest.approx(best_j, abs=1e-12)

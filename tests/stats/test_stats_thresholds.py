@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from hstool.stats.thresholds import (
     ThresholdRule,
+    UninformativeScores,
     threshold_for_sensitivity,
     threshold_for_specificity,
     youden_threshold,
@@ -28,6 +29,10 @@ def test_youden_is_the_brute_force_maximum(pairs):
     if y.all() or not y.any():
         return
     best = max(sum(sens_spec(s, y, t)) - 1 for t in np.unique(s))
+    if best <= 1e-12:  # no threshold beats chance: refused
+        with pytest.raises(UninformativeScores):
+            youden_threshold(s, y)
+        return
     t = youden_threshold(s, y)
     assert sum(sens_spec(s, y, t)) - 1 == pytest.approx(best)
     # Ties go to the highest threshold.

@@ -163,7 +163,8 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
         return [el("h3", stratifier.name)] + _figure(plot, stratifier, skipped, options)
 
     intro = (
-        f"Scores are cut into {n_bins} equal-width bins; each point is a bin's mean score against the fraction of "
+        f"Scores are cut into {n_bins} equal-mass bins (as for the ECE in hs stratify); each point is a bin's mean "
+        "score against the fraction of "
         "its cases that are positive (hover for the interval and count). Points on the diagonal are calibrated; "
         "below it the model overstates risk, above it understates it."
     )

@@ -15,6 +15,15 @@ COLUMNS = {
 }
 
 
+OPTIONAL_COLUMNS = [
+    ("calibration_intercept", "calibration intercept"),
+    ("calibration_slope", "calibration slope"),
+    ("ece", "ECE"),
+    ("auc_mdd", "detectable AUC deficit"),
+    ("sensitivity_mdd", "detectable sensitivity deficit"),
+]
+
+
 def row_label(r: dict) -> str:
     return "overall" if r["stratifier"] == OVERALL else f"{r['stratifier']} = {r['group']}"
 
@@ -38,9 +47,15 @@ def build(data: ReportData) -> Section:
         for r in rows
     ]
     plot = forest_plot(forest_rows, FOREST[mode], {m: overall.get(m) for m, _ in FOREST[mode]})
-    metrics = COLUMNS[mode]
+    # The families hs stratify computed (--metrics): calibration and power columns when present.
+    metrics = COLUMNS[mode] + [
+        (m, title)
+        for m, title in OPTIONAL_COLUMNS
+        if mode == "binary" and m in data.strata.table.columns and data.strata.table[m].is_not_null().any()
+    ]
     headers = ["stratifier", "group", "scope", "n", "positives"] if mode == "binary" else ["stratifier", "group", "n"]
-    headers += [f"{t} [95% CI]" for _, t in metrics] + [f"adj. p ({metrics[0][1]})", "flag", "status"]
+    headers += [t if m.endswith("_mdd") else f"{t} [95% CI]" for m, t in metrics]
+    headers += [f"adj. p ({metrics[0][1]})", "flag", "status"]
     table_rows, classes = [], []
     for r in rows:
         cells = [r["stratifier"], r["group"]]

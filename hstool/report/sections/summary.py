@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from hstool.audit.strata_table import OVERALL, flagged_summary, interval_text
+from hstool.audit.strata_table import OVERALL, flagged_summary, heterogeneity_lines, interval_text
 from hstool.report.context import ReportData
 from hstool.report.inputs import OUTCOME
 from hstool.report.markup import el
@@ -19,6 +19,9 @@ MEANING = {
     "ppv": "PPV: the share of positive calls that are right",
     "npv": "NPV: the share of negative calls that are right",
     "accuracy": "accuracy: the share of cases classified correctly",
+    "brier": "Brier score: mean squared difference between score and outcome; higher is worse",
+    "calibration_intercept": "calibration intercept: 0 when scores are right on average; below 0 they overstate risk",
+    "calibration_slope": "calibration slope: 1 is ideal; below 1 the scores are too extreme, above 1 too timid",
 }
 
 
@@ -62,7 +65,7 @@ def _flags(data: ReportData) -> str:
     params = meta.get("parameters", {})
     correction, alpha = params.get("correction"), params.get("alpha")
     if correction is not None and alpha is not None:
-        lines = flagged_summary(table, correction, float(alpha))
+        lines = flagged_summary(table, correction, float(alpha), params.get("margins"))
     else:  # a stratify output without its sidecar: the settings are unknown here
         lines = flagged_summary(table, "the stratify run's", 0.05)[1:]
         lines.insert(
@@ -76,8 +79,9 @@ def _flags(data: ReportData) -> str:
         parts.append(
             el(
                 "p",
-                "A group is flagged when a metric is significantly lower than in its comparator (the rest of the data "
-                "unless stated), after correcting the p-values for the number of tests. What the metrics mean:",
+                "A group is flagged when a metric is significantly worse than in its comparator (the rest of the data "
+                "unless stated), after correcting the p-values for the number of tests; with a margin, only when the "
+                "deficit is significantly larger than the margin. What the metrics mean:",
             )
         )
         parts.append(el("ul", *[el("li", MEANING[m]) for m in worse if m in MEANING]))
@@ -90,6 +94,9 @@ def _flags(data: ReportData) -> str:
                 cls="muted",
             )
         )
+    pooled = heterogeneity_lines(meta.get("heterogeneity") or {})
+    if pooled:
+        parts += [el("h3", "Heterogeneity across groups"), el("ul", *[el("li", line) for line in pooled])]
     return el("div", *parts)
 
 
