@@ -209,7 +209,7 @@ def model_info(path: str, session) -> ModelInfo:
         found = f"hs.schema={props['hs.schema']!r}" if "hs.schema" in props else "no hs.schema"
         raise InputError(
             f"{path}: not an hs model ({found}): it was not exported by hs train, so hs cannot tell how to "
-            f"preprocess images or name classes; predict and embed need the metadata {_NEEDED} (export the model with hs train)"
+            f"preprocess images or name classes; predict and embed need the metadata {_NEEDED} (export the model with hs train, or make one with hs import)"
         )
     task = props.get("hs.task")
     if task not in TASKS:

@@ -8,9 +8,10 @@
 - a TorchScript file: its one output holds the scores; the embedding is found in the exported
   graph as for any ONNX model (the input of the last Gemm/MatMul).
 
-Both are exported by `plain_onnx` (as hs train's export, with the same parity check against
-PyTorch), then imported by `hstool.importer.run.import_graph`, whose final check compares the
-imported model with PyTorch itself (state dicts) or with the checked export (TorchScript).
+Both are exported by `plain_onnx` (hs train's exporter) and imported by
+`hstool.importer.run.import_graph`. A state dict's import is checked against PyTorch itself on
+both outputs (the export's parity check and the import's in one); a TorchScript export is checked
+against PyTorch on the scores, and its import against the export.
 """
 
 from __future__ import annotations
@@ -102,16 +103,21 @@ def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions,
     import onnx
 
     assert options.size is not None and options.channels is not None
+    if with_features and options.embedding not in (None, FEATURES):
+        raise UsageError(
+            f"embedding {options.embedding!r}: with an architecture and weights, the embedding is the input of the "
+            "last linear layer; to expose another tensor, export the model to ONNX and import that"
+        )
     rng = np.random.default_rng(options.seed)
     probe = torch.from_numpy(rng.random((options.parity_images, options.channels, *options.size), dtype=np.float32))
     names = (SCORES, FEATURES) if with_features else (SCORES,)
-    label = f"the exported {origin.format} model"
     try:
         data = plain_onnx(module, probe, input_name=INPUT, output_names=names)
     except Exception as exc:  # torch.export and the ONNX exporter raise many types
         raise InputError(
             f"{origin.path}: PyTorch could not export it to ONNX ({first_line(exc)}); export it yourself and import the .onnx"
         ) from None
+    source = source_graph(onnx.load_from_string(data), f"the exported {origin.format} model")
 
     def run_torch(batch: np.ndarray) -> list[np.ndarray]:
         with torch.no_grad():
@@ -119,23 +125,21 @@ def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions,
         outputs = result if isinstance(result, (tuple, list)) else (result,)
         return [t.detach().float().numpy() for t in outputs]
 
+    if with_features:
+        # The import's check runs PyTorch itself as the reference, on both outputs: the
+        # exporter's parity check and the import's are one (a DenseNet-121 forward pass less).
+        options = dataclasses.replace(options, output=SCORES, embedding=FEATURES)
+        reference: Any = lambda batch: tuple(run_torch(batch))  # noqa: E731
+        return import_graph(source, origin, out, options, reference=reference)
+    # TorchScript: the embedding is found inside the export, so the export is checked against
+    # PyTorch on the scores, and the import against the export.
     diff = onnx_parity(data, probe.numpy(), run_torch(probe.numpy()), input_name=INPUT, output_names=names)
     if not diff < TOLERANCE:
         raise ParityError(
             f"{origin.path}: the ONNX export differs from PyTorch by {diff:.3g} (limit {TOLERANCE:g}); nothing was "
-            "written: report this with the architecture and torch/onnx versions"
+            "written: report this with the model's torch and onnx versions"
         )
-    source = source_graph(onnx.load_from_string(data), label)
-    if not with_features:
-        # TorchScript: the embedding comes from inside the export, which was just checked against PyTorch.
-        return import_graph(source, origin, out, options, extra={"torch_export_max_abs_diff": diff})
-    options = dataclasses.replace(options, output=SCORES, embedding=options.embedding or FEATURES)
-    if options.embedding != FEATURES:
-        raise UsageError(
-            "embedding: with an architecture and weights, the embedding is the input of the last linear layer"
-        )
-    reference: Any = lambda batch: tuple(run_torch(batch))  # noqa: E731
-    return import_graph(source, origin, out, options, reference=reference, extra={"torch_export_max_abs_diff": diff})
+    return import_graph(source, origin, out, options, extra={"torch_export_max_abs_diff": diff})
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ def _split(model: nn.Module, arch: str, options: ImportOptions) -> _ScoresAndFea
     head = model.get_submodule(name)
     probe = torch.from_numpy(
         np.random.default_rng(options.seed).random(
-            (2, options.channels or 3, *(options.size or (_SIZE, _SIZE))), dtype=np.float32
+            (1, options.channels or 3, *(options.size or (_SIZE, _SIZE))), dtype=np.float32
         )
     )
     with torch.no_grad():
