@@ -20,7 +20,7 @@ Examples:
 
   hs import xrv.onnx -o model.onnx --activation none --class-names-file findings.txt --pick Effusion --channels 1 --input-range=-1024,1024
 
-  hs import model.pt -o model.onnx --activation softmax --class-names a,b,c     # a TorchScript file
+  hs import model.pt -o model.onnx --size 224 --activation softmax --class-names a,b,c     # a TorchScript file
 
   hs import --arch resnet18 --weights resnet18_state.pt -o model.onnx --activation sigmoid --size 224
 
@@ -29,13 +29,11 @@ Writes model.onnx (hs.model/1: input image in [0, 1], outputs probabilities and 
 
 
 def command(
+    out: Annotated[str, typer.Option("--out", "-o", help="The hs model.onnx to write (with a .meta.json sidecar).")],
     source: Annotated[
         str | None,
         typer.Argument(metavar="SOURCE", help="An ONNX model or a TorchScript file (omit with --arch/--weights)."),
     ] = None,
-    out: Annotated[
-        str, typer.Option("--out", "-o", help="The hs model.onnx to write (with a .meta.json sidecar).")
-    ] = "",
     output: Annotated[
         str | None,
         typer.Option("--output", help="The source's output with the scores, by name or index. Default: the only one."),
@@ -116,8 +114,6 @@ def command(
         from hstool.importer.run import import_onnx, source_format
         from hstool.train.config import parse_floats
 
-        if not out:
-            raise UsageError("-o/--out: give the model.onnx to write")
         if class_names is not None and class_names_file is not None:
             raise UsageError("--class-names and --class-names-file: give one of them")
         options = ImportOptions(

@@ -203,6 +203,17 @@ def test_multilabel_sigmoid_output_needs_a_pick(run_hs, images, tmp_path):
     _, embedding = tiny.numpy_outputs(x)
     logits = embedding @ tiny.cls_w + tiny.cls_b
     assert np.max(np.abs(preds["score"].to_numpy() - 1 / (1 + np.exp(-logits[:, 3])))) < TOL
+    # Provenance: the preds sidecar carries the import record, and the report shows it.
+    sidecar = json.loads((tmp_path / "model.preds.csv.meta.json").read_text())
+    record = sidecar["model"]["import"]
+    assert record["source"]["sha256"] == file_sha256(source) and record["options"]["pick"] == "finding3"
+    labels = tmp_path / "labels.csv"
+    labels.write_text("image_id,label\n" + "".join(f"i{k:02d},{k % 2}\n" for k in range(12)))
+    res = run_hs("report", "-p", str(tmp_path / "model.preds.csv"), "-l", str(labels), "-o", "report.html", "-q")
+    assert res.returncode == 0, res.stderr.decode()
+    html = (tmp_path / "report.html").read_text()
+    provenance = html[html.index('id="provenance"') :]
+    assert file_sha256(source) in provenance and "finding3" in provenance and "multilabel.onnx" in provenance
 
 
 def test_positive_first_column_swaps_a_two_class_softmax(tmp_path):
@@ -296,3 +307,23 @@ def test_several_outputs_need_a_choice(run_hs, tmp_path):
     assert res.returncode == 0, res.stderr.decode()
     # The dropped output does not survive: only the contract's outputs.
     assert [o.name for o in onnx.load(str(tmp_path / "model.onnx")).graph.output] == ["probabilities", "embedding"]
+
+
+def test_importing_an_onnx_model_never_imports_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    source = foreign(TinyModel(["a", "b"], seed=10), tmp_path / "foreign.onnx")
+    probe = (
+        "import sys\nfrom hstool.cli.app import app\n"
+        f"sys.argv = ['hs', 'import', {str(source)!r}, '-o', {str(tmp_path / 'model.onnx')!r}, '--activation', 'softmax']\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout.decode().strip() == "False" and (tmp_path / "model.onnx").exists()
