@@ -239,7 +239,7 @@ def build(
         core.append(helper.make_node("Identity", [PREFIX + "probs"], [PROBABILITIES], name=PREFIX + "probabilities"))
         core.append(helper.make_node("Identity", [PREFIX + "emb"], [EMBEDDING], name=PREFIX + "embedding"))
         value_info = list(graph.value_info)
-    used = _inputs_of(core)
+    used = _inputs_of(core) | _outputs_of(core)
     weights = [t for t in graph.initializer if t.name in used] + inits
     new_graph = helper.make_graph(
         core,
@@ -250,7 +250,7 @@ def build(
             helper.make_tensor_value_info(EMBEDDING, TensorProto.FLOAT, [batch, d]),
         ],
         initializer=weights,
-        value_info=[v for v in value_info if v.name in used or v.name in _outputs_of(core)],
+        value_info=[v for v in value_info if v.name in used],
     )
     model.graph.CopyFrom(new_graph)
     model.producer_name = "hs"

@@ -7,6 +7,10 @@ normalises inside, so no consumer can forget the mean/std or apply them twice. O
 p for `class_names[1]`, the positive class) and `embedding` (N, D). The batch axis is dynamic.
 `metadata_props` carry the `hs.*` keys that hs predict / hs embed read.
 
+The exporter's records of where each node came from (Python stack traces with absolute source
+paths, FX node names) are removed (`plain_onnx`): they leak folder names into a file that may be
+shared, and would make the same training give different bytes in another checkout.
+
 Written atomically: the file appears only after the parity check passed; a failed check raises
 ParityError and leaves nothing (an older file of the same name is left as it was).
 
