@@ -173,3 +173,11 @@ def test_unknown_architecture_and_missing_weights_say_what_to_pass(run_hs, tmp_p
     assert "never downloads" in res.stderr.decode()
     res = run_hs("import", "--arch", "resnet18", "--weights", str(tmp_path / "w.pt"), "-o", "model.onnx")
     assert res.returncode == 1 and "has no 'fc.weight'" in res.stderr.decode()
+
+
+def test_a_zip_that_is_not_torchscript_is_refused(run_hs, tmp_path):
+    np.savez(tmp_path / "arrays.npz", a=np.zeros(3))  # a zip archive, as TorchScript files are
+    res = run_hs("import", str(tmp_path / "arrays.npz"), "-o", "model.onnx", "--size", "16")
+    err = res.stderr.decode()
+    assert res.returncode == 1 and err.count("\n") == 1 and not (tmp_path / "model.onnx").exists()
+    assert "arrays.npz: not a TorchScript file readable by torch.jit.load" in err
