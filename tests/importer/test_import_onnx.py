@@ -164,7 +164,7 @@ def test_imported_model_keeps_the_contract_and_no_local_paths(run_hs, tmp_path):
     record = json.loads(meta["hs.import"])
     assert record["source"] == {"file": "foreign.onnx", "format": "onnx", "sha256": file_sha256(source)}
     assert record["activation"] == "none" and record["output"] == "scores" and record["embedding"] == "embedding"
-    assert result.max_abs_diff < 1e-4
+    assert result.max_abs_diff < 1e-4 and result.metadata == meta and result.path == tmp_path / "model.onnx"
     sidecar = json.loads((tmp_path / "model.onnx.meta.json").read_text())
     assert sidecar["schema"] == "hs.model/1" and sidecar["inputs"][0]["sha256"] == file_sha256(source)
     # The same import twice gives the same bytes.
