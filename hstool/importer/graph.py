@@ -120,6 +120,11 @@ def resolve_activation(source: SourceGraph, output: str, activation: str) -> tup
     output's probabilities as they are when it comes out of a Sigmoid or Softmax, else ask."""
     node = producer(source.model, output)
     ends_in_sigmoid = node is not None and node.op_type == "Sigmoid"
+    if activation in ("sigmoid", "softmax") and node is not None and node.op_type in ("Sigmoid", "Softmax"):
+        raise UsageError(
+            f"activation {activation}: output '{output}' of {source.label} already comes out of {node.op_type}, "
+            "so its scores are probabilities; import with activation none (or auto)"
+        )
     if activation != "auto":
         return activation, activation == "sigmoid" or (activation == "none" and ends_in_sigmoid)
     if node is not None and node.op_type in ("Sigmoid", "Softmax"):

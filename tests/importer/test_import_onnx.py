@@ -272,6 +272,13 @@ def test_bad_options_are_refused_and_nothing_is_written(tmp_path, options, messa
     assert list(tmp_path.iterdir()) == [source]
 
 
+def test_an_activation_applied_twice_is_refused(tmp_path):
+    source = foreign(TinyModel(["a", "b", "c"], seed=11), tmp_path / "softmaxed.onnx", activation="Softmax")
+    with pytest.raises(UsageError, match=r"already comes out of Softmax.*activation none"):
+        import_onnx(str(source), str(tmp_path / "model.onnx"), ImportOptions(activation="softmax"))
+    assert not (tmp_path / "model.onnx").exists()
+
+
 def test_an_output_that_is_not_2d_is_refused(run_hs, tmp_path):
     tiny = TinyModel(["a", "b"], seed=8)
     source = foreign(tiny, tmp_path / "foreign.onnx")
