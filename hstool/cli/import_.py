@@ -85,7 +85,7 @@ def command(
         str | None,
         typer.Option(
             "--input-range",
-            help="LOW,HIGH: values the source expects for black and white, before --mean/--std (e.g. =-1024,1024). Default: 0,1.",
+            help="LOW,HIGH: values the source expects for black and white, before --mean/--std (e.g. -1024,1024). Default: 0,1.",
         ),
     ] = None,
     arch: Annotated[
