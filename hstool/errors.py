@@ -41,6 +41,10 @@ class Interrupted(HsError):
     exit_code = EXIT_INTERRUPTED
 
 
+class ParityError(HsError):
+    """A converted model (hs train's export, hs import) differs from its source: not written."""
+
+
 class AuditFailed(HsError):
     """The audit found what `--fail-on` asked to fail on (for CI gating)."""
 

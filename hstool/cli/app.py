@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("manifest", "manifest"),
     ("synth", "synth"),
     ("train", "train"),
+    ("import", "import_"),
     ("predict", "predict"),
     ("embed", "embed"),
     ("merge", "merge"),

@@ -34,6 +34,7 @@ EMBEDDING = "embedding"
 TASKS = ("binary", "multiclass")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+IMPORT_KEY = "hs.import"  # set by hs import: the source file (name, sha256) and the import options
 _NEEDED = "hs.schema=hs.model/1, hs.task, hs.class_names, hs.input_size, hs.channels, hs.resize, hs.mean, hs.std"
 
 
@@ -119,7 +120,16 @@ class ModelInfo:
             "channels": self.preprocessing.channels,
             "resize": self.preprocessing.resize,
             "hs_version": self.metadata.get("hs.version"),
+            **({"import": _import_record(self.metadata)} if IMPORT_KEY in self.metadata else {}),
         }
+
+
+def _import_record(metadata: dict[str, str]) -> Any:
+    """hs import's record of the source and options (JSON), shown as text when it is not JSON."""
+    try:
+        return json.loads(metadata[IMPORT_KEY])
+    except ValueError:
+        return metadata[IMPORT_KEY]
 
 
 @dataclass
@@ -199,7 +209,7 @@ def model_info(path: str, session) -> ModelInfo:
         found = f"hs.schema={props['hs.schema']!r}" if "hs.schema" in props else "no hs.schema"
         raise InputError(
             f"{path}: not an hs model ({found}): it was not exported by hs train, so hs cannot tell how to "
-            f"preprocess images or name classes; predict and embed need the metadata {_NEEDED} (export the model with hs train)"
+            f"preprocess images or name classes; predict and embed need the metadata {_NEEDED} (export the model with hs train, or make one with hs import)"
         )
     task = props.get("hs.task")
     if task not in TASKS:

@@ -7,6 +7,10 @@ normalises inside, so no consumer can forget the mean/std or apply them twice. O
 p for `class_names[1]`, the positive class) and `embedding` (N, D). The batch axis is dynamic.
 `metadata_props` carry the `hs.*` keys that hs predict / hs embed read.
 
+The exporter's records of where each node came from (Python stack traces with absolute source
+paths, FX node names) are removed (`plain_onnx`): they leak folder names into a file that may be
+shared, and would make the same training give different bytes in another checkout.
+
 Written atomically: the file appears only after the parity check passed; a failed check raises
 ParityError and leaves nothing (an older file of the same name is left as it was).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +38,7 @@ from torch import nn
 
 from hstool import __version__
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import HsError, UsageError
+from hstool.errors import ParityError, UsageError
 from hstool.io.atomic import atomic_path
 from hstool.train.architectures import Normalise
 
@@ -43,10 +48,6 @@ OUTPUTS = ("probabilities", "embedding")
 OPSET = 18
 TOLERANCE = 1e-4
 TASKS = ("binary", "multiclass")
-
-
-class ParityError(HsError):
-    """onnxruntime and PyTorch disagree on the exported model: the file is not written."""
 
 
 @dataclass(frozen=True)
@@ -158,23 +159,7 @@ def _cpu_copy(model: nn.Module) -> nn.Module:
 def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) -> bytes:
     import onnx
 
-    # torch.export specialises a dimension seen as 1 (or 0); an example batch of 2 keeps the
-    # batch axis symbolic whatever the parity batch holds.
-    example = batch[:1].repeat(2, 1, 1, 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter chatter about internal decompositions
-        program = torch.onnx.export(
-            graph,
-            (example,),
-            None,
-            dynamo=True,
-            opset_version=OPSET,
-            verbose=False,
-            input_names=[INPUT],
-            output_names=list(OUTPUTS),
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-        )
-    proto = program.model_proto
+    proto = onnx.load_from_string(plain_onnx(graph, batch, input_name=INPUT, output_names=OUTPUTS))
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -183,9 +168,64 @@ def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) ->
     return buffer.getvalue()
 
 
+def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, output_names: Sequence[str]) -> bytes:
+    """`module` (one image batch in, tensors out) as ONNX opset 18 with a dynamic batch axis,
+    without the exporter's records of local source paths (`strip_local_info`). A TorchScript
+    module goes through the TorchScript-based exporter, which torch.export cannot read."""
+    import onnx
+
+    from hstool.importer.strip import strip_local_info
+
+    # torch.export specialises a dimension seen as 1 (or 0); an example batch of 2 keeps the
+    # batch axis symbolic whatever the parity batch holds.
+    example = batch[:1].repeat(2, 1, 1, 1)
+    scripted = isinstance(module, torch.jit.ScriptModule)
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder:
+        warnings.simplefilter("ignore")  # exporter chatter about internal decompositions
+        if scripted:
+            torch.onnx.export(
+                module,
+                (example,),
+                Path(folder) / "model.onnx",
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[input_name],
+                output_names=list(output_names),
+                dynamic_axes={name: {0: "batch"} for name in [input_name, *output_names]},
+            )
+            proto = onnx.load(str(Path(folder) / "model.onnx"))
+        else:
+            proto = torch.onnx.export(
+                module,
+                (example,),
+                None,
+                dynamo=True,
+                opset_version=OPSET,
+                verbose=False,
+                input_names=[input_name],
+                output_names=list(output_names),
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+            ).model_proto
+    strip_local_info(proto)
+    return bytes(proto.SerializeToString())
+
+
 def _parity(path: Path, batch: np.ndarray, reference: list[np.ndarray]) -> float:
+    return onnx_parity(path, batch, reference, input_name=INPUT, output_names=OUTPUTS)
+
+
+def onnx_parity(
+    model: Path | bytes,
+    batch: np.ndarray,
+    reference: Sequence[np.ndarray],
+    *,
+    input_name: str,
+    output_names: Sequence[str],
+) -> float:
+    """Largest absolute difference between onnxruntime's outputs for `batch` and `reference`."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    produced = session.run(list(OUTPUTS), {INPUT: batch})
+    source = model if isinstance(model, bytes) else str(model)
+    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+    produced = session.run(list(output_names), {input_name: batch})
     return max(float(np.max(np.abs(p - r))) for p, r in zip(produced, reference))

@@ -34,7 +34,7 @@ _OLD_DENSENET = re.compile(
 def load_weights(model: Classifier, path: str, arch: str) -> str:
     """Copy the tensors of `path` into `model`; returns a one-line summary for the terminal.
     InputError (one line) when the file is unreadable or does not fit the architecture."""
-    state = _read(path)
+    state = read_state_dict(path)
     own = model.state_dict()
     if not any(k.startswith(("net.", "head.")) for k in state):
         state = _from_torchvision(state, arch)
@@ -68,7 +68,9 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
     return f"initialised {len(state)} tensors from {path}" + (" (new classification head)" if new_head else "")
 
 
-def _read(path: str) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """The state dict in `path` (also under 'state_dict' or 'model', DDP's 'module.' prefix
+    removed), read with weights_only=True: a pickled model object is refused, never unpickled."""
     if not Path(path).is_file():
         raise InputError(
             f"--weights {path}: no such file; pass a local state dict (.pt/.pth); hs never downloads weights"
@@ -77,6 +79,12 @@ def _read(path: str) -> dict[str, torch.Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean: not a weights file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Unsupported global" in str(exc):
+            # weights_only's unpickler stops at the first class it does not allow, before building anything.
+            raise InputError(
+                f"--weights {path}: holds a pickled Python object (a whole model), not a state dict; it was not "
+                "unpickled; save model.state_dict() with torch.save and pass that file"
+            ) from None
         raise InputError(
             f"--weights {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
         ) from None

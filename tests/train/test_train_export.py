@@ -150,3 +150,44 @@ def test_inconsistent_arguments(tmp_path):
             model, PREP, class_names=["a", "b"], task="binary", **{**common, "parity_batch": np.zeros((2, 3, 28, 28))}
         )
     assert not (tmp_path / "m.onnx").exists()
+
+
+_EXPORT_SCRIPT = """
+import sys
+import numpy as np
+import torch
+from hstool.data.preprocess import Preprocessing
+from hstool.train.architectures import build_model
+from hstool.train.export import export_onnx
+
+torch.manual_seed(0)
+model = build_model("smallcnn", n_outputs=1, channels=1).eval()
+export_onnx(model, Preprocessing(size=(28, 28)), class_names=["0", "1"], task="binary", architecture="smallcnn",
+            path=sys.argv[1], parity_batch=np.random.default_rng(0).random((2, 1, 28, 28)))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch and exports
+def test_two_checkouts_export_byte_identical_models_without_their_paths(tmp_path, monkeypatch):
+    """The exporter records a Python stack trace with absolute source paths for every node;
+    hs strips them, so the same seeded export from this checkout and from a copy of the
+    package elsewhere gives the same bytes, which name neither folder."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    copy = tmp_path / "bob" / "elsewhere" / "hs"
+    shutil.copytree(ROOT / "hstool", copy / "hstool", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy), "HOME": str(copy)}
+    command = [sys.executable, "-c", _EXPORT_SCRIPT, str(copy / "model.onnx")]
+    process = subprocess.Popen(command, cwd=copy, env=env, stderr=subprocess.PIPE)
+    monkeypatch.setattr(sys, "argv", ["-c", str(tmp_path / "model.onnx")])
+    exec(_EXPORT_SCRIPT, {})  # the same export in this process, from this checkout
+    assert process.wait() == 0, process.stderr.read().decode() if process.stderr else ""
+    here, there = (tmp_path / "model.onnx").read_bytes(), (copy / "model.onnx").read_bytes()
+    for data in (here, there):
+        assert str(ROOT).encode() not in data and str(copy).encode() not in data
+        assert b"hstool/train" not in data and b"stack_trace" not in data
+    assert here == there
