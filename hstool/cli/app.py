@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("merge", "merge"),
     ("stratify", "stratify"),
     ("cluster", "cluster"),
+    ("saliency", "saliency"),
     ("report", "report"),
     ("audit", "audit"),
     ("agree", "agree"),
