@@ -15,8 +15,10 @@ from hstool.report.gallery import ThumbTable
 from hstool.report.images import image_paths
 from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata, refuse_stdin
 from hstool.report.page import page
+from hstool.report.saliency import SaliencyMaps
 from hstool.report.sections import clusters as clusters_section
 from hstool.report.sections import curves, errors, provenance, subgroups, summary
+from hstool.saliency.index import INDEX_NAME, read_index
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ReportInputs:
     clusters: str | None = None
     manifest: str | None = None
     root: str | None = None
+    saliency: str | None = None  # the folder hs saliency wrote (or its index.csv)
 
     def paths(self) -> list[str]:
         return [p for p in (self.preds, self.labels, self.strata, self.clusters, self.manifest) if p]
@@ -50,10 +53,13 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
         paths, manifest_file = image_paths(inputs.manifest, inputs.root)
         files.append(manifest_file)
     data = ReportData(cases, strata, clusters, _stratifiers(cases, strata, inputs, options), paths, files, notes)
+    data.saliency = _saliency(inputs, files)
 
     montages = clusters_section.plan(data, options)
     error_plan = errors.plan(data, options)
     thumbs = ThumbTable(cap=options.max_thumbnails, size=options.thumb_size)
+    if data.saliency is not None:
+        thumbs.overlays = data.saliency.overlays()
     thumbs.admit(list(montages.values()) + error_plan.galleries())
     if thumbs.capped:
         notes.append(f"Galleries were cut at {options.max_thumbnails} distinct thumbnails (--max-thumbnails).")
@@ -88,6 +94,8 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         )
     if inputs.root and not inputs.manifest:
         raise UsageError("--root only applies to --manifest paths; pass --manifest too")
+    if inputs.saliency and not inputs.manifest:
+        raise UsageError("saliency overlays go beside the images: pass the manifest too")
     for name, value in (
         ("--gallery-size", options.gallery_size),
         ("--montage-size", options.montage_size),
@@ -146,6 +154,14 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
             + "."
         )
     return strata, cases
+
+
+def _saliency(inputs: ReportInputs, files: list[InputFile]) -> SaliencyMaps | None:
+    if not inputs.saliency:
+        return None
+    index = read_index(inputs.saliency)
+    files.append(_input_file("saliency maps", index.source, str(index.folder / INDEX_NAME)))
+    return SaliencyMaps(index)
 
 
 def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | None:
@@ -209,6 +225,7 @@ def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thum
         "thumb_size": options.thumb_size,
         "max_curves": options.max_curves,
         "title": options.title,
+        "saliency": shown_path(inputs.saliency) if inputs.saliency else None,
     }
     files = [{"path": f.shown, "sha256": f.sha256, "rows": f.rows, "role": f.role} for f in data.inputs]
     return build_sidecar(
