@@ -64,9 +64,9 @@ def command(
             help="The class to explain. Default: the positive class (binary), the predicted class (multi-class).",
         ),
     ] = None,
-    memory_mb: Annotated[
-        float | None,
-        typer.Option("--memory-mb", help="Model input per call in MB: how many occluded copies go into one call."),
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="Occluded copies per model call (patches of several images share a call)."),
     ] = None,
     max_patches: Annotated[
         int | None, typer.Option("--max-patches", help="Refuse runs with more occluded copies per image than this.")
@@ -93,7 +93,7 @@ def command(
             "stride": stride,
             "fill": parse_fill(fill) if fill is not None else None,
             "target": target,
-            "memory_mb": memory_mb,
+            "batch_size": batch_size,
             "max_patches": max_patches,
             "max_pixels": max_pixels,
         }

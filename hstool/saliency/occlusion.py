@@ -8,10 +8,11 @@ from 0 in steps of `stride` (at most the patch) on each axis, plus a last one fl
 far edge, so every pixel is covered at least once.
 
 Speed: occlusion costs one forward pass per patch. Every occluded copy of every image is a row
-of one flat sequence, cut into model calls of as many copies as the memory budget holds, so a
-28 x 28 image with its 169 default patches costs a fraction of one call, not 169 calls (benchmarks/
-saliency_speed.py). Copies are built from the patch boxes on the fly: no (patches x H x W)
-mask array is ever held.
+of one flat sequence, cut into model calls of `batch` copies (patches of several images share
+a call), so a 28 x 28 image's 169 default patches take three calls of 64, not 169 calls of one.
+Copies are built from the patch boxes on the fly: no (patches x H x W) mask array is ever held.
+Bigger is not always faster: on a CPU, calls of thousands of copies ran slower than calls of
+tens (the activations leave the cache); benchmarks/saliency_speed.py measures it.
 """
 
 from __future__ import annotations
@@ -83,11 +84,6 @@ def _starts(size: int, patch: int, stride: int) -> np.ndarray:
     if starts[-1] != size - patch:  # a last patch flush with the edge, so no pixel is missed
         starts.append(size - patch)
     return np.asarray(starts, dtype=np.int64)
-
-
-def copies_per_call(shape: tuple[int, int, int], memory_mb: float) -> int:
-    """How many (C, H, W) float32 copies fit in `memory_mb` of model input."""
-    return max(1, int(memory_mb * 2**20) // (int(np.prod(shape)) * 4))
 
 
 def occlusion_maps(

@@ -29,7 +29,7 @@ from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, write_sidecar
 from hstool.io.tables import KEY, read_table
 from hstool.saliency.index import INDEX_NAME, METHODS, SCHEMA, index_table, write_maps
-from hstool.saliency.occlusion import Occlusion, copies_per_call, occlusion_maps
+from hstool.saliency.occlusion import Occlusion, occlusion_maps
 from hstool.saliency.overlay import grey_of
 
 Progress = Callable[[int, int], None]
@@ -48,7 +48,7 @@ class SaliencyOptions:
     stride: int | None = None  # None: half the patch
     fill: str | float = "mean"
     target: str | None = None  # class explained; None: the positive class (binary), the predicted one (multi-class)
-    memory_mb: float = 256.0  # model input held per call: how many occluded copies one call gets
+    batch_size: int = 64  # occluded copies per model call (patches of several images share a call)
     max_patches: int = 4096  # occluded copies per image, above which the run is refused
     max_pixels: int = DEFAULT_MAX_PIXELS  # decoded image size cap
     images_per_step: int = 64  # images decoded and explained together
@@ -93,8 +93,8 @@ def run_saliency(
     model_path: str, manifest_path: str, out_dir: str, options: SaliencyOptions, *, progress: Progress | None = None
 ) -> SaliencyResult:
     methods = options.chosen_methods()
-    if options.memory_mb <= 0 or options.images_per_step < 1 or options.max_patches < 1:
-        raise UsageError("memory, images per step and the patch cap must be positive")
+    if options.batch_size < 1 or options.images_per_step < 1 or options.max_patches < 1:
+        raise UsageError("the batch size, images per step and the patch cap must be 1 or more")
     refuse_overwriting_inputs([out_dir], [model_path, manifest_path, options.ids, options.checkpoint])
     folder = _check_out_dir(out_dir, options.force)
     model = load_model(model_path, device=options.device, threads=options.threads)
@@ -126,7 +126,7 @@ def run_saliency(
                 "checkpoint": options.checkpoint,
                 "ids": options.ids,
                 "root": options.root,
-                "memory_mb": options.memory_mb,
+                "batch_size": options.batch_size,
             },
             inputs=_inputs(model, manifest, options),
             rows=table.height,
@@ -154,7 +154,7 @@ def _compute(
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
     info = model.info
-    batch = copies_per_call((info.preprocessing.channels, *info.preprocessing.size), options.memory_mb)
+    batch = options.batch_size
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     ids, total = manifest.ids, manifest.table.height
     step = options.images_per_step
