@@ -6,7 +6,7 @@ as float32 .npy in the model's input geometry, its overlay PNG, and `index.csv` 
     DIR/<method>/<image_id>.npy, DIR/<method>/<image_id>.png
 
 `map` and `overlay` are relative to DIR; `class` is the explained class, `score` the model's
-probability for it on the unoccluded image; `peak_y`, `peak_x` the pixel of the map's largest
+probability for it on the unoccluded image (float32 text, as in preds.csv); `peak_y`, `peak_x` the pixel of the map's largest
 value (the first in row order on ties).
 """
 
@@ -65,7 +65,9 @@ def index_table(rows: list[dict[str, object]]) -> pl.DataFrame:
     """The index: rows as written (method by method, images in manifest order)."""
     if not rows:
         return pl.DataFrame(schema=dict.fromkeys(COLUMNS, pl.String))
-    return pl.DataFrame(rows, schema_overrides={KEY: pl.String, "class": pl.String}).select(COLUMNS)
+    # score as float32 text (the shortest decimal that reads back as the model's float32), as in preds.csv
+    schema = {KEY: pl.String, "class": pl.String, "score": pl.Float32}
+    return pl.DataFrame(rows, schema_overrides=schema).select(COLUMNS)
 
 
 @dataclass(frozen=True)
