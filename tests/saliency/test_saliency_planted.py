@@ -31,7 +31,9 @@ def test_occlusion_points_at_a_learned_drain(data_dir, tmp_path):
     pixels = np.stack([np.asarray(Image.open(tmp_path / p), dtype=np.float64) / 255 for p in manifest["path"]])
     train = (manifest["split"] == "train").to_numpy()
     positive = (manifest["label"] == "1").to_numpy()
-    model = sklearn.LogisticRegression(C=0.1, max_iter=5000).fit(pixels[train].reshape(train.sum(), -1), positive[train])
+    model = sklearn.LogisticRegression(C=0.1, max_iter=5000).fit(
+        pixels[train].reshape(train.sum(), -1), positive[train]
+    )
 
     def probabilities(images: np.ndarray) -> np.ndarray:
         return model.predict_proba(images.reshape(len(images), -1))
