@@ -20,6 +20,8 @@ Examples:
 
   hs report -p preds.csv -l labels.csv -c clusters.csv -m manifest.csv --saliency maps/ -o report.html   # maps from hs saliency
 
+  hs report -p preds.csv -l labels.csv -m manifest.csv --saliency model.onnx -o report.html   # occlusion computed here
+
 Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version). The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
 """
 
@@ -53,7 +55,9 @@ def command(
     saliency: Annotated[
         str | None,
         typer.Option(
-            "--saliency", help="Folder from hs saliency: overlays beside the thumbnails, mean maps per cluster."
+            "--saliency",
+            help="Folder from hs saliency (or a model.onnx: occlusion maps computed for the images shown): "
+            "overlays beside the thumbnails, mean maps per cluster.",
         ),
     ] = None,
     by: Annotated[

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, UsageError
-from hstool.io.sidecar import build_sidecar, read_sidecar
+from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
 from hstool.report.images import image_paths
 from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata, refuse_stdin
 from hstool.report.page import page
-from hstool.report.saliency import SaliencyMaps
+from hstool.report.saliency import SaliencyMaps, computed_maps
 from hstool.report.sections import clusters as clusters_section
 from hstool.report.sections import curves, errors, provenance, subgroups, summary
 from hstool.saliency.index import INDEX_NAME, read_index
@@ -29,7 +29,7 @@ class ReportInputs:
     clusters: str | None = None
     manifest: str | None = None
     root: str | None = None
-    saliency: str | None = None  # the folder hs saliency wrote (or its index.csv)
+    saliency: str | None = None  # hs saliency's folder (or its index.csv), or a model.onnx to compute maps
 
     def paths(self) -> list[str]:
         return [p for p in (self.preds, self.labels, self.strata, self.clusters, self.manifest) if p]
@@ -53,14 +53,14 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
         paths, manifest_file = image_paths(inputs.manifest, inputs.root)
         files.append(manifest_file)
     data = ReportData(cases, strata, clusters, _stratifiers(cases, strata, inputs, options), paths, files, notes)
-    data.saliency = _saliency(inputs, files)
 
     montages = clusters_section.plan(data, options)
     error_plan = errors.plan(data, options)
     thumbs = ThumbTable(cap=options.max_thumbnails, size=options.thumb_size)
+    thumbs.admit(list(montages.values()) + error_plan.galleries())
+    data.saliency = _saliency(inputs, files, [i for i in thumbs.slots if i in paths])
     if data.saliency is not None:
         thumbs.overlays = data.saliency.overlays()
-    thumbs.admit(list(montages.values()) + error_plan.galleries())
     if thumbs.capped:
         notes.append(f"Galleries were cut at {options.max_thumbnails} distinct thumbnails (--max-thumbnails).")
     thumbs.render(paths, options.workers)
@@ -79,6 +79,8 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     ]
     html = page(options.title, sections, thumbs.defs(), options.thumb_size)
     meta = _meta(inputs, options, data, len(thumbs.slots))
+    if data.saliency is not None:
+        data.saliency.close()
     return Report(html, meta, notes)
 
 
@@ -156,9 +158,18 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
     return strata, cases
 
 
-def _saliency(inputs: ReportInputs, files: list[InputFile]) -> SaliencyMaps | None:
+def _saliency(inputs: ReportInputs, files: list[InputFile], shown: list[str]) -> SaliencyMaps | None:
+    """The maps of a saliency folder, or (given a model.onnx) occlusion maps computed here for
+    the images the report shows."""
     if not inputs.saliency:
         return None
+    if inputs.saliency.endswith(".onnx"):
+        if not shown:
+            return None
+        maps = computed_maps(inputs.saliency, str(inputs.manifest), inputs.root, shown)
+        rows = maps.index.table.height  # maps computed
+        files.append(InputFile("saliency model", shown_path(inputs.saliency), file_sha256(inputs.saliency), rows, None))
+        return maps
     index = read_index(inputs.saliency)
     files.append(_input_file("saliency maps", index.source, str(index.folder / INDEX_NAME)))
     return SaliencyMaps(index)

@@ -1,6 +1,9 @@
 """Saliency in the report (`hs report --saliency DIR`, the folder `hs saliency` wrote): the
 overlay beside each gallery thumbnail, and the mean map of each high- and low-error cluster.
 
+Given a model.onnx instead of a folder, the report computes occlusion maps itself (hs saliency's
+defaults) for the images it shows, in a temporary folder.
+
 A cluster's mean map averages its members' maps after scaling each by its own largest absolute
 value (so every image weighs the same, whatever its score), drawn over the mean of the same
 members' images at the maps' geometry: where, on average, the model looks in that cluster.
@@ -8,14 +11,17 @@ members' images at the maps' geometry: where, on average, the model looks in tha
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from hstool.data.images import load_image
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import HsError, InputError
+from hstool.io.tables import KEY
 from hstool.report.markup import Raw, el
 from hstool.report.thumbs import thumbnail
 from hstool.saliency.index import SaliencyIndex
@@ -33,6 +39,11 @@ class ClusterMean:
 @dataclass(frozen=True)
 class SaliencyMaps:
     index: SaliencyIndex
+    scratch: tempfile.TemporaryDirectory[str] | None = None  # maps computed for this report only
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            self.scratch.cleanup()
 
     def overlays(self) -> dict[str, list[tuple[str, Path]]]:
         """image_id -> [(method, overlay PNG)], methods in index order."""
@@ -60,6 +71,23 @@ class SaliencyMaps:
             thumb = thumbnail(overlay(grey, heat).astype(np.float32) / 255.0, size)
             means.append(ClusterMean(method, thumb.uri or "", len(maps), len(ids)))
         return means
+
+
+def computed_maps(model: str, manifest: str, root: str | None, ids: list[str]) -> SaliencyMaps:
+    """Occlusion maps (hs saliency's defaults) for `ids`, in a temporary folder that lives as
+    long as the report is being built."""
+    from hstool.saliency.index import read_index
+    from hstool.saliency.run import SaliencyOptions, run_saliency
+
+    scratch = tempfile.TemporaryDirectory(prefix="hs-report-saliency-")
+    folder = Path(scratch.name)
+    pl.DataFrame({KEY: ids}).write_csv(folder / "ids.csv")
+    try:
+        run_saliency(model, manifest, str(folder / "maps"), SaliencyOptions(ids=str(folder / "ids.csv"), root=root))
+    except BaseException:
+        scratch.cleanup()
+        raise
+    return SaliencyMaps(read_index(str(folder / "maps")), scratch)
 
 
 def _mean_image(paths: list[Path], shape: tuple[int, ...]) -> np.ndarray:

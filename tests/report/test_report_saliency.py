@@ -103,3 +103,26 @@ def test_bad_saliency_inputs(study, tmp_path):
     bad.write_csv(tmp_path / INDEX_NAME)
     with pytest.raises(InputError, match="unknown method 'lime'"):
         build_report(ReportInputs(**with_manifest, saliency=str(tmp_path)), ReportOptions())
+
+
+def test_given_a_model_the_report_computes_occlusion_for_the_images_it_shows(study, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    from onnx_models import TinyModel
+
+    folder, *_ = study
+    TinyModel(["0", "1"], size=(16, 16)).save(tmp_path / "model.onnx")
+    before = set(Path(tempfile.gettempdir()).glob("hs-report-saliency-*"))
+    inputs = ReportInputs(
+        preds=str(folder / "preds.csv"),
+        labels=str(folder / "labels.csv"),
+        manifest=str(folder / "manifest.csv"),
+        saliency=str(tmp_path / "model.onnx"),
+    )
+    report = build_report(inputs, ReportOptions(gallery_size=3, workers=1))
+    shown = set(re.findall(r'aria-label="image ([^"]+)"', report.html))
+    with_maps = set(re.findall(r'aria-label="occlusion saliency of ([^"]+)"', report.html))
+    assert shown and with_maps == shown  # every image shown has its overlay, computed here
+    assert set(Path(tempfile.gettempdir()).glob("hs-report-saliency-*")) == before  # scratch removed
+    assert any(f["role"] == "saliency model" for f in report.meta["inputs"])
