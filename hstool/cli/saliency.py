@@ -57,6 +57,13 @@ def command(
         str | None,
         typer.Option("--fill", help="What a patch is filled with: mean (each image's mean) or a grey value in [0, 1]."),
     ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            "--scale",
+            help="Occlusion measures the drop in probability (default) or in log-odds, which a confident score does not flatten.",
+        ),
+    ] = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -92,6 +99,7 @@ def command(
             "patch": patch,
             "stride": stride,
             "fill": parse_fill(fill) if fill is not None else None,
+            "scale": scale,
             "target": target,
             "batch_size": batch_size,
             "max_patches": max_patches,

@@ -2,7 +2,8 @@
 over the image, fill it, and record how much the probability of the explained class drops.
 
 The map of an image x for class c is, at each pixel, the mean over the patches that cover it
-of `p_c(x) - p_c(x with the patch filled)`: positive where hiding the pixels lowers the score
+of `p_c(x) - p_c(x with the patch filled)` (or the same drop in log-odds,
+`log p_c - log(1 - p_c)`): positive where hiding the pixels lowers the score
 (evidence for c), negative where hiding them raises it. The patches' top-left corners run
 from 0 in steps of `stride` (at most the patch) on each axis, plus a last one flush with the
 far edge, so every pixel is covered at least once.
@@ -25,17 +26,23 @@ import numpy as np
 from hstool.errors import UsageError
 
 FILL_MEAN = "mean"
+PROBABILITY, LOG_ODDS = "probability", "log-odds"
+SCALES = (PROBABILITY, LOG_ODDS)
+_TINY = 1e-300  # floor before a log: a probability of exactly 0 gives a large finite log-odds, not -inf
 Model = Callable[[np.ndarray], np.ndarray]  # images (N, C, H, W) in [0, 1] -> probabilities (N, K)
 
 
 @dataclass(frozen=True)
 class Occlusion:
     """Patch side and stride in pixels of the model's input; `fill` is a grey value in [0, 1]
-    or `mean` (each image's own mean, per channel: the patch hides detail, not brightness)."""
+    or `mean` (each image's own mean, per channel: the patch hides detail, not brightness);
+    `scale`: the drop is measured in probability, or in log-odds (which a confident score near 0
+    or 1 does not flatten: the sigmoid saturates, the logit does not)."""
 
     patch: int
     stride: int
     fill: str | float = FILL_MEAN
+    scale: str = PROBABILITY
 
     def __post_init__(self) -> None:
         if self.patch < 1 or self.stride < 1:
@@ -47,6 +54,8 @@ class Occlusion:
             )
         if self.fill != FILL_MEAN and not (isinstance(self.fill, float) and 0.0 <= self.fill <= 1.0):
             raise UsageError(f"fill {self.fill!r}: use 'mean' or a grey value in [0, 1]")
+        if self.scale not in SCALES:
+            raise UsageError(f"scale {self.scale!r}: use {' or '.join(SCALES)}")
 
     def grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-left corners (ys, xs), one entry per patch, rows first."""
@@ -66,7 +75,7 @@ class Occlusion:
         return np.full(images.shape[:2], self.fill, dtype=np.float32)
 
     def describe(self) -> dict[str, object]:
-        return {"patch": self.patch, "stride": self.stride, "fill": self.fill}
+        return {"patch": self.patch, "stride": self.stride, "fill": self.fill, "scale": self.scale}
 
 
 def parse_fill(text: str) -> str | float:
@@ -89,23 +98,35 @@ def _starts(size: int, patch: int, stride: int) -> np.ndarray:
 def occlusion_maps(
     model: Model, images: np.ndarray, targets: np.ndarray, occlusion: Occlusion, *, batch: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(maps (N, H, W) float32, scores (N,) float32: the unoccluded probability of each target
-    class) for images (N, C, H, W) in [0, 1] and target class indices (N,); at most `batch`
-    copies per model call."""
+    """(maps (N, H, W) float32, scores (N,): the unoccluded probability of each target class)
+    for images (N, C, H, W) in [0, 1] and target class indices (N,); at most `batch` copies per
+    model call. The drop is measured on the occlusion's `scale` (probability or log-odds)."""
     n, _, height, width = images.shape
     ys, xs = occlusion.grid(height, width)
     n_patches = len(ys)
     fills = occlusion.fill_values(images)
     rows = np.arange(n)
-    scores = np.concatenate([_call(model, images[s : s + batch]) for s in range(0, n, batch)])[rows, targets]
+    probs = np.concatenate([_call(model, images[s : s + batch]) for s in range(0, n, batch)])
+    base = _on_scale(probs, targets, occlusion.scale)
     drops = np.empty(n * n_patches, dtype=np.float64)
     for start in range(0, n * n_patches, batch):
         flat = np.arange(start, min(start + batch, n * n_patches))
         image, patch = flat // n_patches, flat % n_patches
         inside = _inside(ys[patch], xs[patch], occlusion.patch, height, width)  # (B, H, W)
         copies = np.where(inside[:, None], fills[image][:, :, None, None], images[image])
-        drops[flat] = scores[image] - _call(model, copies)[np.arange(len(flat)), targets[image]]
-    return _average(drops.reshape(n, n_patches), ys, xs, occlusion.patch, height, width), scores
+        drops[flat] = base[image] - _on_scale(_call(model, copies), targets[image], occlusion.scale)
+    return _average(drops.reshape(n, n_patches), ys, xs, occlusion.patch, height, width), probs[rows, targets]
+
+
+def _on_scale(probs: np.ndarray, targets: np.ndarray, scale: str) -> np.ndarray:
+    """The target class's probability, or its log-odds log(p_t) - log(sum of the others): from
+    the probability columns themselves, so a binary model's [1 - p, p] (each computed by the
+    model without cancellation) keeps its precision where p is within float32 rounding of 1."""
+    chosen = probs[np.arange(len(probs)), targets]
+    if scale == PROBABILITY:
+        return np.asarray(chosen)
+    others = probs.sum(axis=1) - chosen if probs.shape[1] > 2 else probs[np.arange(len(probs)), 1 - targets]
+    return np.asarray(np.log(np.maximum(chosen, _TINY)) - np.log(np.maximum(others, _TINY)))
 
 
 def _call(model: Model, batch: np.ndarray) -> np.ndarray:

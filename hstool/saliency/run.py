@@ -47,6 +47,7 @@ class SaliencyOptions:
     patch: int | None = None  # None: a seventh of the input's shorter side
     stride: int | None = None  # None: half the patch
     fill: str | float = "mean"
+    scale: str = "probability"  # occlusion drop in probability or log-odds
     target: str | None = None  # class explained; None: the positive class (binary), the predicted one (multi-class)
     batch_size: int = 64  # occluded copies per model call (patches of several images share a call)
     max_patches: int = 4096  # occluded copies per image, above which the run is refused
@@ -59,7 +60,7 @@ class SaliencyOptions:
     def occlusion(self, size: tuple[int, int]) -> Occlusion:
         patch = self.patch if self.patch is not None else max(1, round(min(size) / 7))
         stride = self.stride if self.stride is not None else max(1, patch // 2)
-        return Occlusion(patch=patch, stride=stride, fill=self.fill)
+        return Occlusion(patch=patch, stride=stride, fill=self.fill, scale=self.scale)
 
     def chosen_methods(self) -> tuple[str, ...]:
         methods = self.methods or (("occlusion", "gradcam") if self.checkpoint else ("occlusion",))
@@ -84,7 +85,8 @@ class SaliencyResult:
     def summary(self) -> str:
         o = self.occlusion
         return (
-            f"{self.images} images, {', '.join(self.methods)} (patch {o.patch}, stride {o.stride}, fill {o.fill}); "
+            f"{self.images} images, {', '.join(self.methods)} (patch {o.patch}, stride {o.stride}, fill {o.fill}, "
+            f"{o.scale}); "
             f"wrote {self.folder}/{INDEX_NAME}"
         )
 

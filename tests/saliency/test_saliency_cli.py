@@ -36,7 +36,7 @@ def test_maps_index_and_overlays(run_hs, case):
     folder, _, ids, paths, model = case
     res = run_hs("saliency", "model.onnx", "manifest.csv", "-o", "maps", "--patch", "4", "--stride", "2", "--fill", "0")
     assert res.returncode == 0, res.stderr
-    assert res.stdout == b"" and b"6 images, occlusion (patch 4, stride 2, fill 0.0)" in res.stderr
+    assert res.stdout == b"" and b"6 images, occlusion (patch 4, stride 2, fill 0.0, probability)" in res.stderr
     index = pl.read_csv(folder / "maps" / "index.csv", schema_overrides={"image_id": pl.String, "class": pl.String})
     assert index.columns == ["image_id", "method", "class", "score", "map", "overlay", "peak_y", "peak_x"]
     assert index["image_id"].to_list() == ids and set(index["method"]) == {"occlusion"}
@@ -58,7 +58,7 @@ def test_maps_index_and_overlays(run_hs, case):
             assert (im.mode, im.size) == ("RGB", (12, 12))
     meta = json.loads((folder / "maps" / "index.csv.meta.json").read_text())
     assert meta["schema"] == "hs.saliency/1" and meta["rows"] == N and meta["images"] == N
-    assert meta["parameters"]["occlusion"] == {"patch": 4, "stride": 2, "fill": 0.0}
+    assert meta["parameters"]["occlusion"] == {"patch": 4, "stride": 2, "fill": 0.0, "scale": "probability"}
 
 
 def test_same_inputs_give_identical_bytes_and_ids_select(run_hs, case):

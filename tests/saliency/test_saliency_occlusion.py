@@ -63,6 +63,29 @@ def test_patch_of_one_pixel_on_a_linear_model_is_weight_times_contrast():
     assert scores[0] == pytest.approx(float((weights * image[0]).sum()))
 
 
+def test_log_odds_of_a_logistic_model_are_exact_even_where_the_probability_saturates():
+    """z = sum(w * x) and probabilities [sigmoid(-z), sigmoid(z)]: with one-pixel patches the
+    log-odds drop is w * (x - fill) exactly, also for z = 40, where p rounds to 1 in float32."""
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=(1, 3, 3))
+    images = rng.uniform(size=(2, 1, 3, 3))
+    images[1] *= 40 / (weights * images[1]).sum()  # the second image has z = 40
+
+    def logistic(x: np.ndarray) -> np.ndarray:
+        z = np.einsum("nchw,chw->n", x.astype(np.float64), weights)
+        return np.stack([1 / (1 + np.exp(z)), 1 / (1 + np.exp(-z))], axis=1).astype(np.float32)
+
+    occlusion = Occlusion(patch=1, stride=1, fill=0.0, scale="log-odds")
+    maps, scores = occlusion_maps(logistic, images.astype(np.float32), np.array([1, 1]), occlusion, batch=4)
+    expected = weights[0] * images[:, 0]
+    np.testing.assert_allclose(maps, expected, rtol=1e-4, atol=1e-4)
+    assert scores[1] == 1.0  # the probability itself saturates...
+    flat, _ = occlusion_maps(logistic, images.astype(np.float32), np.array([1, 1]), Occlusion(1, 1, 0.0), batch=4)
+    assert np.abs(flat[1]).max() < 1e-6 < np.abs(maps[1]).max()  # ...so its map is flat; the log-odds map is not
+    with pytest.raises(UsageError, match="probability or log-odds"):
+        Occlusion(1, 1, scale="logit")
+
+
 @pytest.mark.parametrize(("patch", "stride", "batch"), [(3, 2, 1), (3, 2, 7), (4, 3, 10_000), (9, 9, 3), (5, 5, 11)])
 def test_batched_equals_one_call_per_patch(patch, stride, batch):
     rng = np.random.default_rng(patch * 10 + stride)
