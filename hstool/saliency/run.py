@@ -84,11 +84,8 @@ class SaliencyResult:
 
     def summary(self) -> str:
         o = self.occlusion
-        return (
-            f"{self.images} images, {', '.join(self.methods)} (patch {o.patch}, stride {o.stride}, fill {o.fill}, "
-            f"{o.scale}); "
-            f"wrote {self.folder}/{INDEX_NAME}"
-        )
+        how = f" (patch {o.patch}, stride {o.stride}, fill {o.fill}, {o.scale})" if "occlusion" in self.methods else ""
+        return f"{self.images} images, {', '.join(self.methods)}{how}; wrote {self.folder}/{INDEX_NAME}"
 
 
 def run_saliency(
@@ -102,8 +99,8 @@ def run_saliency(
     model = load_model(model_path, device=options.device, threads=options.threads)
     info = model.info
     occlusion = options.occlusion(info.preprocessing.size)
-    n_patches = len(occlusion.grid(*info.preprocessing.size)[0])
-    if "occlusion" in methods and n_patches > options.max_patches:
+    n_patches = len(occlusion.grid(*info.preprocessing.size)[0]) if "occlusion" in methods else 0
+    if n_patches > options.max_patches:
         h, w = info.preprocessing.size
         raise UsageError(
             f"patch {occlusion.patch} with stride {occlusion.stride} on the model's {h}x{w} input makes {n_patches:,} "
