@@ -36,7 +36,10 @@ def test_maps_index_and_overlays(run_hs, case):
     folder, _, ids, paths, model = case
     res = run_hs("saliency", "model.onnx", "manifest.csv", "-o", "maps", "--patch", "4", "--stride", "2", "--fill", "0")
     assert res.returncode == 0, res.stderr
-    assert res.stdout == b"" and b"6 images, occlusion (patch 4, stride 2, fill 0.0, probability); wrote maps/index.csv" in res.stderr
+    assert (
+        res.stdout == b""
+        and b"6 images, occlusion (patch 4, stride 2, fill 0.0, probability); wrote maps/index.csv" in res.stderr
+    )
     index = pl.read_csv(folder / "maps" / "index.csv", schema_overrides={"image_id": pl.String, "class": pl.String})
     assert index.columns == ["image_id", "method", "class", "score", "map", "overlay", "peak_y", "peak_x"]
     assert index["image_id"].to_list() == ids and set(index["method"]) == {"occlusion"}
