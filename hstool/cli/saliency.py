@@ -73,7 +73,11 @@ def command(
     ] = None,
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", help="Occluded copies per model call (patches of several images share a call)."),
+        typer.Option(
+            "--batch-size",
+            help="Occluded copies per model call (patches of several images share a call). Default: about 50,000 input "
+            "values (63 at 28 x 28, 1 at 224 x 224), fastest on a CPU; raise it on a GPU.",
+        ),
     ] = None,
     max_patches: Annotated[
         int | None, typer.Option("--max-patches", help="Refuse runs with more occluded copies per image than this.")

@@ -33,6 +33,11 @@ from hstool.saliency.occlusion import Occlusion, occlusion_maps
 from hstool.saliency.overlay import grey_of
 
 Progress = Callable[[int, int], None]
+# Default size of an occlusion call, in input values: 63 copies of 28 x 28 x 1, one of 224 x 224.
+# Measured on the 2-core CPU (docs/benchmarks.md, saliency_speed.py): calls of 8 to 64 copies ran
+# fastest at 28 x 28 and single copies at 224 x 224; larger calls push the activations out of the
+# cache. A GPU wants larger calls: pass batch_size.
+BATCH_VALUES = 50_000
 _SHOWN = 3
 
 
@@ -49,7 +54,7 @@ class SaliencyOptions:
     fill: str | float = "mean"
     scale: str = "probability"  # occlusion drop in probability or log-odds
     target: str | None = None  # class explained; None: the positive class (binary), the predicted one (multi-class)
-    batch_size: int = 64  # occluded copies per model call (patches of several images share a call)
+    batch_size: int | None = None  # occluded copies per model call; None: about BATCH_VALUES input values
     max_patches: int = 4096  # occluded copies per image, above which the run is refused
     max_pixels: int = DEFAULT_MAX_PIXELS  # decoded image size cap
     images_per_step: int = 64  # images decoded and explained together
@@ -61,6 +66,12 @@ class SaliencyOptions:
         patch = self.patch if self.patch is not None else max(1, round(min(size) / 7))
         stride = self.stride if self.stride is not None else max(1, patch // 2)
         return Occlusion(patch=patch, stride=stride, fill=self.fill, scale=self.scale)
+
+    def copies_per_call(self, shape: tuple[int, ...]) -> int:
+        """Occluded copies per model call for inputs of `shape` (C, H, W)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, BATCH_VALUES // int(np.prod(shape)))
 
     def chosen_methods(self) -> tuple[str, ...]:
         methods = self.methods or (("occlusion", "gradcam") if self.checkpoint else ("occlusion",))
@@ -92,7 +103,11 @@ def run_saliency(
     model_path: str, manifest_path: str, out_dir: str, options: SaliencyOptions, *, progress: Progress | None = None
 ) -> SaliencyResult:
     methods = options.chosen_methods()
-    if options.batch_size < 1 or options.images_per_step < 1 or options.max_patches < 1:
+    if (
+        (options.batch_size is not None and options.batch_size < 1)
+        or options.images_per_step < 1
+        or options.max_patches < 1
+    ):
         raise UsageError("the batch size, images per step and the patch cap must be 1 or more")
     refuse_overwriting_inputs([out_dir], [model_path, manifest_path, options.ids, options.checkpoint])
     folder = _check_out_dir(out_dir, options.force)
@@ -125,7 +140,7 @@ def run_saliency(
                 "checkpoint": options.checkpoint,
                 "ids": options.ids,
                 "root": options.root,
-                "batch_size": options.batch_size,
+                "batch_size": options.copies_per_call((info.preprocessing.channels, *info.preprocessing.size)),
             },
             inputs=_inputs(model, manifest, options),
             rows=table.height,
@@ -153,7 +168,7 @@ def _compute(
     progress: Progress | None,
 ) -> list[dict[str, Any]]:
     info = model.info
-    batch = options.batch_size
+    batch = options.copies_per_call((info.preprocessing.channels, *info.preprocessing.size))
     rows: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     ids, total = manifest.ids, manifest.table.height
     step = options.images_per_step
