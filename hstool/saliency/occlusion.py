@@ -10,10 +10,10 @@ far edge, so every pixel is covered at least once.
 
 Speed: occlusion costs one forward pass per patch. Every occluded copy of every image is a row
 of one flat sequence, cut into model calls of `batch` copies (patches of several images share
-a call), so at 28 x 28 the 169 default patches of an image take about three calls, not 169.
+a call), so at 28 x 28 the 169 default patches of an image take about ten calls, not 169.
 Copies are built from the patch boxes on the fly: no (patches x H x W) mask array is ever held.
-Bigger is not always faster: on a CPU, calls of thousands of copies ran slower than calls of
-tens (the activations leave the cache); benchmarks/saliency_speed.py measures it.
+Bigger is not always faster: on a CPU, large calls ran slower (the activations leave the cache);
+benchmarks/saliency_speed.py measures it, and hstool.saliency.run picks the default call size.
 """
 
 from __future__ import annotations

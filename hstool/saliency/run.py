@@ -33,11 +33,11 @@ from hstool.saliency.occlusion import Occlusion, occlusion_maps
 from hstool.saliency.overlay import grey_of
 
 Progress = Callable[[int, int], None]
-# Default size of an occlusion call, in input values: 63 copies of 28 x 28 x 1, one of 224 x 224.
-# Measured on the 2-core CPU (docs/benchmarks.md, saliency_speed.py): calls of 8 to 64 copies ran
-# fastest at 28 x 28 and single copies at 224 x 224; larger calls push the activations out of the
-# cache. A GPU wants larger calls: pass batch_size.
-BATCH_VALUES = 50_000
+# Default size of an occlusion call, in input values: 16 copies of 28 x 28 x 1, one of 224 x 224.
+# Measured on the 2-core CPU (docs/benchmarks.md, saliency_speed.py): at 28 x 28 calls of 8 to 32
+# copies were never slower than one call per copy, and at 224 x 224 single copies were fastest
+# (larger calls push the activations out of the cache). A GPU wants larger calls: pass batch_size.
+BATCH_VALUES = 16 * 28 * 28
 _SHOWN = 3
 
 
@@ -54,7 +54,7 @@ class SaliencyOptions:
     fill: str | float = "mean"
     scale: str = "probability"  # occlusion drop in probability or log-odds
     target: str | None = None  # class explained; None: the positive class (binary), the predicted one (multi-class)
-    batch_size: int | None = None  # occluded copies per model call; None: about BATCH_VALUES input values
+    batch_size: int | None = None  # occluded copies per model call; None: BATCH_VALUES input values
     max_patches: int = 4096  # occluded copies per image, above which the run is refused
     max_pixels: int = DEFAULT_MAX_PIXELS  # decoded image size cap
     images_per_step: int = 64  # images decoded and explained together

@@ -162,6 +162,6 @@ def test_occlusion_never_imports_torch(case):
 def test_default_call_size_follows_the_input():
     from hstool.saliency.run import SaliencyOptions
 
-    assert SaliencyOptions().copies_per_call((1, 28, 28)) == 63
+    assert SaliencyOptions().copies_per_call((1, 28, 28)) == 16 and SaliencyOptions().copies_per_call((1, 64, 64)) == 3
     assert SaliencyOptions().copies_per_call((1, 224, 224)) == SaliencyOptions().copies_per_call((3, 512, 512)) == 1
     assert SaliencyOptions(batch_size=500).copies_per_call((1, 224, 224)) == 500
