@@ -165,3 +165,22 @@ def test_default_call_size_follows_the_input():
     assert SaliencyOptions().copies_per_call((1, 28, 28)) == 16 and SaliencyOptions().copies_per_call((1, 64, 64)) == 3
     assert SaliencyOptions().copies_per_call((1, 224, 224)) == SaliencyOptions().copies_per_call((3, 512, 512)) == 1
     assert SaliencyOptions(batch_size=500).copies_per_call((1, 224, 224)) == 500
+
+
+def test_multiclass_explains_the_predicted_class_unless_told(run_hs, case):
+    folder, _, _, paths, _ = case
+    model = TinyModel(["a", "b", "c"], size=(12, 12), seed=3)
+    model.save(folder / "multi.onnx")
+    images = load_batch([folder / p for p in paths], Preprocessing.from_metadata(model.metadata()))
+    probs = model.numpy_outputs(images)[0]
+    for extra, targets in (([], probs.argmax(axis=1)), (["--class", "c"], np.full(N, 2))):
+        out = f"maps{len(extra)}"
+        assert run_hs("saliency", "multi.onnx", "manifest.csv", "-o", out, "-q", *extra).returncode == 0
+        index = pl.read_csv(folder / out / "index.csv", schema_overrides={"image_id": pl.String})
+        assert index["class"].to_list() == [model.class_names[t] for t in targets]
+        expected, _ = occlusion_maps(
+            lambda x: model.numpy_outputs(x)[0], images, targets, Occlusion(2, 1), batch=10_000
+        )  # 12 x 12 input: default patch round(12 / 7) = 2, stride 1
+        for i, row in enumerate(index.iter_rows(named=True)):
+            np.testing.assert_allclose(np.load(folder / out / row["map"]), expected[i], atol=1e-5)
+            assert row["score"] == pytest.approx(probs[i, targets[i]], abs=1e-5)
