@@ -8,8 +8,9 @@ Every step is a plain hs command:
    `regions.csv` recording each drain's mask;
 2. `hs train`: the small CNN (as `make demo`: --epochs 30 --lr 1e-3), which learns the drain;
 3. `hs predict` on the test split, at the 0.5 threshold;
-4. `hs saliency --checkpoint model.pt` (occlusion in probability, and Grad-CAM) and
-   `hs saliency --scale log-odds` (occlusion in log-odds) on three groups of test images:
+4. `hs saliency --checkpoint model.pt` (occlusion in probability, and Grad-CAM),
+   `hs saliency --scale log-odds` (occlusion in log-odds) and `hs saliency --patch 2 --stride 1`
+   (finer occlusion) on three groups of test images:
    - drained positives the model gets right (their drain is the region),
    - drain-free positives it misses. They have no drain; their region is a **placebo**: the
      drain hs synth would have drawn on that image (the same seeded stream, `seeded_rng(seed,
@@ -128,13 +129,15 @@ def main() -> None:
     ]
     hs("saliency", *common, "--checkpoint", str(model / "model.pt"), "-o", str(out / "maps"), "--force")
     hs("saliency", *common, "--scale", "log-odds", "-o", str(out / "maps_log_odds"), "--force")
+    hs("saliency", *common, "--patch", "2", "--stride", "1", "-o", str(out / "maps_fine"), "--force")
     elapsed = time.perf_counter() - started
 
     masks = read_region_masks(str(data / "regions.csv"))
     group_of = dict(zip(chosen["image_id"].to_list(), chosen["group"].to_list()))
     rows = []
     for folder, label in (("maps", {"occlusion": "occlusion (probability)", "gradcam": "Grad-CAM"}),
-                          ("maps_log_odds", {"occlusion": "occlusion (log-odds)"})):  # fmt: skip
+                          ("maps_log_odds", {"occlusion": "occlusion (log-odds)"}),
+                          ("maps_fine", {"occlusion": "occlusion (patch 2, stride 1)"})):  # fmt: skip
         index = read_index(str(out / folder))
         for method in index.methods:
             for image_id, path in index.files(method, "map").items():
