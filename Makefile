@@ -305,3 +305,11 @@ bench-infer-gpu: $(STAMP)
 ## make bench-train: CPU training speed of hs train against a plain PyTorch loop (docs/benchmarks.md).
 bench-train: $(STAMP)
 	PYTHONPATH=. $(PY) benchmarks/train_speed.py $(HS_DATA_DIR)
+
+## make bench-saliency: does hs saliency point at a planted drain (occlusion and Grad-CAM side by
+## side, pointing game against chance), and batched occlusion against one model call per patch at
+## 28 x 28 and 224 x 224 (docs/benchmarks.md).
+.PHONY: bench-saliency
+bench-saliency: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/saliency_check.py $(HS_DATA_DIR) --out out/saliency_check
+	PYTHONPATH=. $(PY) benchmarks/saliency_speed.py $(HS_DATA_DIR)

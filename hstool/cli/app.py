@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("stratify", "stratify"),
     ("power", "power"),
     ("cluster", "cluster"),
+    ("saliency", "saliency"),
     ("report", "report"),
     ("audit", "audit"),
     ("agree", "agree"),

@@ -30,6 +30,10 @@ Examples:
 
   hs report --strata strata.csv -o report.html
 
+  hs report -p preds.csv -l labels.csv -c clusters.csv -m manifest.csv --saliency maps/ -o report.html   # maps from hs saliency
+
+  hs report -p preds.csv -l labels.csv -m manifest.csv --saliency model.onnx -o report.html   # occlusion computed here
+
 Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version). The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
 """
 
@@ -59,6 +63,14 @@ def command(
     root: Annotated[
         str | None,
         typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder)."),
+    ] = None,
+    saliency: Annotated[
+        str | None,
+        typer.Option(
+            "--saliency",
+            help="Folder from hs saliency (or a model.onnx: occlusion maps computed for the images shown): "
+            "overlays beside the thumbnails, mean maps per cluster.",
+        ),
     ] = None,
     by: Annotated[
         list[str] | None,
@@ -120,7 +132,7 @@ def command(
         from hstool.report.build import ReportInputs, build_report
         from hstool.report.context import ReportOptions
 
-        inputs = ReportInputs(preds, labels, strata, clusters, manifest, root)
+        inputs = ReportInputs(preds, labels, strata, clusters, manifest, root, saliency)
         refuse_overwriting_inputs([output], inputs.paths())
         check_writable(output)
         stratify = stratify_options(

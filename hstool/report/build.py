@@ -8,15 +8,17 @@ from dataclasses import asdict, dataclass
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, UsageError
-from hstool.io.sidecar import build_sidecar, read_sidecar
+from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
 from hstool.report.images import image_paths
 from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata, refuse_stdin
 from hstool.report.page import page
+from hstool.report.saliency import SaliencyMaps, computed_maps
 from hstool.report.sections import clusters as clusters_section
 from hstool.report.sections import curves, errors, provenance, subgroups, summary
+from hstool.saliency.index import INDEX_NAME, read_index
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ReportInputs:
     clusters: str | None = None
     manifest: str | None = None
     root: str | None = None
+    saliency: str | None = None  # hs saliency's folder (or its index.csv), or a model.onnx to compute maps
 
     def paths(self) -> list[str]:
         return [p for p in (self.preds, self.labels, self.strata, self.clusters, self.manifest) if p]
@@ -57,6 +60,9 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     error_plan = errors.plan(data, options)
     thumbs = ThumbTable(cap=options.max_thumbnails, size=options.thumb_size)
     thumbs.admit(list(montages.values()) + error_plan.galleries())
+    data.saliency = _saliency(inputs, files, [i for i in thumbs.slots if i in paths])
+    if data.saliency is not None:
+        thumbs.overlays = data.saliency.overlays()
     if thumbs.capped:
         notes.append(f"Galleries were cut at {options.max_thumbnails} distinct thumbnails (--max-thumbnails).")
     thumbs.render(paths, options.workers)
@@ -75,6 +81,8 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     ]
     html = page(options.title, sections, thumbs.defs(), options.thumb_size)
     meta = _meta(inputs, options, data, len(thumbs.slots))
+    if data.saliency is not None:
+        data.saliency.close()
     return Report(html, meta, notes)
 
 
@@ -90,6 +98,8 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         )
     if inputs.root and not inputs.manifest:
         raise UsageError("--root only applies to --manifest paths; pass --manifest too")
+    if inputs.saliency and not inputs.manifest:
+        raise UsageError("saliency overlays go beside the images: pass the manifest too")
     for name, value in (
         ("--gallery-size", options.gallery_size),
         ("--montage-size", options.montage_size),
@@ -150,6 +160,23 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
             + "."
         )
     return strata, cases
+
+
+def _saliency(inputs: ReportInputs, files: list[InputFile], shown: list[str]) -> SaliencyMaps | None:
+    """The maps of a saliency folder, or (given a model.onnx) occlusion maps computed here for
+    the images the report shows."""
+    if not inputs.saliency:
+        return None
+    if inputs.saliency.endswith(".onnx"):
+        if not shown:
+            return None
+        maps = computed_maps(inputs.saliency, str(inputs.manifest), inputs.root, shown)
+        rows = maps.index.table.height  # maps computed
+        files.append(InputFile("saliency model", shown_path(inputs.saliency), file_sha256(inputs.saliency), rows, None))
+        return maps
+    index = read_index(inputs.saliency)
+    files.append(_input_file("saliency maps", index.source, str(index.folder / INDEX_NAME)))
+    return SaliencyMaps(index)
 
 
 def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | None:
@@ -213,6 +240,7 @@ def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thum
         "thumb_size": options.thumb_size,
         "max_curves": options.max_curves,
         "title": options.title,
+        "saliency": shown_path(inputs.saliency) if inputs.saliency else None,
     }
     files = [{"path": f.shown, "sha256": f.sha256, "rows": f.rows, "role": f.role} for f in data.inputs]
     return build_sidecar(

@@ -9,6 +9,7 @@ from pathlib import Path
 from hstool.audit.groups import Stratifier
 from hstool.audit.strata_table import StratifyOptions
 from hstool.report.inputs import Cases, Clusters, Strata
+from hstool.report.saliency import SaliencyMaps
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ReportData:
     paths: dict[str, tuple[str, Path]]  # image_id -> (path as in the manifest, absolute path)
     inputs: list[InputFile]
     notes: list[str] = field(default_factory=list)
+    saliency: SaliencyMaps | None = None  # hs saliency's maps: overlays and cluster means
 
     @property
     def threshold(self) -> float | None:

@@ -37,6 +37,8 @@ class ThumbTable:
     shown_paths: dict[str, str] = field(default_factory=dict)
     capped: bool = False
     with_images: bool = False  # a manifest was given: draw thumbnails, not captions alone
+    overlays: dict[str, list[tuple[str, Path]]] = field(default_factory=dict)  # image_id -> [(method, PNG)]
+    overlay_thumbs: dict[tuple[int, str], Thumb] = field(default_factory=dict)  # (slot, method) -> overlay
 
     def admit(self, galleries: list[Gallery]) -> None:
         """Give each gallery item a slot; items beyond the cap are dropped (and counted)."""
@@ -57,14 +59,18 @@ class ThumbTable:
         self.with_images = bool(paths)
         self.shown_paths = {i: paths[i][0] for i in ids if i in paths}
         self.thumbs = render_thumbnails([paths[i][1] if i in paths else None for i in ids], self.size, workers)
+        keys = [(self.slots[i], method, png) for i in ids for method, png in self.overlays.get(i, [])]
+        rendered = render_thumbnails([png for _, _, png in keys], self.size, workers)
+        self.overlay_thumbs = {(slot, method): t for (slot, method, _), t in zip(keys, rendered)}
 
     def defs(self) -> Raw:
         """One hidden SVG holding every thumbnail as a symbol (placeholders included)."""
         symbols = []
         if not self.with_images:
             return Raw("")
-        for slot in self.slots.values():
-            thumb = self.thumbs[slot]
+        pictures = [(f"t{slot}", self.thumbs[slot]) for slot in self.slots.values()]
+        pictures += [(f"o{slot}-{method}", thumb) for (slot, method), thumb in self.overlay_thumbs.items()]
+        for name, thumb in pictures:
             if thumb.uri:
                 w, h = thumb.width, thumb.height
                 body = el("image", href=thumb.uri, width=w, height=h, preserveAspectRatio="xMidYMid meet")
@@ -84,9 +90,7 @@ class ThumbTable:
                         ),
                     ]
                 )
-            symbols.append(
-                el("symbol", body, id=f"t{slot}", viewBox=f"0 0 {w} {h}", preserveAspectRatio="xMidYMid meet")
-            )
+            symbols.append(el("symbol", body, id=name, viewBox=f"0 0 {w} {h}", preserveAspectRatio="xMidYMid meet"))
         return el(
             "svg", *symbols, xmlns="http://www.w3.org/2000/svg", width="0", height="0", cls="defs", aria_hidden="true"
         )
@@ -97,23 +101,32 @@ class ThumbTable:
             return el("figure", el("figcaption", *lines), cls="text")
         slot = self.slots[item.image_id]
         thumb = self.thumbs[slot]
-        s = self.size
         tip = self.shown_paths.get(item.image_id, item.image_id)
-        picture = el(
+        picture = self._picture(f"t{slot}", tip, f"image {item.image_id}")
+        if thumb.reason:
+            lines.append(el("span", thumb.reason, cls="why"))
+        maps = [m for m, _ in self.overlays.get(item.image_id, []) if (slot, m) in self.overlay_thumbs]
+        if not maps:
+            return el("figure", picture, el("figcaption", *lines))
+        # The overlays sit beside the image, same size, so the eye can move between them.
+        overlays = [self._picture(f"o{slot}-{m}", f"{m} saliency", f"{m} saliency of {item.image_id}") for m in maps]
+        lines.append(el("span", "beside: " + ", ".join(maps) + " saliency", cls="muted"))
+        return el("figure", el("div", picture, *overlays, cls="pair"), el("figcaption", *lines), cls="maps")
+
+    def _picture(self, symbol: str, tip: str, label: str) -> Raw:
+        s = self.size
+        return el(
             "svg",
             el("title", tip),
-            el("use", href=f"#t{slot}", width=s, height=s),
+            el("use", href=f"#{symbol}", width=s, height=s),
             xmlns="http://www.w3.org/2000/svg",
             viewBox=f"0 0 {s} {s}",
             width=s,
             height=s,
             role="img",
-            aria_label=f"image {item.image_id}",
+            aria_label=label,
             cls="thumb",
         )
-        if thumb.reason:
-            lines.append(el("span", thumb.reason, cls="why"))
-        return el("figure", picture, el("figcaption", *lines))
 
     def gallery(self, gallery: Gallery) -> Raw:
         shown = len(gallery.items)

@@ -38,6 +38,8 @@ svg.defs { position: absolute; width: 0; height: 0; overflow: hidden; }
 figure { margin: 0; width: THUMBpx; font-size: 10.5px; line-height: 1.25; break-inside: avoid; }
 svg.thumb { display: block; background: #000; image-rendering: auto; }
 figure.text { border: 1px solid var(--line); padding: 3px 5px; }
+figure.maps { width: auto; max-width: calc(3 * THUMBpx + 6px); }
+.pair { display: flex; gap: 3px; }
 figcaption span { display: block; overflow-wrap: anywhere; }
 figcaption .why { color: var(--flag); }
 .gallery { break-inside: auto; }

@@ -18,7 +18,8 @@ to the true labels. Without a split column, "the train split" means every image.
 Outputs (in `out_dir`): `images/<image_id>.png` (8-bit grey), `manifest.csv` (`label` is what a
 model is trained on, i.e. the noisy label; ground-truth columns as metadata), `labels.csv`
 (every image, true labels, ground-truth columns and `split`) and `labels_<split>.csv` per split
-(without `split`), each with a sidecar. The manifest is written last (the commit point).
+(without `split`), each with a sidecar; with a drain, `regions.csv` and `regions/<image_id>.png`
+(where each drain lies, hstool.synth.regions). The manifest is written last (the commit point).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ from hstool.synth.plan import (
     sample_per_class,
     seeded_rng,
 )
-from hstool.synth.plant import Drain, Lesion
+from hstool.synth.plant import Drain, Lesion, brighten
+from hstool.synth.regions import REGIONS_NAME, Region, save_region, write_regions
 from hstool.synth.spec import CLEAR_CONTRAST, SynthSpec
 
 SCHEMA = "hs.synth/1"
@@ -116,8 +118,10 @@ def run_synth(
     )
     folder = prepare_out_dir(out_dir, force=force)
     _remove_stale_labels(folder, force)
-    _write_images(folder, plan, base, spec, progress)
+    regions = _write_images(folder, plan, base, spec, progress)
     _write_labels(folder, labels, record, base.has_splits)
+    if spec.spurious:
+        write_regions(folder, regions, record)
     meta = manifest_meta(manifest_table, parameters=record["parameters"], inputs=base.inputs)
     meta.update({"seed": spec.seed, "positive_class": positive, "counts": counts})
     written = write_manifest(folder / MANIFEST_NAME, manifest_table, meta)
@@ -178,7 +182,9 @@ def _column_notes(columns: list[str], positive: str | None) -> dict[str, str]:
 
 def _write_images(
     folder: Path, plan: pl.DataFrame, base: BaseImages, spec: SynthSpec, progress: Progress | None
-) -> None:
+) -> list[Region]:
+    """Write every image; return where each drain was planted (in plan order)."""
+    regions = []
     drains = plan[DRAIN].to_list() if DRAIN in plan.columns else [None] * plan.height
     subtle = plan[SUBTLE].to_list() if SUBTLE in plan.columns else [None] * plan.height
     total = plan.height
@@ -188,12 +194,16 @@ def _write_images(
             contrast = spec.subtle.contrast if faint == YES else CLEAR_CONTRAST  # type: ignore[union-attr]
             pixels = Lesion.random(seeded_rng(spec.seed, "lesion", image_id), *pixels.shape, contrast).apply(pixels)
         if drain == YES:
-            pixels = Drain.random(seeded_rng(spec.seed, "drain", image_id), *pixels.shape).apply(pixels)
+            tube = Drain.random(seeded_rng(spec.seed, "drain", image_id), *pixels.shape)
+            coverage = tube.coverage(*pixels.shape)
+            pixels = brighten(pixels, coverage, tube.strength)
+            regions.append(save_region(folder, image_id, DRAIN, coverage))
         target = folder / "images" / f"{image_id}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         save_png(target, np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8))
         if progress and (done % 256 == 0 or done == total):
             progress(done, total)
+    return regions
 
 
 def _write_labels(folder: Path, labels: pl.DataFrame, record: dict, has_splits: bool) -> None:
@@ -212,7 +222,7 @@ def _remove_stale_labels(folder: Path, force: bool) -> None:
     """With --force, labels files of an earlier run go (a split it had may be absent now)."""
     if not force:
         return
-    for name in [LABELS_NAME] + [f"labels_{s}.csv" for s in SPLITS]:
+    for name in [LABELS_NAME, REGIONS_NAME] + [f"labels_{s}.csv" for s in SPLITS]:
         for path in (folder / name, sidecar_path(folder / name)):
             try:
                 path.unlink(missing_ok=True)

@@ -117,7 +117,9 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(npz, tmp_path
     synth(npz, tmp_path / "b", **options)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     # train 15 negatives + 8 of 15 positives (rare 0.5, 7.5 rounds up), val 6 + 4, test 12 + 15.
-    assert labels.height == 60 and len(files) == 60 + 10  # images, manifest and 4 labels files, sidecars
+    # images, manifest and 4 labels files, sidecars; regions.csv + sidecar and one mask per drain
+    drains = labels.filter(pl.col("drain") == "yes").height
+    assert labels.height == 60 and len(files) == 60 + 10 + 2 + drains
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     synth(npz, tmp_path / "c", **{**options, "seed": 6})

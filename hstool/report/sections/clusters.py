@@ -10,6 +10,7 @@ from hstool.report.context import ReportData, ReportOptions
 from hstool.report.gallery import Gallery, Item, ThumbTable, caption
 from hstool.report.inputs import ERROR, LABEL, ROLES
 from hstool.report.markup import el
+from hstool.report.saliency import mean_figures
 from hstool.report.sampling import pick, priorities
 from hstool.report.sections import Section, data_table, unavailable
 
@@ -125,4 +126,9 @@ def build(data: ReportData, montages: dict[tuple[str, str], Gallery], thumbs: Th
             gallery = montages.get((label, r["cluster"]))
             if gallery is not None:
                 parts.append(thumbs.gallery(gallery))
+            if data.saliency is not None and data.paths:
+                ids = table.filter((pl.col(LABEL) == label) & (pl.col("cluster") == r["cluster"]))[KEY].to_list()
+                means = data.saliency.cluster_means(ids, data.paths, thumbs.size)
+                if means:
+                    parts.append(el("div", *mean_figures(means, thumbs.size), cls="thumbs"))
     return Section("clusters", "Clusters", el("div", *parts))
