@@ -12,6 +12,7 @@ each model's operating point to 0.5, so the two are on one scale).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -30,7 +31,7 @@ from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import interval
 
 SCHEMA_NAME = "hs.agreement/1"
-SCHEMA: dict = {"stratifier": str, "group": str, "n": int, "a_threshold": float, "b_threshold": float}
+SCHEMA: dict[str, Any] = {"stratifier": str, "group": str, "n": int, "a_threshold": float, "b_threshold": float}
 SCHEMA.update({"a_pos": int, "b_pos": int, "both_pos": int, "both_neg": int, "a_only": int, "b_only": int})
 SCHEMA.update({"agreement": float, "agreement_ci_low": float, "agreement_ci_high": float, "expected_agreement": float})
 SCHEMA.update({"kappa": float, "kappa_se": float, "kappa_ci_low": float, "kappa_ci_high": float})
@@ -81,12 +82,16 @@ class Rater:
     calibrated: np.ndarray | None = field(init=False)  # scores mapped so the operating point is 0.5
 
     def __post_init__(self) -> None:
-        scores = self.kind == SCORES
-        object.__setattr__(self, "called", self.values >= self.threshold if scores else self.values)
-        object.__setattr__(self, "calibrated", piecewise_calibrate(self.values, self.threshold) if scores else None)
+        if self.kind == SCORES:
+            assert self.threshold is not None  # scores are always called at an operating point
+            object.__setattr__(self, "called", self.values >= self.threshold)
+            object.__setattr__(self, "calibrated", piecewise_calibrate(self.values, self.threshold))
+        else:
+            object.__setattr__(self, "called", self.values)
+            object.__setattr__(self, "calibrated", None)
 
-    def describe(self) -> dict:
-        out = {"path": self.source.name, "column": self.column, "kind": self.kind}
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.source.name, "column": self.column, "kind": self.kind}
         if self.kind == SCORES:
             out["threshold"] = {"rule": self.rule, "value": self.threshold}
         return out
@@ -96,7 +101,7 @@ class Rater:
 class AgreementResult:
     table: pl.DataFrame
     view: pl.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
     notes: list[str]
     a: Rater
@@ -185,7 +190,9 @@ def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResul
     return _result(table, a, b, y is not None, sources, dropped, stratifiers, options)
 
 
-def _rater(tag: str, source: Source, column: str, kind: str, values: np.ndarray, threshold_text: str, y) -> Rater:
+def _rater(
+    tag: str, source: Source, column: str, kind: str, values: np.ndarray, threshold_text: str, y: np.ndarray | None
+) -> Rater:
     if kind == LABELS:
         return Rater(tag, source, column, kind, values.astype(bool), None, None)
     option = f"--{tag}-threshold"
@@ -216,7 +223,9 @@ def _strata_frame(ids: pl.DataFrame, tables: list[tuple[pl.DataFrame, Source]], 
     return frame.select(KEY, *wanted)
 
 
-def _group_rows(stratifier: Stratifier, a: Rater, b: Rater, y, options: AgreeOptions) -> list[dict]:
+def _group_rows(
+    stratifier: Stratifier, a: Rater, b: Rater, y: np.ndarray | None, options: AgreeOptions
+) -> list[dict[str, Any]]:
     rows = []
     for code, level in enumerate(stratifier.levels):
         member = stratifier.codes == code
@@ -225,11 +234,19 @@ def _group_rows(stratifier: Stratifier, a: Rater, b: Rater, y, options: AgreeOpt
     return rows
 
 
-def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, options: AgreeOptions) -> dict:
+def _row(
+    name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y: np.ndarray | None, options: AgreeOptions
+) -> dict[str, Any]:
     ca, cb = a.called[member], b.called[member]
     counts = confusion_counts(ca, cb)
     n = int(member.sum())
-    row: dict = {"stratifier": name, "group": level, "n": n, "a_threshold": a.threshold, "b_threshold": b.threshold}
+    row: dict[str, Any] = {
+        "stratifier": name,
+        "group": level,
+        "n": n,
+        "a_threshold": a.threshold,
+        "b_threshold": b.threshold,
+    }
     row.update(
         {"a_pos": int(ca.sum()), "b_pos": int(cb.sum()), "both_pos": int(counts[1, 1]), "both_neg": int(counts[0, 0])}
     )
@@ -252,7 +269,7 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
         reasons.append(f"kappa undefined: both sources call every case {side}")
     if y is not None:
         _auc_columns(row, a, b, y[member], member, options, reasons)
-    if a.kind == SCORES and b.kind == SCORES:
+    if a.calibrated is not None and b.calibrated is not None:  # both hold scores
         ba = bland_altman(a.calibrated[member], b.calibrated[member], options.level)
         row.update(
             {
@@ -268,7 +285,13 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
 
 
 def _auc_columns(
-    row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions, reasons: list[str]
+    row: dict[str, Any],
+    a: Rater,
+    b: Rater,
+    y: np.ndarray,
+    member: np.ndarray,
+    options: AgreeOptions,
+    reasons: list[str],
 ) -> None:
     """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test."""
     if y.all() or not y.any():
@@ -289,7 +312,14 @@ def _auc_columns(
 
 
 def _result(
-    table, a: Rater, b: Rater, has_reference: bool, sources, dropped, stratifiers, options: AgreeOptions
+    table: pl.DataFrame,
+    a: Rater,
+    b: Rater,
+    has_reference: bool,
+    sources: list[Source],
+    dropped: dict[str, Any],
+    stratifiers: list[Stratifier],
+    options: AgreeOptions,
 ) -> AgreementResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
@@ -320,7 +350,7 @@ def _rater_text(r: Rater) -> str:
 
 def _view(table: pl.DataFrame, a: Rater, b: Rater, has_reference: bool) -> pl.DataFrame:
     rows = table.to_dicts()
-    columns: dict[str, list] = {c: table[c].to_list() for c in ("stratifier", "group", "n")}
+    columns: dict[str, list[Any]] = {c: table[c].to_list() for c in ("stratifier", "group", "n")}
     columns["kappa"] = [interval_text(r["kappa"], r["kappa_ci_low"], r["kappa_ci_high"]) for r in rows]
     columns["agreement"] = [interval_text(r["agreement"], None, None) for r in rows]
     columns["A+ B+ / A+ B- / A- B+ / A- B-"] = [

@@ -13,6 +13,7 @@ calibration fitted on one set (e.g. validation) to another (e.g. test).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,7 +46,7 @@ class CalibrateOptions:
 @dataclass(frozen=True)
 class CalibrationResult:
     table: pl.DataFrame  # image_id, score (calibrated), in the order of PREDS
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
 
 
@@ -61,7 +62,8 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     preds, preds_src = read_table(preds_path, role="predictions", required=(KEY, "score"))
     scores = probabilities(preds, "score", preds_src)
     sources = [preds_src]
-    fit_scores, y, dropped = scores, None, {}
+    fit_scores, y = scores, None
+    dropped: dict[str, Any] = {}
     if labels_path is not None:
         labels, labels_src = read_table(labels_path, role="labels", required=(KEY, options.label_col))
         sources.append(labels_src)
@@ -107,15 +109,21 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     return CalibrationResult(table, meta, summary)
 
 
-def _describe(point: OperatingPoint, value: float, operating: float, scores: np.ndarray, y: np.ndarray | None) -> dict:
+def _describe(
+    point: OperatingPoint, value: float, operating: float, scores: np.ndarray, y: np.ndarray | None
+) -> dict[str, Any]:
     """One threshold for the sidecar: rule, original-scale value, calibrated value, sens/spec."""
-    info: dict = {"rule": point.describe(), "value": value, "calibrated_value": calibrated_threshold(value, operating)}
+    info: dict[str, Any] = {
+        "rule": point.describe(),
+        "value": value,
+        "calibrated_value": calibrated_threshold(value, operating),
+    }
     if y is not None:
         info["sensitivity"], info["specificity"] = sensitivity_specificity(scores, y, value)
     return info
 
 
-def _summary_line(name: str, info: dict) -> str:
+def _summary_line(name: str, info: dict[str, Any]) -> str:
     text = f"{name}: threshold {info['value']:.6g} (calibrated {info['calibrated_value']:.4g})"
     if "sensitivity" in info:
         text += f", sensitivity {info['sensitivity']:.3f}, specificity {info['specificity']:.3f}"

@@ -130,7 +130,7 @@ def _categorical(series: pl.Series, name: str) -> Stratifier:
     return Stratifier(name, tuple(levels), codes.to_numpy().astype(np.int64))
 
 
-def _fmt_value(v) -> str:
+def _fmt_value(v: object) -> str:
     if isinstance(v, float) and math.isfinite(v) and v.is_integer():
         return str(int(v))
     return str(v)

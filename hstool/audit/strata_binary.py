@@ -15,6 +15,7 @@ group. How a group's cases are chosen depends on the stratifier's scope:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from hstool.stats.proportions import compare_proportions, interval, proportion
 PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv")
 TESTED = ("auc",) + PROPORTIONS
 
-SCHEMA: dict = {"stratifier": str, "group": str, "scope": str, "comparator": str, "n": int, "n_pos": int}
+SCHEMA: dict[str, Any] = {"stratifier": str, "group": str, "scope": str, "comparator": str, "n": int, "n_pos": int}
 SCHEMA.update({"prevalence": float, "threshold": float})
 for _m in ("auc",):
     SCHEMA.update({_m: float, f"{_m}_se": float, f"{_m}_ci_low": float, f"{_m}_ci_high": float})
@@ -137,7 +138,7 @@ def _reference_code(stratifier: Stratifier, options: StratifyOptions) -> int | N
     return stratifier.levels.index(wanted)
 
 
-def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions) -> list[dict]:
+def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions) -> list[dict[str, Any]]:
     """Rows of the strata table: the overall row, then every group of every stratifier."""
     pos, neg = data.labels, ~data.labels
     overall = Tally.of(data, pos, neg)
@@ -199,14 +200,24 @@ def _bootstrap_masks(data: Data, scope: str, member: np.ndarray) -> tuple[np.nda
 
 
 def _row(
-    data, name, level, scope, member, group: Tally, comparator: Tally | None, shared, comparator_name, options, index
-) -> dict:
+    data: Data,
+    name: str,
+    level: str,
+    scope: str,
+    member: np.ndarray,
+    group: Tally,
+    comparator: Tally | None,
+    shared: str | None,
+    comparator_name: str,
+    options: StratifyOptions,
+    index: int,
+) -> dict[str, Any]:
     n_members = int(np.count_nonzero(member))
     y = data.labels[member]
     n_pos = int(np.count_nonzero(y))
     called = data.called[member]
     tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
-    row: dict = {
+    row: dict[str, Any] = {
         "stratifier": name,
         "group": level,
         "scope": scope,
@@ -245,7 +256,14 @@ def _row(
     return row
 
 
-def _auc_columns(row, ev: Evaluation, ref: Evaluation | None, shared, options, reasons) -> None:
+def _auc_columns(
+    row: dict[str, Any],
+    ev: Evaluation,
+    ref: Evaluation | None,
+    shared: str | None,
+    options: StratifyOptions,
+    reasons: list[str],
+) -> None:
     if ev.comp is None:
         reasons.append("AUC undefined: the group has " + ("no positives" if ev.m == 0 else "no negatives"))
         return
@@ -274,7 +292,14 @@ def _auc_columns(row, ev: Evaluation, ref: Evaluation | None, shared, options, r
         reasons.append("no AUC test: variance undefined")
 
 
-def _proportion_columns(row, metric: str, ev: Evaluation, ref: Evaluation | None, options, reasons) -> None:
+def _proportion_columns(
+    row: dict[str, Any],
+    metric: str,
+    ev: Evaluation,
+    ref: Evaluation | None,
+    options: StratifyOptions,
+    reasons: list[str],
+) -> None:
     k, n = ev.counts(metric)
     if n == 0:
         reasons.append(f"{metric} undefined (0 cases in its denominator)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, SupportsFloat
 
 import numpy as np
 import polars as pl
@@ -35,14 +36,16 @@ class StratifyOptions:
     allow_unmatched: bool = False
 
 
-def none_if_nan(value) -> float | None:
+def none_if_nan(value: SupportsFloat | None) -> float | None:
     if value is None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
 
 
-def finalize(rows: list[dict], tested: list[str], correction: str, alpha: float, schema: dict) -> pl.DataFrame:
+def finalize(
+    rows: list[dict[str, Any]], tested: list[str], correction: str, alpha: float, schema: dict[str, Any]
+) -> pl.DataFrame:
     """Adjust every p-value of the run together, then flag groups significantly worse.
 
     A group is flagged on a metric when its adjusted p-value is below `alpha` and the metric is
@@ -63,7 +66,7 @@ def finalize(rows: list[dict], tested: list[str], correction: str, alpha: float,
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def interval_text(value, low, high, digits: int = 3) -> str:
+def interval_text(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
     if value is None:
         return "-"
     text = f"{value:.{digits}f}"
@@ -72,7 +75,7 @@ def interval_text(value, low, high, digits: int = 3) -> str:
     return text
 
 
-def p_text(p) -> str:
+def p_text(p: float | None) -> str:
     if p is None:
         return "-"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
@@ -80,7 +83,7 @@ def p_text(p) -> str:
 
 def human_view(table: pl.DataFrame, metrics: list[str], labels: dict[str, str]) -> pl.DataFrame:
     """The terminal table: interval columns and adjusted p-values for each metric."""
-    columns: dict[str, list] = {"stratifier": table["stratifier"].to_list(), "group": table["group"].to_list()}
+    columns: dict[str, list[Any]] = {"stratifier": table["stratifier"].to_list(), "group": table["group"].to_list()}
     columns["n"] = table["n"].to_list()
     if "n_pos" in table.columns:
         columns["n_pos"] = table["n_pos"].to_list()

@@ -105,7 +105,7 @@ def command(
         from hstool.errors import UsageError
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs
         from hstool.io.render import emit
-        from hstool.stats.multiplicity import METHODS
+        from hstool.stats.methods import CORRECTIONS
 
         if col is not None and (a_col is not None or b_col is not None):
             raise UsageError("--col sets both columns; use it alone, or --a-col/--b-col")
@@ -124,7 +124,7 @@ def command(
             max_levels=max_levels,
             level=check_level(level),
             min_n=check_min_n(min_n),
-            correction=choice("--correction", correction, METHODS),
+            correction=choice("--correction", correction, CORRECTIONS),
             allow_unmatched=allow_unmatched,
         )
         refuse_overwriting_inputs([output, plot], [a, b, reference])

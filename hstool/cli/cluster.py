@@ -6,8 +6,13 @@ from typing import Annotated
 
 import typer
 
+from hstool.audit.cluster.options import ClusterOptions, SearchOptions
 from hstool.cli.common import handled, say
 from hstool.cli.options import Alpha, Correction, Format, Level, Positive, Quiet, Seed, Threshold, Verbose
+
+# The defaults live in the options dataclasses; the flags below show and pass them.
+_CLUSTER = ClusterOptions()
+_SEARCH = SearchOptions()
 
 EPILOG = """\
 Examples:
@@ -52,24 +57,26 @@ def command(
         str | None,
         typer.Option("--ids", help="The embeddings' ids file (default: EMB with .npy replaced by .ids.csv)."),
     ] = None,
-    ks: Annotated[str, typer.Option("--k", help="Numbers of clusters to search: 2,3,4,5 or 2-5.")] = "2,3,4,5",
+    ks: Annotated[str, typer.Option("--k", help="Numbers of clusters to search: 2,3,4,5 or 2-5.")] = ",".join(
+        map(str, _SEARCH.ks)
+    ),
     min_size: Annotated[
         int, typer.Option("--min-size", help="A cluster needs more than this many members to be reported or tested.")
-    ] = 100,
+    ] = _CLUSTER.min_size,
     method: Annotated[
         str,
         typer.Option(
             "--method",
             help="kmeans (the paper), gmm (Gaussian mixture), or error-gmm (error-aware mixture, Domino-style).",
         ),
-    ] = "kmeans",
+    ] = _SEARCH.method,
     select: Annotated[
         str,
         typer.Option(
             "--select",
             help="paper: farthest candidate pair over k; silhouette: k with the best mean silhouette (GEORGE-style).",
         ),
-    ] = "paper",
+    ] = _CLUSTER.select,
     normalize: Annotated[
         bool, typer.Option("--normalize", help="Scale each embedding to unit length before clustering.")
     ] = False,
@@ -82,13 +89,13 @@ def command(
             "--n-init",
             help="Restarts per k, the best kept (k-means on the PCA sketch of wide embeddings runs at least 10).",
         ),
-    ] = 3,
+    ] = _SEARCH.n_init,
     covariance: Annotated[
         str, typer.Option("--covariance", help="gmm covariance: diag, full, tied or spherical.")
-    ] = "diag",
+    ] = _SEARCH.covariance,
     error_weight: Annotated[
         float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")
-    ] = 1.0,
+    ] = _SEARCH.error_weight,
     holdout: Annotated[
         float | None,
         typer.Option(
@@ -98,8 +105,8 @@ def command(
     ] = None,
     silhouette_sample: Annotated[
         int, typer.Option("--silhouette-sample", help="Cases sampled (seeded) for each silhouette.")
-    ] = 2000,
-    threshold: Threshold = "0.5",
+    ] = _SEARCH.silhouette_sample,
+    threshold: Threshold = _CLUSTER.threshold,
     positive: Positive = None,
     by: Annotated[
         list[str] | None,
@@ -107,10 +114,10 @@ def command(
             "--by", help="Known-subclass column to describe clusters with (repeatable). Default: every labels column."
         ),
     ] = None,
-    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = "wilson",
-    level: Level = 0.95,
-    correction: Correction = "holm",
-    alpha: Alpha = 0.05,
+    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = _CLUSTER.ci,
+    level: Level = _CLUSTER.level,
+    correction: Correction = _CLUSTER.correction,
+    alpha: Alpha = _CLUSTER.alpha,
     allow_unmatched: Annotated[
         bool,
         typer.Option(
@@ -123,13 +130,15 @@ def command(
             "--fail-on", help="'worse': exit 3 when a cluster is significantly worse than the rest of its superclass."
         ),
     ] = None,
-    seed: Seed = 0,
+    seed: Seed = _SEARCH.seed,
     fmt: Format = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Cluster each superclass's embeddings and report high-error clusters, with statistics."""
-    with handled(verbose):
+    from hstool.cli.cluster_args import FLAGS
+
+    with handled(verbose, flags=FLAGS):
         import sys
 
         from hstool.audit.cluster.run import run_cluster
@@ -182,13 +191,13 @@ def command(
                 output=prevalence,
                 meta=result.sidecar("hs.cluster-prevalence/1", result.prevalence.height),
             )
-        used = emit(result.summary, fmt=fmt, output=summary, meta=result.meta, view=result.summary_view)
+        used = emit(result.summary_table, fmt=fmt, output=summary, meta=result.meta, view=result.summary_view)
         if summary is None and used == "table" and result.prevalence_view.height:
             sys.stdout.write(
                 "\nKnown subclasses in the reported clusters (Table 4):\n" + table_text(result.prevalence_view)
             )
         if not quiet:
-            for line in result.lines:
+            for line in result.summary:
                 say(line)
         if fail_on == "worse" and result.n_flagged:
             raise AuditFailed(

@@ -6,11 +6,11 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import typer
 
-from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError
+from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError, OptionError
 
 
 def say(message: str) -> None:
@@ -18,19 +18,26 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def flag_for(field: str, flags: Mapping[str, str] | None = None) -> str:
+    """The command-line flag of a library field: the command's own table, else `--field-name`."""
+    return (flags or {}).get(field, "--" + field.replace("_", "-"))
+
+
 @contextlib.contextmanager
-def handled(verbose: bool = False) -> Iterator[None]:
+def handled(verbose: bool = False, flags: Mapping[str, str] | None = None) -> Iterator[None]:
     """Turn hs errors into one line on stderr and the documented exit code.
 
     No traceback for user errors (and never local variables, which can hold patient data);
-    `--verbose` adds the traceback for bug reports.
+    `--verbose` adds the traceback for bug reports. An OptionError names a library field; it
+    is shown with the command's flag for it (`flags`: field -> flag where the two differ).
     """
     try:
         yield
     except HsError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        say(f"hs: error: {exc}")
+        message = exc.for_flag(flag_for(exc.field, flags)) if isinstance(exc, OptionError) else str(exc)
+        say(f"hs: error: {message}")
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         # The reader went away (`hs ... | head`): stop quietly, as Unix tools do. Point stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hstool.audit.groups import BinSpec
 from hstool.audit.strata_table import StratifyOptions
 from hstool.errors import UsageError
-from hstool.stats.multiplicity import METHODS
+from hstool.stats.methods import CORRECTIONS
 
 CI_METHODS = ("wilson", "clopper-pearson", "bootstrap")
 
@@ -68,7 +68,7 @@ def stratify_options(
     fail_on,
 ) -> StratifyOptions:
     choice("--ci", ci, CI_METHODS)
-    choice("--correction", correction, METHODS)
+    choice("--correction", correction, CORRECTIONS)
     if fail_on is not None:
         choice("--fail-on", fail_on, ("worse",))
     check_level(level)

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OptionError, OutputError
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, file_sha256, sidecar_path, write_sidecar
 from hstool.io.tables import KEY
@@ -67,7 +67,7 @@ def manifest_from_npz(
         progress=progress,
         parameters={
             "source": "npz",
-            "splits": ",".join(p.split for p in parts),
+            "splits": ",".join(p.split for p in parts if p.split is not None),  # an .npz names every split
             "limit": limit,
             "class_names": class_names,
         },
@@ -124,7 +124,7 @@ def read_npz_parts(
     wanted = splits or available
     for split in wanted:
         if split not in SPLITS:
-            raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
+            raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
         if f"{split}_images" not in arrays or f"{split}_labels" not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
             raise InputError(f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other --splits")
@@ -150,7 +150,7 @@ def read_idx_part(
 
     _check_limit(limit)
     if split is not None and split not in SPLITS:
-        raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+        raise OptionError("split", split, f"choose one of {', '.join(SPLITS)}")
     pixels = read_idx(images, limit=limit)
     values = _labels(read_idx(labels, limit=limit), labels, class_names)
     _check_counts(pixels, values, f"{images} and {labels}")
@@ -159,7 +159,7 @@ def read_idx_part(
 
 def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 1:
-        raise UsageError(f"--limit {limit}: must be at least 1")
+        raise OptionError("limit", limit, "must be at least 1", quoted=False)
 
 
 def _load_npz(npz: str) -> dict[str, np.ndarray]:

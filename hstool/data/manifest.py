@@ -15,14 +15,13 @@ from pathlib import Path
 
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import LISTED, InputError
 from hstool.io.tables import KEY, Source, read_table
 
 PATH = "path"
 LABEL = "label"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
-_SHOWN = 3  # how many offending rows a message lists
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +46,13 @@ class Manifest:
     def labels(self) -> list[str | None] | None:
         """Labels as text (None where empty), or None when the manifest has no label column."""
         return self.table[LABEL].to_list() if self.has_labels else None
+
+    def required_labels(self) -> list[str]:
+        """Every row's label, for a manifest read with `require_label` (which refuses empty ones)."""
+        labels = self.labels
+        if labels is None or None in labels:
+            raise ValueError(f"{self.source.name}: every row needs a label; read it with require_label=True")
+        return [str(v) for v in labels]
 
     @property
     def classes(self) -> list[str]:
@@ -89,10 +95,10 @@ class Manifest:
         missing = self.missing_files()
         if not missing:
             return
-        shown = ", ".join(f"{self.table[KEY][i]!r} ({self.table[PATH][i]})" for i in missing[:_SHOWN])
+        shown = ", ".join(f"{self.table[KEY][i]!r} ({self.table[PATH][i]})" for i in missing[:LISTED])
         raise InputError(
             f"{self.source.name}: {len(missing)} of {len(self.paths)} image files are missing "
-            f"(first: {shown}{', ...' if len(missing) > _SHOWN else ''}); paths are relative to "
+            f"(first: {shown}{', ...' if len(missing) > LISTED else ''}); paths are relative to "
             f"{self.root}: fix the paths or pass --root"
         )
 

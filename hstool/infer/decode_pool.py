@@ -33,19 +33,10 @@ import numpy as np
 
 from hstool.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError
 
 _POLL_S = 0.5  # how often a waiting worker checks that its parent is alive, and the parent its workers
 _SHM_DIR = "/dev/shm"
-
-
-def default_workers() -> int:
-    """min(usable CPUs, 8): enough to feed a GPU with small images without starving the host."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
 
 
 @dataclass
@@ -100,11 +91,11 @@ class DecodePool:
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         if batch_size < 1:
-            raise UsageError(f"--batch-size {batch_size}: must be at least 1")
+            raise OptionError("batch_size", batch_size, "must be at least 1", quoted=False)
         if workers < 0:
-            raise UsageError(f"--workers {workers}: must be 0 (decode in this process) or more")
+            raise OptionError("workers", workers, "must be 0 (decode in this process) or more", quoted=False)
         if prefetch is not None and prefetch < 1:
-            raise UsageError(f"--prefetch {prefetch}: must be at least 1")
+            raise OptionError("prefetch", prefetch, "must be at least 1", quoted=False)
         self.paths = [str(p) for p in paths]
         self.preprocessing = preprocessing
         self.batch_size = batch_size
@@ -202,22 +193,22 @@ class DecodePool:
         self._blocks = []
 
     # -- decoding --------------------------------------------------------------------------
-    def decode(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def decode(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         """Yield every batch of row indices, decoded, in the order given."""
         if self.workers == 0:
             yield from self._decode_here(batches)
         else:
             yield from self._decode_in_workers(batches)
 
-    def _decode_here(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def _decode_here(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         buffer = np.empty(self.shape, dtype=np.float32)
-        for rows in batches:
-            rows = np.asarray(rows, dtype=np.int64)
+        for batch in batches:
+            rows = np.asarray(batch, dtype=np.int64)
             out = buffer[: len(rows)]
             failed = _decode_into(out, [self.paths[r] for r in rows], self.preprocessing, self.max_pixels)
             yield DecodedBatch(rows=rows, images=out, failed=failed)
 
-    def _decode_in_workers(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def _decode_in_workers(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         todo = iter(batches)
         free = list(range(len(self._blocks)))
         pending: dict[int, tuple[np.ndarray, int]] = {}  # seq -> (rows, block)
@@ -227,10 +218,10 @@ class DecodePool:
         def submit() -> None:
             nonlocal submitted
             while free:
-                rows = next(todo, None)
-                if rows is None:
+                batch = next(todo, None)
+                if batch is None:
                     return
-                rows = np.asarray(rows, dtype=np.int64)
+                rows = np.asarray(batch, dtype=np.int64)
                 if len(rows) > self.batch_size:
                     raise ValueError(f"batch of {len(rows)} rows exceeds batch_size {self.batch_size}")
                 block = free.pop()

@@ -11,6 +11,7 @@ lists when images were skipped.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def merge_shards(shards: list[str], output: str) -> MergeResult:
         raise UsageError("give the shard files to merge, e.g. hs merge -o preds.csv preds.*.csv")
     metas = [_shard_sidecar(path) for path in shards]
     schema = metas[0]["schema"]
-    outputs = [output, sidecar_path(output), errors_path_for(output)]
+    outputs: list[str | Path] = [output, sidecar_path(output), errors_path_for(output)]
     if schema == EMBEDDINGS_SCHEMA:
         outputs.append(ids_path_for(output))
     refuse_overwriting_inputs(
@@ -141,10 +142,12 @@ def _check_tiling(shards: list[str], metas: list[dict[str, Any]]) -> list[int]:
 
 
 def _concatenate_csv(
-    paths: list[str | Path], output: str | Path, *, role: str, expected: list[int] | None = None
+    paths: Sequence[str | Path], output: str | Path, *, role: str, expected: list[int] | None = None
 ) -> int:
     """One header, then every file's rows in order; checks headers (and row counts)."""
-    parts, header, rows = [], None, 0
+    parts: list[bytes] = []
+    header: bytes | None = None
+    rows = 0
     for i, path in enumerate(paths):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file; the shard's {role} is needed for the merge")
@@ -161,6 +164,7 @@ def _concatenate_csv(
         header = head
         parts.append(body)
         rows += height
+    assert header is not None  # merge_shards refuses an empty list of shards
     write_bytes(output, header + b"\n" + b"".join(parts))
     return rows
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError
 
 SCHEMA = "hs.model/1"
 INPUT = "image"
@@ -53,7 +53,7 @@ class Device:
             return cls(value)
         if value.startswith("cuda:") and value[5:].isdigit():
             return cls("cuda", int(value[5:]))
-        raise UsageError(f"--device {text!r}: choose auto, cpu, cuda or cuda:N (GPU index)")
+        raise OptionError("device", text, "choose auto, cpu, cuda or cuda:N (GPU index)")
 
     def __str__(self) -> str:
         return f"cuda:{self.gpu}" if self.kind == "cuda" and self.gpu else self.kind
@@ -141,7 +141,7 @@ def load_model(path: str, *, device: str = "auto", threads: int = 0, verbose: bo
     """Open `path` on the best provider `device` allows and check it is an hs model."""
     chosen = Device.parse(device)
     if threads < 0:
-        raise UsageError(f"--threads {threads}: must be 0 (onnxruntime's default) or more")
+        raise OptionError("threads", threads, "must be 0 (onnxruntime's default) or more", quoted=False)
     model_file = Path(path)
     if not model_file.is_file():
         raise InputError(f"{path}: no such model file; pass the model.onnx written by hs train")

@@ -54,8 +54,7 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
             digest.update(block)
-    digest = digest.hexdigest()
-    source = Source(name=npy, sha256=digest, kind="npy", rows=values.shape[0])
+    source = Source(name=npy, sha256=digest.hexdigest(), kind="npy", rows=values.shape[0])
     return table[KEY], values, source
 
 

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import LISTED, InputError, UsageError
 
 KEY = "image_id"
-_SHOWN = 3  # how many offending ids a message lists
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Source:
             parts.append(f"column '{column}'")
         return ", ".join(parts)
 
-    def provenance(self) -> dict:
+    def provenance(self) -> dict[str, Any]:
         return {"path": self.name, "sha256": self.sha256, "rows": self.rows}
 
 
@@ -113,7 +113,7 @@ def read_table(
     return df, source
 
 
-def _read_csv(data: bytes, overrides: dict) -> pl.DataFrame:
+def _read_csv(data: bytes, overrides: dict[str, Any]) -> pl.DataFrame:
     # Override columns are matched by their cleaned name, so a BOM or spaces in the header
     # do not stop ids such as `00012` from being read as text.
     header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
@@ -190,7 +190,7 @@ def join_on_id(
         ):
             if table.height > joined.height:
                 extra = table.join(other.select(key), on=key, how="anti").sort(key)
-                shown = ", ".join(repr(v) for v in extra[key].head(_SHOWN).to_list())
+                shown = ", ".join(repr(v) for v in extra[key].head(LISTED).to_list())
                 raise InputError(
                     f"{has.name}: {extra.height} {key}s are missing from {lacks.name} (first: {shown}); "
                     f"fix the files or pass --allow-unmatched to analyse only the ids in both"

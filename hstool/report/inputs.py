@@ -92,17 +92,18 @@ def load_cases(
                 raise InputError(
                     f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both"
                 )
-            threshold = threshold.resolve(scores, y)
-        called = scores >= threshold
+            cut = threshold.resolve(scores, y)
+        else:
+            cut = float(threshold)
+        called = scores >= cut
         outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
         error = called != y
     else:
         error = (joined["pred"] != joined[LABEL]).fill_null(True).to_numpy()
         outcome = np.where(error, "wrong", "right")
+        cut = None
     joined = joined.with_columns(pl.Series(OUTCOME, outcome), pl.Series(ERROR, error))
-    return Cases(
-        joined, mode, float(threshold) if mode == "binary" else None, columns, (preds_src, labels_src), dropped
-    )
+    return Cases(joined, mode, cut, columns, (preds_src, labels_src), dropped)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import polars as pl
 
 from hstool.data.build import ArrayPart, read_idx_part, read_npz_parts
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, read_manifest
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError
 from hstool.io.sidecar import file_sha256
 from hstool.io.tables import KEY
 
@@ -66,7 +66,7 @@ class BaseSource:
             )
         for split in self.splits or ():
             if split not in SPLITS:
-                raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
+                raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
 
     def describe(self) -> dict:
         if self.npz:
@@ -129,7 +129,7 @@ class BaseImages:
 
 def read_base(source: BaseSource) -> BaseImages:
     if source.manifest:
-        return _from_manifest(source)
+        return _from_manifest(source, source.manifest)
     names = list(source.class_names) if source.class_names else None
     if source.npz:
         parts = read_npz_parts(
@@ -140,7 +140,8 @@ def read_base(source: BaseSource) -> BaseImages:
         parts = [read_idx_part(i, lab, split=s, limit=source.limit, class_names=names) for s, i, lab in source.idx]
         files = [f for _, i, lab in source.idx for f in (i, lab)]
     total = sum(len(p.labels) for p in parts)
-    rows, offsets = [], []
+    rows: list[tuple[str, str | None, str, int]] = []
+    offsets: list[int] = []
     for part in parts:
         offsets.append(len(rows))
         rows += [(part.image_id(i), part.split, label, len(rows) + i) for i, label in enumerate(part.labels)]
@@ -149,8 +150,8 @@ def read_base(source: BaseSource) -> BaseImages:
     return BaseImages(table, parts, offsets, [], inputs, has_splits=any(p.split for p in parts))
 
 
-def _from_manifest(source: BaseSource) -> BaseImages:
-    manifest = read_manifest(source.manifest, root=source.root, require_label=True)  # type: ignore[arg-type]
+def _from_manifest(source: BaseSource, path: str) -> BaseImages:
+    manifest = read_manifest(path, root=source.root, require_label=True)
     manifest.check_files()
     table = manifest.table.with_columns(pl.Series(REF, range(manifest.table.height), dtype=pl.Int64))
     has_splits = SPLIT in table.columns
@@ -164,7 +165,7 @@ def _from_manifest(source: BaseSource) -> BaseImages:
         table = table.filter(pl.col(SPLIT).is_in(list(source.splits)))
     if source.limit is not None:
         if source.limit < 1:
-            raise UsageError(f"--limit {source.limit}: must be at least 1")
+            raise OptionError("limit", source.limit, "must be at least 1", quoted=False)
         table = table.filter(pl.int_range(pl.len()).over(SPLIT) < source.limit)
     for image_id in table[KEY].to_list():
         check_file_name(image_id, manifest.source.name)

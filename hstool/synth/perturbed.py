@@ -29,7 +29,7 @@ import polars as pl
 from hstool.data.build import MANIFEST_NAME, Built, Progress, manifest_meta, prepare_out_dir, write_manifest
 from hstool.data.images import load_image
 from hstool.data.manifest import PATH, read_manifest
-from hstool.errors import OutputError, UsageError
+from hstool.errors import OptionError, OutputError
 from hstool.io.atomic import atomic_path, refuse_overwriting_inputs
 from hstool.synth.perturb import Perturbation
 
@@ -80,9 +80,9 @@ def run_perturb(
     progress: Progress | None = None,
 ) -> Built:
     if bits not in BITS:
-        raise UsageError(f"--bits {bits}: choose 8 or 16")
+        raise OptionError("bits", bits, "choose 8 or 16", quoted=False)
     if workers < 1:
-        raise UsageError(f"--workers {workers}: must be at least 1")
+        raise OptionError("workers", workers, "must be at least 1", quoted=False)
     manifest = read_manifest(manifest_path, root=root)
     manifest.check_files()
     folder = Path(out_dir)

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, SPLIT, SPLITS
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError
 from hstool.io.tables import KEY
 from hstool.synth.base import BaseImages
 from hstool.synth.spec import SynthSpec
@@ -37,7 +37,7 @@ def ground_truth_columns(spec: SynthSpec) -> list[str]:
     return columns + ([SUBTLE] if spec.subtle else [])
 
 
-def make_plan(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
+def plan_images(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
     """The base table sorted by split (train, val, test) then id, with the working columns
     `_base` (the base class) and `_true` (the true label)."""
     taken = [c for c in ground_truth_columns(spec) if c in base.table.columns]
@@ -46,9 +46,9 @@ def make_plan(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
             f"the base manifest already has a column '{taken[0]}', which this hs synth run writes; rename or drop it"
         )
     present = set(base.table[SPLIT].drop_nulls().to_list())
-    named = [
+    named: list[tuple[str, set[str]]] = [
         ("--spurious", spec.spurious.splits_named() if spec.spurious else set()),
-        ("--per-class", set(spec.per_class) - {None}),
+        ("--per-class", {s for s in spec.per_class if s is not None}),
     ]
     for option, splits in named:
         if splits - present:
@@ -76,11 +76,16 @@ def positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
                 "--spurious needs a two-class task (positives and negatives); use --superclass to make one"
             )
         if spec.positive is not None:
-            raise UsageError(f"--positive {spec.positive}: the task has {len(classes)} classes; --positive is for two")
+            raise OptionError(
+                "positive",
+                spec.positive,
+                f"the task has {len(classes)} classes; a positive class is for two",
+                quoted=False,
+            )
         return None
     if spec.positive is not None:
         if spec.positive not in classes:
-            raise UsageError(f"--positive {spec.positive!r}: not a class (classes: {', '.join(classes)})")
+            raise OptionError("positive", spec.positive, f"not a class (classes: {', '.join(classes)})")
         return spec.positive
     if set(classes) == {"0", "1"}:
         return "1"
@@ -166,7 +171,7 @@ def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict, positive:
     is_pos = (plan[TRUE_CLASS] == positive).to_numpy()
     return plan.with_columns(
         pl.Series(DRAIN, drain.tolist(), dtype=pl.String),
-        pl.Series(DRAIN_POS, np.where(is_pos, drain, None).tolist(), dtype=pl.String),
+        pl.Series(DRAIN_POS, [d if p else None for d, p in zip(drain, is_pos)], dtype=pl.String),
     )
 
 

@@ -64,10 +64,10 @@ class Drain:
         chord = np.subtract(end, start)
         normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
         bend = rng.uniform(*_DRAIN_BEND) * size * (1 if rng.integers(2) else -1)
-        control = tuple(float(v) for v in np.add(start, end) / 2 + bend * normal)
+        middle = np.add(start, end) / 2 + bend * normal
         return cls(
             start=start,
-            control=control,  # type: ignore[arg-type]
+            control=(float(middle[0]), float(middle[1])),
             end=end,
             width=max(1.0, rng.uniform(*_DRAIN_WIDTH) * size),
             strength=float(rng.uniform(*_DRAIN_STRENGTH)),

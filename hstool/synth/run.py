@@ -50,7 +50,7 @@ from hstool.synth.plan import (
     check_classes,
     count_planted,
     ground_truth_columns,
-    make_plan,
+    plan_images,
     plant_noisy,
     plant_rare,
     plant_spurious,
@@ -93,7 +93,7 @@ def run_synth(
     inputs = [source.npz, source.manifest, *[f for _, i, lab in source.idx for f in (i, lab)]]
     refuse_overwriting_inputs([folder / MANIFEST_NAME, folder / LABELS_NAME], inputs)
     base = read_base(source)
-    plan = make_plan(base, spec)
+    plan = plan_images(base, spec)
     check_classes(plan, spec)
     positive = positive_class(plan, spec)
     planted: dict[str, dict] = {}
@@ -184,11 +184,13 @@ def _write_images(
     total = plan.height
     for done, (image_id, ref, drain, faint) in enumerate(zip(plan[KEY], plan[REF], drains, subtle), 1):
         pixels = base.pixels(ref, spec.size)
+        height, width = pixels.shape
         if faint is not None:  # every image of the --subtle class has a lesion
-            contrast = spec.subtle.contrast if faint == YES else CLEAR_CONTRAST  # type: ignore[union-attr]
-            pixels = Lesion.random(seeded_rng(spec.seed, "lesion", image_id), *pixels.shape, contrast).apply(pixels)
+            assert spec.subtle is not None  # the column is planted only for a --subtle class
+            contrast = spec.subtle.contrast if faint == YES else CLEAR_CONTRAST
+            pixels = Lesion.random(seeded_rng(spec.seed, "lesion", image_id), height, width, contrast).apply(pixels)
         if drain == YES:
-            pixels = Drain.random(seeded_rng(spec.seed, "drain", image_id), *pixels.shape).apply(pixels)
+            pixels = Drain.random(seeded_rng(spec.seed, "drain", image_id), height, width).apply(pixels)
         target = folder / "images" / f"{image_id}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         save_png(target, np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8))

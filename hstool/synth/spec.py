@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from hstool.data.manifest import SPLITS
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError
 
 SPURIOUS_KINDS = ("drain",)
 SIDES = ("pos", "neg")
@@ -218,7 +218,7 @@ class SynthSpec:
 
     def __post_init__(self) -> None:
         if self.seed < 0:
-            raise UsageError(f"--seed {self.seed}: must be a whole number >= 0")
+            raise OptionError("seed", self.seed, "must be a whole number >= 0", quoted=False)
         for option, items in (("--rare", self.rare), ("--noisy", self.noisy)):
             names = [i.klass for i in items]
             if len(set(names)) != len(names):

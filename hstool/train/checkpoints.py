@@ -15,7 +15,7 @@ Every file is written atomically (temporary file, then rename).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class ResumeState:
     """The progress of a run; saved every epoch inside checkpoints/last.pt."""
 
     epoch: int = 0  # last completed epoch
-    history: list[dict[str, Any]] | None = None  # train_log.csv rows so far
+    history: list[dict[str, Any]] = field(default_factory=list)  # train_log.csv rows so far
     best_epoch: int | None = None
     best_value: float | None = None
     stale: int = 0  # epochs since the best one
@@ -73,7 +73,7 @@ class ResumeState:
         else:
             self.stale += 1
         self.epoch = row["epoch"]
-        self.history = [*(self.history or []), row]
+        self.history = [*self.history, row]
         for r in self.history:
             r["best"] = r["epoch"] == self.best_epoch
         return improved
@@ -81,7 +81,7 @@ class ResumeState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
-            "history": self.history or [],
+            "history": self.history,
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "stale": self.stale,

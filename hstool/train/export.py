@@ -151,7 +151,8 @@ def export_onnx(
 
 def _cpu_copy(model: nn.Module) -> nn.Module:
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    clone = copy.deepcopy(module).to(device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format)
+    # torch's stub lacks the (device, dtype, memory_format) form of Module.to that torch accepts.
+    clone = copy.deepcopy(module).to(device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     return clone.eval()
 
 
@@ -174,6 +175,7 @@ def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) ->
             output_names=list(OUTPUTS),
             dynamic_shapes=({0: torch.export.Dim("batch")},),
         )
+    assert program is not None  # the dynamo exporter always returns a program
     proto = program.model_proto
     for key, value in metadata.items():
         entry = proto.metadata_props.add()

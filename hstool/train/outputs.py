@@ -91,7 +91,7 @@ def write_affected(folder: Path, plan: TrainPlan, meta: dict) -> int:
     """One row per (flag, affected image): image_id, experiment, column, value, label (from
     the manifest) and new_label (the wrong label given; empty for subsample). Returns rows."""
     ids = plan.manifest.table[KEY].to_list()
-    labels = [v.strip() for v in plan.manifest.labels]
+    labels = [v.strip() for v in plan.manifest.required_labels()]
     rows = []
     for outcome in plan.experiments:
         spec = outcome.spec

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hstool.data.manifest import LABEL, SPLIT, Manifest, read_manifest
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError
 from hstool.train.config import TrainConfig
 from hstool.train.experiments import LABEL_NOISE, SUBSAMPLE, Outcome, apply_experiments, parse_spec
 
@@ -59,7 +59,7 @@ class TrainPlan:
         return {name: int(n) for name, n in zip(self.class_names, counts)}
 
 
-def make_plan(config: TrainConfig) -> TrainPlan:
+def plan_training(config: TrainConfig) -> TrainPlan:
     """Read and check the manifest and decide classes, rows and experiments (InputError or
     UsageError with a one-line message on bad input)."""
     manifest = read_manifest(config.manifest, root=config.root, require_label=True)
@@ -67,7 +67,7 @@ def make_plan(config: TrainConfig) -> TrainPlan:
     source = manifest.source.name
     class_names, positive = _classes(manifest, config.positive)
     index = {name: i for i, name in enumerate(class_names)}
-    targets = np.array([index[v.strip()] for v in manifest.labels], dtype=np.int64)
+    targets = np.array([index[v.strip()] for v in manifest.required_labels()], dtype=np.int64)
     train_rows, val_rows, validation = _rows(manifest, targets, config)
     train_rows, targets, outcomes = apply_experiments(
         manifest.table,
@@ -109,7 +109,7 @@ def _classes(manifest: Manifest, positive: str | None) -> tuple[list[str], str |
         raise InputError(f"{where}: labels differ only by spaces ({classes}); write each class one way")
     if len(classes) > 2:
         if positive is not None:
-            raise UsageError(f"--positive {positive!r}: only for two classes; the manifest has {len(classes)}")
+            raise OptionError("positive", positive, f"only for two classes; the manifest has {len(classes)}")
         return classes, None
     if positive is not None:
         if positive not in classes:

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from hstool.errors import InputError
+from hstool.errors import LISTED, InputError
 from hstool.train.architectures import SMALL_CNN, Classifier, arch_spec
 
-_SHOWN = 3
 # torchvision's DenseNet files predate a rename: 'denselayer1.norm.1.weight' is now 'denselayer1.norm1.weight'.
 _OLD_DENSENET = re.compile(
     r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
@@ -53,7 +52,7 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
     wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
     if missing or unexpected or wrong:
         parts = [
-            f"{len(keys)} {what} ({', '.join(keys[:_SHOWN])}{', ...' if len(keys) > _SHOWN else ''})"
+            f"{len(keys)} {what} ({', '.join(keys[:LISTED])}{', ...' if len(keys) > LISTED else ''})"
             for what, keys in (
                 ("missing keys", missing),
                 ("unexpected keys", unexpected),

@@ -74,7 +74,7 @@ def test_class_fractions_subtle_superclasses_per_class_and_idx():
         (lambda: parse_per_class("5,test=3"), "either one N for every split or SPLIT=N pairs"),
         (lambda: parse_idx_source("train=a.gz"), "expected [SPLIT=]IMAGES,LABELS"),
         (lambda: parse_idx_source("dev=a,b"), "'dev' is not a split"),
-        (lambda: SynthSpec(seed=-1), "--seed -1: must be a whole number >= 0"),
+        (lambda: SynthSpec(seed=-1), "seed=-1: must be a whole number >= 0"),
         (lambda: SynthSpec.from_options(rare=["6:0.5", "6:0.2"]), "--rare: a class is given twice"),
         (lambda: SynthSpec.from_options(size="0"), "size '0'"),
         (lambda: BaseSource(), "give one source of base images"),
@@ -83,7 +83,7 @@ def test_class_fractions_subtle_superclasses_per_class_and_idx():
         (lambda: BaseSource(manifest="m.csv", class_names=("a", "b")), "--class-names applies to --from-npz"),
         (lambda: BaseSource(idx=(("train", "a", "b"), ("train", "c", "d"))), "need one split each, all different"),
         (lambda: BaseSource(idx=((None, "a", "b"),), splits=("train",)), "with --from-idx name the split"),
-        (lambda: BaseSource(npz="a.npz", splits=("dev",)), "--splits 'dev'"),
+        (lambda: BaseSource(npz="a.npz", splits=("dev",)), "splits='dev': choose among"),
     ],
 )
 def test_grammar_errors_are_one_line(call, message):

@@ -9,6 +9,7 @@ the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,7 +33,7 @@ class ClusterInputs:
     rows: np.ndarray  # each case's row in `matrix`
     matrix: np.ndarray  # the embedding array as read (rows in the ids file's order)
     mode: str  # 'binary' or 'multiclass'
-    threshold: dict | None  # {'rule', 'value'} for binary scores
+    threshold: dict[str, Any] | None  # {'rule', 'value'} for binary scores
     sources: list[Source]
     dropped: dict[str, int]
 
