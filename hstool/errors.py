@@ -7,7 +7,8 @@ to fix it, and never include data values beyond what is needed to locate the pro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 
 EXIT_DATA = 1
 EXIT_USAGE = 2
@@ -18,10 +19,26 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports when a reader clos
 LISTED = 3  # how many offending items (ids, rows, keys) a message lists before '...'
 
 
+# Another option named inside a message, by its library field: option_ref("on_error"). A
+# Python caller reads the field name; the command line shows the flag (cli/common.handled).
+_OPTION_REF = re.compile(r"\{option:([a-z][a-z0-9_]*)\}")
+
+
+def option_ref(field: str) -> str:
+    return "{option:" + field + "}"
+
+
 class HsError(Exception):
     """Base class: a problem the user can fix. Exit code 1 unless a subclass says otherwise."""
 
     exit_code = EXIT_DATA
+
+    def __str__(self) -> str:
+        return _OPTION_REF.sub(lambda m: m.group(1), super().__str__())
+
+    def command_line_text(self, flag_for: Callable[[str], str]) -> str:
+        """The message with every option named by its command-line flag."""
+        return _OPTION_REF.sub(lambda m: flag_for(m.group(1)), super().__str__())
 
 
 class InputError(HsError):
@@ -57,9 +74,10 @@ class OptionError(UsageError):
     def shown_value(self) -> str:
         return repr(self.value) if self.quoted else str(self.value)
 
-    def for_flag(self, flag: str) -> str:
-        """The message as the command line shows it: `--flag value: problem`."""
-        return f"{flag} {self.shown_value}: {self.problem}"
+    def command_line_text(self, flag_for: Callable[[str], str]) -> str:
+        """`--flag value: problem`, other options in the problem named by their flags too."""
+        problem = _OPTION_REF.sub(lambda m: flag_for(m.group(1)), self.problem)
+        return f"{flag_for(self.field)} {self.shown_value}: {problem}"
 
 
 class AuditFailed(HsError):

@@ -20,7 +20,7 @@ import polars as pl
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
@@ -201,7 +201,7 @@ def _rater(
     if point.needs_labels and y is None:
         raise UsageError(
             f"{source.name} (rater {tag.upper()}) holds scores and its operating point {threshold_text!r} is chosen on labels: "
-            f"pass --reference LABELS, or a fixed --threshold (a number, or the .json that hs calibrate writes)"
+            f"pass {option_ref('reference')} LABELS, or a fixed {option_ref('threshold')} (a number, or the .json that hs calibrate writes)"
         )
     return Rater(tag, source, column, kind, values.astype(np.float64), point.resolve(values, y), point.describe())
 
@@ -214,7 +214,7 @@ def _strata_frame(ids: pl.DataFrame, tables: list[tuple[pl.DataFrame, Source]], 
         holder = next((i for i, (df, _) in enumerate(tables) if column in df.columns and column != KEY), None)
         if holder is None:
             names = ", ".join(s.name for _, s in tables)
-            raise UsageError(f"--by {column}: no input has this column ({names}); add it to one of them")
+            raise UsageError(f"{option_ref('by')} {column}: no input has this column ({names}); add it to one of them")
         taken[holder].append(column)
     frame = ids
     for (df, _), columns in zip(tables, taken):

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 from hstool.audit.agree import SCORES, AgreementResult
-from hstool.errors import UsageError
+from hstool.errors import UsageError, option_ref
 from hstool.io.atomic import atomic_path
 from hstool.io.sidecar import write_sidecar
 
@@ -24,7 +24,9 @@ def write_agreement_plot(path: str | Path, result: AgreementResult) -> None:
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot needs matplotlib, which is not installed: pip install 'hstool[plots]'") from None
+        raise UsageError(
+            f"{option_ref('plot')} needs matplotlib, which is not installed: pip install 'hstool[plots]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -24,7 +24,7 @@ from hstool.audit.operating_point import (
     parse_operating_point,
     refuse_own_calibration,
 )
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, check_one_stdin, join_on_id, read_table
@@ -56,7 +56,7 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     targets = [parse_operating_point(t, "--target") for t in options.targets]
     if labels_path is None and (point.needs_labels or any(t.needs_labels for t in targets)):
         raise UsageError(
-            "a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass --threshold NUMBER|FILE.json"
+            f"a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass {option_ref('threshold')} NUMBER|FILE.json"
         )
     refuse_own_calibration(preds_path, point)
     preds, preds_src = read_table(preds_path, role="predictions", required=(KEY, "score"))

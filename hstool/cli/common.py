@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 
 import typer
 
-from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError, OptionError
+from hstool.errors import EXIT_BROKEN_PIPE, EXIT_DATA, EXIT_INTERRUPTED, HsError
 
 
 def say(message: str) -> None:
@@ -28,16 +28,16 @@ def handled(verbose: bool = False, flags: Mapping[str, str] | None = None) -> It
     """Turn hs errors into one line on stderr and the documented exit code.
 
     No traceback for user errors (and never local variables, which can hold patient data);
-    `--verbose` adds the traceback for bug reports. An OptionError names a library field; it
-    is shown with the command's flag for it (`flags`: field -> flag where the two differ).
+    `--verbose` adds the traceback for bug reports. Library errors name options by their
+    fields (OptionError, option_ref); they are shown with the command's flags (`flags`: field
+    -> flag where the two differ, else `--field-name`).
     """
     try:
         yield
     except HsError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        message = exc.for_flag(flag_for(exc.field, flags)) if isinstance(exc, OptionError) else str(exc)
-        say(f"hs: error: {message}")
+        say(f"hs: error: {exc.command_line_text(lambda field: flag_for(field, flags))}")
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         # The reader went away (`hs ... | head`): stop quietly, as Unix tools do. Point stdout

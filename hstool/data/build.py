@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
-from hstool.errors import InputError, OptionError, OutputError
+from hstool.errors import InputError, OptionError, OutputError, option_ref
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, file_sha256, sidecar_path, write_sidecar
 from hstool.io.tables import KEY
@@ -127,7 +127,9 @@ def read_npz_parts(
             raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
         if f"{split}_images" not in arrays or f"{split}_labels" not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
-            raise InputError(f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other --splits")
+            raise InputError(
+                f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other {option_ref('splits')}"
+            )
     parts = []
     for split in wanted:
         images = arrays[f"{split}_images"][:limit]
@@ -185,7 +187,7 @@ def _labels(array: np.ndarray, where: str, class_names: list[str] | None) -> lis
     bad = (array < 0) | (array >= len(class_names))
     if bad.any():
         raise InputError(
-            f"{where}: class index {int(array[bad][0])} has no name ({len(class_names)} --class-names given); "
+            f"{where}: class index {int(array[bad][0])} has no name ({len(class_names)} {option_ref('class_names')} given); "
             "give one name per class, in index order"
         )
     return [class_names[int(v)] for v in array]
@@ -208,18 +210,18 @@ def prepare_out_dir(out_dir: str, *, force: bool) -> Path:
     points at a mix of old and new images."""
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
-        raise OutputError(f"--out-dir {out_dir}: is a file; give a folder")
+        raise OutputError(f"{option_ref('out_dir')} {out_dir}: is a file; give a folder")
     if folder.is_dir() and any(folder.iterdir()):
         if not force:
             raise OutputError(
-                f"--out-dir {out_dir}: is not empty; choose a new folder, or pass --force to write into it"
+                f"{option_ref('out_dir')} {out_dir}: is not empty; choose a new folder, or pass {option_ref('force')} to write into it"
             )
         for old in (folder / MANIFEST_NAME, sidecar_path(folder / MANIFEST_NAME)):
             old.unlink(missing_ok=True)
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"--out-dir {out_dir}: cannot create it ({exc.strerror})") from None
+        raise OutputError(f"{option_ref('out_dir')} {out_dir}: cannot create it ({exc.strerror})") from None
     return folder
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hstool.errors import LISTED, InputError
+from hstool.errors import LISTED, InputError, option_ref
 from hstool.io.tables import KEY, Source, read_table
 
 PATH = "path"
@@ -99,7 +99,7 @@ class Manifest:
         raise InputError(
             f"{self.source.name}: {len(missing)} of {len(self.paths)} image files are missing "
             f"(first: {shown}{', ...' if len(missing) > LISTED else ''}); paths are relative to "
-            f"{self.root}: fix the paths or pass --root"
+            f"{self.root}: fix the paths or pass {option_ref('root')}"
         )
 
 
@@ -125,7 +125,9 @@ def read_manifest(path: str, *, root: str | None = None, require_label: bool = F
 def _root_folder(path: str, root: str | None) -> str:
     if root is not None:
         if not Path(root).is_dir():
-            raise InputError(f"--root {root}: no such folder; pass the folder the manifest's paths are relative to")
+            raise InputError(
+                f"{option_ref('root')} {root}: no such folder; pass the folder the manifest's paths are relative to"
+            )
         return os.path.realpath(root)
     return os.path.realpath(Path.cwd() if path == "-" else Path(path).parent)
 
@@ -152,7 +154,7 @@ def _resolve_paths(values: list[str | None], base: str, source: Source) -> list[
         if not full.startswith(prefix):
             raise InputError(
                 f"{source.at(i, PATH)}: {value!r} resolves outside the root {base}; paths must stay "
-                "inside the manifest's folder: move the manifest or pass --root with a folder containing every image"
+                f"inside the manifest's folder: move the manifest or pass {option_ref('root')} with a folder containing every image"
             )
         out.append(Path(full))
     return out

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hstool.errors import OptionError, UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 from hstool.io.atomic import atomic_path, write_text
 
 PARTS_SCHEMA = "hs.inference-parts/1"
@@ -222,9 +222,9 @@ def _check_same_run(folder: Path, saved: dict[str, Any], current: dict[str, Any]
     if differing:
         key = differing[0]
         raise UsageError(
-            f"--resume: the unfinished run in {folder} differs in {', '.join(differing)} "
+            f"{option_ref('resume')}: the unfinished run in {folder} differs in {', '.join(differing)} "
             f"({key}: {saved.get(key)!r} then, {current.get(key)!r} now); re-run with the same model, "
-            "manifest and options, or drop --resume to start over"
+            f"manifest and options, or drop {option_ref('resume')} to start over"
         )
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from hstool.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import OptionError, UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 
 _POLL_S = 0.5  # how often a waiting worker checks that its parent is alive, and the parent its workers
 _SHM_DIR = "/dev/shm"
@@ -165,7 +165,7 @@ class DecodePool:
         if fits < needed:
             raise UsageError(
                 f"{_SHM_DIR} has {free / 2**20:.0f} MB free, too little for {needed} batches of "
-                f"{block_bytes / 2**20:.1f} MB; lower --batch-size or --workers, use --workers 0, or "
+                f"{block_bytes / 2**20:.1f} MB; lower {option_ref('batch_size')} or {option_ref('workers')}, use {option_ref('workers')} 0, or "
                 "enlarge /dev/shm (docker run --shm-size=2g)"
             )
         return min(wanted, fits)
@@ -250,7 +250,7 @@ class DecodePool:
                 if dead:
                     raise RuntimeError(
                         f"an image decoding worker stopped unexpectedly (exit code {dead[0].exitcode}); "
-                        "if memory is short, use fewer --workers or a smaller --batch-size"
+                        f"if memory is short, use fewer {option_ref('workers')} or a smaller {option_ref('batch_size')}"
                     ) from None
                 continue
             if crash is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.infer.chunks import Shard
 from hstool.infer.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA, errors_path_for
 from hstool.io.arrays import ids_path_for, read_embeddings, write_embeddings_streamed
@@ -85,7 +85,7 @@ def merge_shards(shards: list[str], output: str) -> MergeResult:
 
 def _shard_sidecar(path: str) -> dict[str, Any]:
     if not Path(path).is_file():
-        raise InputError(f"{path}: no such file; pass the files written by hs predict/embed --shard")
+        raise InputError(f"{path}: no such file; pass the files written by hs predict/embed {option_ref('shard')}")
     meta = read_sidecar(path)
     if meta is None:
         raise InputError(
@@ -94,7 +94,9 @@ def _shard_sidecar(path: str) -> dict[str, Any]:
     if meta.get("schema") not in (PREDS_SCHEMA, EMBEDDINGS_SCHEMA) or "selection" not in meta:
         raise InputError(f"{path}: not an output of hs predict or hs embed (schema {meta.get('schema')!r})")
     if meta["selection"].get("shard") is None:
-        raise InputError(f"{path}: not a shard (it was written without --shard); there is nothing to merge it with")
+        raise InputError(
+            f"{path}: not a shard (it was written without {option_ref('shard')}); there is nothing to merge it with"
+        )
     return meta
 
 
@@ -123,7 +125,7 @@ def _check_tiling(shards: list[str], metas: list[dict[str, Any]]) -> list[int]:
     if missing:
         raise InputError(
             f"shard {missing[0]}/{count} is missing ({len(missing)} of {count} missing); "
-            "run it (hs predict/embed --shard) or pass its file too"
+            f"run it (hs predict/embed {option_ref('shard')}) or pass its file too"
         )
     order = sorted(range(len(shards)), key=lambda i: Shard.parse(metas[i]["selection"]["shard"]).index)
     end = 0

@@ -25,7 +25,7 @@ import numpy as np
 
 from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import InputError, OptionError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 
 SCHEMA = "hs.model/1"
 INPUT = "image"
@@ -67,8 +67,8 @@ def provider_plan(device: Device, available: Sequence[str]) -> list[str]:
         return [CUDA, CPU]
     if device.kind == "cuda":
         raise UsageError(
-            f"--device cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
-            "install onnxruntime-gpu, or use --device cpu"
+            f"{option_ref('device')} cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
+            f"install onnxruntime-gpu, or use {option_ref('device')} cpu"
         )
     return [CPU]
 
@@ -78,8 +78,8 @@ def provider_used(device: Device, session_providers: Sequence[str]) -> str:
     used = session_providers[0] if session_providers else CPU
     if device.kind == "cuda" and used != CUDA:
         raise UsageError(
-            "--device cuda: the CUDA provider could not start (no usable GPU, or missing CUDA/cuDNN "
-            "libraries for onnxruntime-gpu); re-run with --verbose to see onnxruntime's reason, or use --device cpu"
+            f"{option_ref('device')} cuda: the CUDA provider could not start (no usable GPU, or missing CUDA/cuDNN "
+            f"libraries for onnxruntime-gpu); re-run with {option_ref('verbose')} to see onnxruntime's reason, or use {option_ref('device')} cpu"
         )
     return used
 

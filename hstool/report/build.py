@@ -10,7 +10,7 @@ from typing import Any
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.stratify import run_stratify
-from hstool.errors import InputError, OptionError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import build_sidecar, read_sidecar, sidecar_path
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
@@ -84,13 +84,17 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         given, other = ("--preds", "--labels") if inputs.preds else ("--labels", "--preds")
         raise UsageError(f"{given} needs {other} too: the report joins predictions and labels on image_id")
     if not (inputs.preds or inputs.strata or inputs.clusters):
-        raise UsageError("nothing to report: pass --preds and --labels, --strata, or --clusters (see hs report --help)")
+        raise UsageError(
+            f"nothing to report: pass {option_ref('preds')} and {option_ref('labels')}, {option_ref('strata')}, or {option_ref('clusters')} (see hs report --help)"
+        )
     if inputs.strata and options.threshold_given:
         raise UsageError(
-            "--threshold cannot be combined with --strata: the stratify output fixes the threshold; drop one of them"
+            f"{option_ref('threshold')} cannot be combined with {option_ref('strata')}: the stratify output fixes the threshold; drop one of them"
         )
     if inputs.root and not inputs.manifest:
-        raise UsageError("--root only applies to --manifest paths; pass --manifest too")
+        raise UsageError(
+            f"{option_ref('root')} only applies to {option_ref('manifest')} paths; pass {option_ref('manifest')} too"
+        )
     for name, value in (
         ("--gallery-size", options.gallery_size),
         ("--montage-size", options.montage_size),
@@ -166,7 +170,7 @@ def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | 
                 shown = ", ".join(repr(v) for v in unknown[KEY].head(3).to_list())
                 raise InputError(
                     f"{clusters.source.name}: {unknown.height} image_ids are not among the analysed cases (first: {shown}); "
-                    "pass the clusters of the same test set, or --allow-unmatched to leave them out"
+                    f"pass the clusters of the same test set, or {option_ref('allow_unmatched')} to leave them out"
                 )
             notes.append(
                 f"{unknown.height} clustered ids not among the analysed cases were left out (--allow-unmatched)."

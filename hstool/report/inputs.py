@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.operating_point import OperatingPoint, refuse_own_calibration
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import read_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
@@ -90,7 +90,7 @@ def load_cases(
         if isinstance(threshold, OperatingPoint):
             if threshold.needs_labels and (y.all() or not y.any()):
                 raise InputError(
-                    f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both"
+                    f"{labels_src.name}: every analysed label is the same class; {option_ref('threshold')} {threshold.text} needs both"
                 )
             cut = threshold.resolve(scores, y)
         else:

@@ -16,7 +16,7 @@ import polars as pl
 
 from hstool.data.build import ArrayPart, read_idx_part, read_npz_parts
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, read_manifest
-from hstool.errors import InputError, OptionError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import file_sha256
 from hstool.io.tables import KEY
 
@@ -45,24 +45,24 @@ class BaseSource:
         ]
         if len(given) != 1:
             raise UsageError(
-                "give one source of base images: --from-npz FILE, --from-idx [SPLIT=]IMAGES,LABELS or --from-manifest FILE"
+                f"give one source of base images: {option_ref('npz')} FILE, {option_ref('idx')} [SPLIT=]IMAGES,LABELS or {option_ref('manifest')} FILE"
                 + (f" (got {' and '.join(given)})" if given else "")
             )
         if self.root is not None and not self.manifest:
-            raise UsageError("--root applies to --from-manifest only")
+            raise UsageError(f"{option_ref('root')} applies to {option_ref('manifest')} only")
         if self.class_names is not None and self.manifest:
             raise UsageError(
-                "--class-names applies to --from-npz and --from-idx; a manifest's labels are used as they are"
+                f"{option_ref('class_names')} applies to {option_ref('npz')} and {option_ref('idx')}; a manifest's labels are used as they are"
             )
         if len(self.idx) > 1:
             splits = [s for s, _, _ in self.idx]
             if None in splits or len(set(splits)) != len(splits):
                 raise UsageError(
-                    "several --from-idx pairs need one split each, all different: --from-idx train=IMAGES,LABELS --from-idx test=..."
+                    f"several {option_ref('idx')} pairs need one split each, all different: {option_ref('idx')} train=IMAGES,LABELS {option_ref('idx')} test=..."
                 )
         if self.idx and self.splits is not None:
             raise UsageError(
-                "--splits selects splits of an .npz or a manifest; with --from-idx name the split of each pair (SPLIT=IMAGES,LABELS)"
+                f"{option_ref('splits')} selects splits of an .npz or a manifest; with {option_ref('idx')} name the split of each pair (SPLIT=IMAGES,LABELS)"
             )
         for split in self.splits or ():
             if split not in SPLITS:
@@ -160,7 +160,7 @@ def _from_manifest(source: BaseSource, path: str) -> BaseImages:
     if source.splits:
         if not has_splits:
             raise InputError(
-                f"{manifest.source.name}: has no '{SPLIT}' column, so --splits cannot select rows; drop --splits"
+                f"{manifest.source.name}: has no '{SPLIT}' column, so {option_ref('splits')} cannot select rows; drop {option_ref('splits')}"
             )
         table = table.filter(pl.col(SPLIT).is_in(list(source.splits)))
     if source.limit is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, SPLIT, SPLITS
-from hstool.errors import InputError, OptionError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.tables import KEY
 from hstool.synth.base import BaseImages
 from hstool.synth.spec import SynthSpec
@@ -73,7 +73,7 @@ def positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
     if len(classes) != 2:
         if spec.spurious:
             raise UsageError(
-                "--spurious needs a two-class task (positives and negatives); use --superclass to make one"
+                f"{option_ref('spurious')} needs a two-class task (positives and negatives); use {option_ref('superclass')} to make one"
             )
         if spec.positive is not None:
             raise OptionError(
@@ -89,7 +89,9 @@ def positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
         return spec.positive
     if set(classes) == {"0", "1"}:
         return "1"
-    raise UsageError(f"the classes are {classes[0]!r} and {classes[1]!r}: pass --positive with the positive one")
+    raise UsageError(
+        f"the classes are {classes[0]!r} and {classes[1]!r}: pass {option_ref('positive')} with the positive one"
+    )
 
 
 def check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
@@ -99,11 +101,11 @@ def check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
         listed = {c for classes in spec.superclasses.values() for c in classes}
         if present - listed:
             raise UsageError(
-                f"--superclass: class {sorted(present - listed, key=_natural)[0]!r} is in no superclass; every class needs one"
+                f"{option_ref('superclass')}: class {sorted(present - listed, key=_natural)[0]!r} is in no superclass; every class needs one"
             )
         if listed - present:
             raise UsageError(
-                f"--superclass: class {sorted(listed - present, key=_natural)[0]!r} is not in the base images (classes: {shown})"
+                f"{option_ref('superclass')}: class {sorted(listed - present, key=_natural)[0]!r} is not in the base images (classes: {shown})"
             )
     named = [("--rare", r.klass) for r in spec.rare] + [("--noisy", n.klass) for n in spec.noisy]
     named += [("--subtle", spec.subtle.klass)] if spec.subtle else []

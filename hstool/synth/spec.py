@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from hstool.data.manifest import SPLITS
-from hstool.errors import OptionError, UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 
 SPURIOUS_KINDS = ("drain",)
 SIDES = ("pos", "neg")
@@ -141,9 +141,13 @@ def parse_superclasses(items: list[str]) -> dict[str, tuple[str, ...]]:
         name = name.strip()
         classes = tuple(c.strip() for c in rest.split(","))
         if not eq or not name or not all(classes):
-            raise UsageError(f"{option}: expected NAME=CLASS[,CLASS...]; e.g. --superclass summer=0,3,5,6")
+            raise UsageError(
+                f"{option}: expected NAME=CLASS[,CLASS...]; e.g. {option_ref('superclass')} summer=0,3,5,6"
+            )
         if name in out:
-            raise UsageError(f"{option}: superclass {name!r} is given twice; list all its classes in one --superclass")
+            raise UsageError(
+                f"{option}: superclass {name!r} is given twice; list all its classes in one {option_ref('superclass')}"
+            )
         for c in classes:
             if c in seen:
                 raise UsageError(
@@ -196,7 +200,7 @@ def parse_idx_source(text: str) -> tuple[str | None, str, str]:
     paths = [p.strip() for p in files.split(",")]
     if len(paths) != 2 or not all(paths):
         raise UsageError(
-            f"{option}: expected [SPLIT=]IMAGES,LABELS; e.g. --from-idx "
+            f"{option}: expected [SPLIT=]IMAGES,LABELS; e.g. {option_ref('idx')} "
             "train=train-images-idx3-ubyte.gz,train-labels-idx1-ubyte.gz"
         )
     return (_split_name(split.strip(), option) if eq else None), paths[0], paths[1]

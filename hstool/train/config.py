@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hstool.errors import OptionError, UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 
 OPTIMIZERS = ("adam", "sgd")
 METRICS = ("auto", "auc", "accuracy", "loss")
@@ -78,7 +78,7 @@ class TrainConfig:
         if not self.lr > 0:
             raise OptionError("lr", self.lr, "must be positive", quoted=False)
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise UsageError("--weight-decay must be >= 0 and --momentum in [0, 1)")
+            raise UsageError(f"{option_ref('weight_decay')} must be >= 0 and {option_ref('momentum')} in [0, 1)")
         if self.val_frac is not None and not 0 <= self.val_frac < 1:
             raise OptionError("val_frac", self.val_frac, "must be in [0, 1)", quoted=False)
         if self.patience is not None and self.patience < 1:
@@ -88,9 +88,13 @@ class TrainConfig:
         if self.workers is not None and self.workers < 0:
             raise OptionError("workers", self.workers, "must be 0 or more", quoted=False)
         if self.rotation < 0 or not 0 <= self.translation < 1 or not 0 <= self.zoom < 1:
-            raise UsageError("--rotation must be >= 0 degrees, --translation and --zoom in [0, 1)")
+            raise UsageError(
+                f"{option_ref('rotation')} must be >= 0 degrees, {option_ref('translation')} and {option_ref('zoom')} in [0, 1)"
+            )
         if self.resume and self.force:
-            raise UsageError("--resume continues the run in the output folder and --force starts it again: choose one")
+            raise UsageError(
+                f"{option_ref('resume')} continues the run in the output folder and {option_ref('force')} starts it again: choose one"
+            )
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that decide what is learnt: a resumed run must match these. Epochs and

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from hstool.errors import LISTED, InputError
+from hstool.errors import LISTED, InputError, option_ref
 from hstool.train.architectures import SMALL_CNN, Classifier, arch_spec
 
 # torchvision's DenseNet files predate a rename: 'denselayer1.norm.1.weight' is now 'denselayer1.norm1.weight'.
@@ -61,7 +61,7 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
             if keys
         ]
         raise InputError(
-            f"--weights {path}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from the same architecture"
+            f"{option_ref('weights')} {path}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from the same architecture"
         )
     model.load_state_dict(state, strict=not new_head)
     return f"initialised {len(state)} tensors from {path}" + (" (new classification head)" if new_head else "")
@@ -70,21 +70,21 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
 def _read(path: str) -> dict[str, torch.Tensor]:
     if not Path(path).is_file():
         raise InputError(
-            f"--weights {path}: no such file; pass a local state dict (.pt/.pth); hs never downloads weights"
+            f"{option_ref('weights')} {path}: no such file; pass a local state dict (.pt/.pth); hs never downloads weights"
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean: not a weights file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
-            f"--weights {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
+            f"{option_ref('weights')} {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
         ) from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise InputError(
-            f"--weights {path}: holds no state dict (a mapping of names to tensors); save model.state_dict()"
+            f"{option_ref('weights')} {path}: holds no state dict (a mapping of names to tensors); save model.state_dict()"
         )
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
@@ -112,5 +112,5 @@ def _adapt_channels(weight: torch.Tensor, channels: int, path: str) -> torch.Ten
     if have == 1 and channels == 3:
         return weight.repeat(1, 3, 1, 1) / 3
     raise InputError(
-        f"--weights {path}: the first convolution takes {have} channels, the model {channels}; pass --channels {have}"
+        f"{option_ref('weights')} {path}: the first convolution takes {have} channels, the model {channels}; pass {option_ref('channels')} {have}"
     )

@@ -105,7 +105,7 @@ def test_fixed_thresholds_without_reference(files):
 
 
 def test_scores_need_a_reference_or_a_fixed_threshold(files):
-    with pytest.raises(UsageError, match="--reference"):
+    with pytest.raises(UsageError, match="pass reference LABELS, or a fixed threshold"):
         run_agree(files["paths"]["a"], files["paths"]["b"], AgreeOptions())
 
 

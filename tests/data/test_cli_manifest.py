@@ -74,7 +74,7 @@ def test_folder_split_dirs_and_unlabelled(tmp_path):
         ("train/dog/2", "s/train/dog/2.png", "dog", "train"),
     ]
     png(tmp_path / "s" / "other" / "cat" / "4.png")
-    with pytest.raises(InputError, match="with --split-dirs every image must be under"):
+    with pytest.raises(InputError, match="with split_dirs every image must be under"):
         manifest_from_folder(str(tmp_path / "s"), manifest_dir=tmp_path, split_dirs=True)
     for name in ("1.png", "2.png"):
         png(tmp_path / "flat" / name)
@@ -179,7 +179,7 @@ def test_npz_errors(tiny_npz, tmp_path):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o1"), splits=["val"])
     with pytest.raises(OptionError, match="^splits='dev': choose among train, val, test"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o2"), splits=["dev"])
-    with pytest.raises(InputError, match="class index 2 has no name .2 --class-names given"):
+    with pytest.raises(InputError, match="class index 2 has no name .2 class_names given"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o3"), class_names=["a", "b"])
     with pytest.raises(OptionError, match="^limit=0: must be at least 1"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o4"), limit=0)

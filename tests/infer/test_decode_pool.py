@@ -82,7 +82,7 @@ def test_too_little_shared_memory_is_a_clear_error(images, monkeypatch):
         free = 1000
 
     monkeypatch.setattr(decode_pool.shutil, "disk_usage", lambda path: Usage())
-    with pytest.raises(UsageError, match="--workers 0"):
+    with pytest.raises(UsageError, match="use workers 0"):
         with DecodePool(images, PREP, batch_size=64, workers=2):
             pass
 

@@ -214,7 +214,7 @@ def test_named_binary_classes_need_positive_and_write_0_1(tmp_path):
         train_labels=np.arange(10)[:, None] % 2,
     )
     source = BaseSource(npz=str(tmp_path / "b.npz"), class_names=("normal", "pneumonia"))
-    with pytest.raises(UsageError, match="the classes are 'normal' and 'pneumonia': pass --positive"):
+    with pytest.raises(UsageError, match="the classes are 'normal' and 'pneumonia': pass positive"):
         run_synth(source, SynthSpec(), str(tmp_path / "x"))
     with pytest.raises(OptionError, match="^positive='sick': not a class"):
         run_synth(source, SynthSpec(positive="sick"), str(tmp_path / "x"))

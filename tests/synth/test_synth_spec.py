@@ -79,10 +79,10 @@ def test_class_fractions_subtle_superclasses_per_class_and_idx():
         (lambda: SynthSpec.from_options(size="0"), "size '0'"),
         (lambda: BaseSource(), "give one source of base images"),
         (lambda: BaseSource(npz="a.npz", manifest="m.csv"), "(got --from-npz and --from-manifest)"),
-        (lambda: BaseSource(npz="a.npz", root="x"), "--root applies to --from-manifest only"),
-        (lambda: BaseSource(manifest="m.csv", class_names=("a", "b")), "--class-names applies to --from-npz"),
+        (lambda: BaseSource(npz="a.npz", root="x"), "root applies to manifest only"),
+        (lambda: BaseSource(manifest="m.csv", class_names=("a", "b")), "class_names applies to npz and idx"),
         (lambda: BaseSource(idx=(("train", "a", "b"), ("train", "c", "d"))), "need one split each, all different"),
-        (lambda: BaseSource(idx=((None, "a", "b"),), splits=("train",)), "with --from-idx name the split"),
+        (lambda: BaseSource(idx=((None, "a", "b"),), splits=("train",)), "with idx name the split"),
         (lambda: BaseSource(npz="a.npz", splits=("dev",)), "splits='dev': choose among"),
     ],
 )

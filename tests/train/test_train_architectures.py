@@ -98,7 +98,7 @@ def test_weights_that_do_not_fit_give_one_line(tmp_path):
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(
-        f"--weights {tmp_path / 'r18.pt'}: does not fit smallcnn: 15 missing keys (net.0.weight, net.1.bias, "
+        f"weights {tmp_path / 'r18.pt'}: does not fit smallcnn: 15 missing keys (net.0.weight, net.1.bias, "
     )
     assert "unexpected keys" in message and message.endswith("pass weights saved from the same architecture")
     with pytest.raises(InputError, match="no such file; pass a local state dict"):

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.operating_point import OperatingPoint, parse_operating_point
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.arrays import read_embeddings
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
@@ -112,6 +112,6 @@ def _resolve(option: OperatingPoint, scores: np.ndarray, y: np.ndarray, labels_s
     if option.needs_labels and (y.all() or not y.any()):
         which = "positive" if y.all() else "negative"
         raise InputError(
-            f"{labels_src.name}: every analysed label is {which}; --threshold {option.text} needs both classes"
+            f"{labels_src.name}: every analysed label is {which}; {option_ref('threshold')} {option.text} needs both classes"
         )
     return option.resolve(scores, y)
