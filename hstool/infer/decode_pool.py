@@ -28,12 +28,18 @@ import signal
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hstool.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import OptionError, UsageError, option_ref
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.shared_memory import SharedMemory
 
 _POLL_S = 0.5  # how often a waiting worker checks that its parent is alive, and the parent its workers
 _SHM_DIR = "/dev/shm"
@@ -105,8 +111,8 @@ class DecodePool:
         # Batches decoded ahead of the one being consumed: two per worker keeps every worker busy
         # while the consumer takes its batch, without holding much memory.
         self.prefetch = prefetch if prefetch is not None else max(2, 2 * workers)
-        self._procs: list = []
-        self._blocks: list = []
+        self._procs: list[BaseProcess] = []
+        self._blocks: list[SharedMemory] = []
         self._arrays: list[np.ndarray] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -115,7 +121,7 @@ class DecodePool:
             self._start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _start(self) -> None:
@@ -258,7 +264,15 @@ class DecodePool:
             return seq, failed
 
 
-def _worker_main(tasks, results, names, shape, preprocessing, max_pixels, parent_pid) -> None:
+def _worker_main(
+    tasks: Queue[Any],
+    results: Queue[Any],
+    names: list[str],
+    shape: tuple[int, ...],
+    preprocessing: Preprocessing,
+    max_pixels: int,
+    parent_pid: int,
+) -> None:
     """A decoding process: take (seq, block, paths), decode into the block, report failures."""
     from multiprocessing.shared_memory import SharedMemory
 

@@ -11,7 +11,7 @@ lists when images were skipped.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from hstool.io.sidecar import command_line, read_sidecar, sidecar_path, write_si
 from hstool.io.tables import read_table
 
 # Sidecar fields every shard of one run shares, with how to read them.
-_SAME = {
+_SAME: dict[str, Callable[[dict[str, Any]], object]] = {
     "model": lambda m: m["model"]["sha256"],
     "manifest": lambda m: m["inputs"][1]["sha256"],
     "manifest rows": lambda m: m["selection"]["manifest_rows"],
@@ -203,8 +203,10 @@ def _shard_embeddings(path: str, meta: dict[str, Any]) -> tuple[list[str], np.nd
     return ids.to_list(), values
 
 
-def _merged_sidecar(shards, metas, output, rows, skipped, providers) -> dict[str, Any]:
-    meta = copy.deepcopy(metas[0])
+def _merged_sidecar(
+    shards: list[str], metas: list[dict[str, Any]], output: str, rows: int, skipped: int, providers: list[str]
+) -> dict[str, Any]:
+    meta: dict[str, Any] = copy.deepcopy(metas[0])
     meta["command"] = command_line()
     meta["parameters"]["shard"] = None
     meta["rows"] = rows

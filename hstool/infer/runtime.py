@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import InputError, OptionError, UsageError, option_ref
+from hstool.io.sidecar import file_sha256
 
 SCHEMA = "hs.model/1"
 INPUT = "image"
@@ -151,7 +151,7 @@ def load_model(path: str, *, device: str = "auto", threads: int = 0, verbose: bo
     return LoadedModel(session=session, info=info, provider=provider, threads=threads)
 
 
-def _open_session(path: str, device: Device, threads: int, verbose: bool):
+def _open_session(path: str, device: Device, threads: int, verbose: bool) -> Any:  # an InferenceSession
     import onnxruntime as ort
 
     plan = provider_plan(device, ort.get_available_providers())
@@ -163,7 +163,7 @@ def _open_session(path: str, device: Device, threads: int, verbose: bool):
     # Idle onnxruntime threads spin by default, burning the cores the image decoders need (on a
     # 2-core machine a 28 x 28 run went from about 800 to 2,000 images/s without spinning).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers: list = [(CUDA, cuda_options(device)) if p == CUDA else p for p in plan]
+    providers: list[str | tuple[str, dict[str, str]]] = [(CUDA, cuda_options(device)) if p == CUDA else p for p in plan]
     if CUDA in plan and hasattr(ort, "preload_dlls"):
         # CUDA and cuDNN may come from pip wheels (nvidia-*) that the loader cannot find on its own.
         with contextlib.suppress(Exception):
@@ -179,7 +179,7 @@ def _open_session(path: str, device: Device, threads: int, verbose: bool):
 
 
 @contextlib.contextmanager
-def _quiet_onnxruntime(ort, quiet: bool) -> Iterator[None]:
+def _quiet_onnxruntime(ort: Any, quiet: bool) -> Iterator[None]:  # onnxruntime is untyped
     """Without --verbose, hide onnxruntime's own log lines (e.g. the CUDA library warnings of an
     `auto` run on a machine without a GPU): hs reports the provider it actually got."""
     if not quiet:
@@ -192,7 +192,7 @@ def _quiet_onnxruntime(ort, quiet: bool) -> Iterator[None]:
         ort.set_default_logger_severity(2)
 
 
-def model_info(path: str, session) -> ModelInfo:
+def model_info(path: str, session: Any) -> ModelInfo:
     """Read and check the hs metadata and the inputs/outputs of an open session."""
     props = dict(session.get_modelmeta().custom_metadata_map)
     if props.get("hs.schema") != SCHEMA:
@@ -236,7 +236,9 @@ def _class_names(path: str, props: dict[str, str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check_signature(path: str, session, preprocessing: Preprocessing, n_classes: int, props: dict[str, str]) -> int:
+def _check_signature(
+    path: str, session: Any, preprocessing: Preprocessing, n_classes: int, props: dict[str, str]
+) -> int:
     """Check input and output names and static dimensions; return the embedding width."""
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}
