@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -68,7 +69,7 @@ class BaseSource:
             if split not in SPLITS:
                 raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         if self.npz:
             return {
                 "kind": "npz",
@@ -103,7 +104,7 @@ class BaseImages:
     parts: list[ArrayPart]
     offsets: list[int]  # first _ref of each part
     paths: list[Path]
-    inputs: list[dict]  # provenance: path, sha256, rows
+    inputs: list[dict[str, Any]]  # provenance: path, sha256, rows
     has_splits: bool
 
     def pixels(self, ref: int, size: tuple[int, int] | None) -> np.ndarray:
@@ -124,7 +125,7 @@ class BaseImages:
         if image.shape[2] == 1 and (size is None or tuple(size) == image.shape[:2]):
             return image[:, :, 0].astype(np.float64)  # already grey at the wanted size
         prep = Preprocessing(size=size or image.shape[:2], channels=1)
-        return prep.apply(image)[0].astype(np.float64)
+        return np.asarray(prep.apply(image)[0], dtype=np.float64)
 
 
 def read_base(source: BaseSource) -> BaseImages:

@@ -22,6 +22,7 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -32,6 +33,9 @@ from hstool.data.manifest import PATH, read_manifest
 from hstool.errors import OptionError, OutputError
 from hstool.io.atomic import atomic_path, refuse_overwriting_inputs
 from hstool.synth.perturb import Perturbation
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 COLUMN = "perturbation"
 BITS = (8, 16)
@@ -48,7 +52,7 @@ def file_name(image_id: str) -> str:
     return f"{cleaned}_{digest}.png" if cleaned else f"{digest}.png"
 
 
-def encode_png(image: np.ndarray, bits: int):
+def encode_png(image: np.ndarray, bits: int) -> PILImage:
     """A Pillow image: grey as 16- or 8-bit, RGB as 8-bit; values rounded to the nearest level."""
     from PIL import Image
 
@@ -60,7 +64,7 @@ def encode_png(image: np.ndarray, bits: int):
     return Image.fromarray(np.round(x * 255).astype(np.uint8))
 
 
-def _perturb_one(task: tuple) -> None:
+def _perturb_one(task: tuple[Any, ...]) -> None:
     source, target, image_id, perturbation, seed, bits = task
     out = perturbation.apply(load_image(source), image_id, seed)
     with atomic_path(target) as tmp:
@@ -115,7 +119,7 @@ def _perturbation_column(table: pl.DataFrame, name: str) -> pl.Series:
     return pl.Series(COLUMN, [f"{b}+{name}" if b else name for b in before], dtype=pl.String)
 
 
-def _run(tasks: list[tuple], workers: int, progress: Progress | None) -> None:
+def _run(tasks: list[tuple[Any, ...]], workers: int, progress: Progress | None) -> None:
     total = len(tasks)
     if workers == 1 or total < 2:
         for done, task in enumerate(tasks, 1):

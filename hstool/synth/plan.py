@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -136,7 +138,7 @@ def apply_superclasses(plan: pl.DataFrame, spec: SynthSpec) -> pl.DataFrame:
     )
 
 
-def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: bool) -> pl.DataFrame:
+def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], has_splits: bool) -> pl.DataFrame:
     keep = np.ones(plan.height, bool)
     for rare in spec.rare:
         rows = np.flatnonzero(_train(plan, has_splits) & (plan[BASE_CLASS] == rare.klass).to_numpy())
@@ -147,7 +149,7 @@ def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: b
     return plan.filter(pl.Series(keep))
 
 
-def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict) -> pl.DataFrame:
+def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any]) -> pl.DataFrame:
     if spec.subtle is None:
         return plan
     values = np.full(plan.height, None, dtype=object)
@@ -161,7 +163,7 @@ def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict) -> pl.DataF
     return plan.with_columns(pl.Series(SUBTLE, values.tolist(), dtype=pl.String))
 
 
-def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict, positive: str | None) -> pl.DataFrame:
+def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], positive: str | None) -> pl.DataFrame:
     if spec.spurious is None:
         return plan
     drain = np.full(plan.height, NO, dtype=object)
@@ -177,7 +179,7 @@ def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict, positive:
     )
 
 
-def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: bool) -> pl.DataFrame:
+def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], has_splits: bool) -> pl.DataFrame:
     if not spec.noisy:
         return plan
     truth = np.array(plan[TRUE_CLASS].to_list(), dtype=object)
@@ -197,7 +199,7 @@ def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: 
     )
 
 
-def count_planted(plan: pl.DataFrame, planted: dict) -> dict:
+def count_planted(plan: pl.DataFrame, planted: dict[str, Any]) -> dict[str, Any]:
     """Per split: images, true classes, then what was planted (a split that --rare emptied
     keeps its planted counts with 0 images)."""
     names = [_split_name(s) for s in _split_values(plan)]
@@ -244,21 +246,21 @@ def _train_name(has_splits: bool) -> str:
     return "train" if has_splits else _ALL
 
 
-def _groups(plan: pl.DataFrame, column: str):
+def _groups(plan: pl.DataFrame, column: str) -> Iterator[tuple[Any, Any, np.ndarray]]:
     """(split, class, row positions) for every split and class, in a fixed order."""
     order = _split_values(plan)
-    index: dict[tuple, list[int]] = {}
+    index: dict[tuple[Any, ...], list[int]] = {}
     for i, key in enumerate(zip(plan[SPLIT].to_list(), plan[column].to_list())):
         index.setdefault(key, []).append(i)
     for split, klass in sorted(index, key=lambda k: (order.index(k[0]), _natural(k[1]))):
         yield split, klass, np.asarray(index[(split, klass)])
 
 
-def _add(counts: dict, split: str, stratum: str, values: dict) -> None:
+def _add(counts: dict[str, Any], split: str, stratum: str, values: dict[str, Any]) -> None:
     counts.setdefault(split, {}).setdefault(stratum, {}).update(values)
 
 
-def _natural(value: str) -> tuple:
+def _natural(value: str) -> tuple[Any, ...]:
     """Sort key: integers numerically, then text."""
     try:
         return (0, int(value), "")

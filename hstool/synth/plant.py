@@ -126,7 +126,8 @@ class Lesion:
         dy, dx = y - self.centre[0], x - self.centre[1]
         cos, sin = np.cos(self.angle), np.sin(self.angle)
         u, v = dx * cos + dy * sin, -dx * sin + dy * cos
-        return np.exp(-0.5 * ((u / self.sigma[0]) ** 2 + (v / self.sigma[1]) ** 2))
+        profile: np.ndarray = np.exp(-0.5 * ((u / self.sigma[0]) ** 2 + (v / self.sigma[1]) ** 2))
+        return profile
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         return brighten(image, self.coverage(*image.shape), self.contrast)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -73,7 +74,7 @@ class Synthesised:
 
     built: Built
     labels: pl.DataFrame
-    record: dict
+    record: dict[str, Any]
 
     def summary(self) -> list[str]:
         """Lines for the terminal: the manifest's one-liner, then planted counts per split."""
@@ -96,7 +97,7 @@ def run_synth(
     plan = plan_images(base, spec)
     check_classes(plan, spec)
     positive = positive_class(plan, spec)
-    planted: dict[str, dict] = {}
+    planted: dict[str, dict[str, Any]] = {}
     plan = sample_per_class(plan, spec)
     plan = apply_superclasses(plan, spec)
     plan = plant_rare(plan, spec, planted, base.has_splits)
@@ -198,7 +199,7 @@ def _write_images(
             progress(done, total)
 
 
-def _write_labels(folder: Path, labels: pl.DataFrame, record: dict, has_splits: bool) -> None:
+def _write_labels(folder: Path, labels: pl.DataFrame, record: dict[str, Any], has_splits: bool) -> None:
     files = [(folder / LABELS_NAME, labels)]
     if has_splits:
         for split in SPLITS:
@@ -225,7 +226,7 @@ def _remove_stale_labels(folder: Path, force: bool) -> None:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _brief(value: dict) -> str:
+def _brief(value: dict[str, Any]) -> str:
     """`pos 180/200, neg 20/200` or `faint 30/100` for the terminal summary."""
     if "of" in value:
         return f"faint {value['faint']}/{value['of']}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hstool.data.manifest import SPLITS
 from hstool.errors import OptionError, UsageError, option_ref
@@ -83,7 +84,7 @@ class Spurious:
     def splits_named(self) -> set[str]:
         return {split for split, _ in self.fractions if split is not None}
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "fractions": {f"{s}.{side}" if s else side: f for (s, side), f in self.fractions.items()},
@@ -257,7 +258,7 @@ class SynthSpec:
             size=parse_size(size) if size else None,
         )
 
-    def parameters(self) -> dict:
+    def parameters(self) -> dict[str, Any]:
         """Every parameter, JSON-ready, for the sidecars."""
         return {
             "per_class": {k or "*": v for k, v in self.per_class.items()} or None,
