@@ -268,7 +268,10 @@ def _row(
         side = "positive" if ca.all() else "negative"
         reasons.append(f"kappa undefined: both sources call every case {side}")
     if y is not None:
-        _auc_columns(row, a, b, y[member], member, options, reasons)
+        columns, reason = _auc_columns(a, b, y[member], member, options)
+        row.update(columns)
+        if reason:
+            reasons.append(reason)
     if a.calibrated is not None and b.calibrated is not None:  # both hold scores
         ba = bland_altman(a.calibrated[member], b.calibrated[member], options.level)
         row.update(
@@ -285,30 +288,24 @@ def _row(
 
 
 def _auc_columns(
-    row: dict[str, Any],
-    a: Rater,
-    b: Rater,
-    y: np.ndarray,
-    member: np.ndarray,
-    options: AgreeOptions,
-    reasons: list[str],
-) -> None:
-    """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test."""
+    a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions
+) -> tuple[dict[str, Any], str]:
+    """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test:
+    the columns that could be computed, and why the others could not ("" when all were)."""
     if y.all() or not y.any():
-        reasons.append("no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative"))
-        return
+        return {}, "no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative")
     auc_a, auc_b, cov = paired_auc_covariance(
         a.values[member].astype(np.float64), b.values[member].astype(np.float64), y
     )
-    row["a_auc"], row["b_auc"] = auc_a, auc_b
+    columns: dict[str, Any] = {"a_auc": auc_a, "b_auc": auc_b}
     if cov is None:
-        reasons.append("no AUC intervals or test: fewer than 2 reference positives or negatives")
-        return
-    row["a_auc_ci_low"], row["a_auc_ci_high"] = wald_interval(auc_a, float(cov[0, 0]), options.level)
-    row["b_auc_ci_low"], row["b_auc_ci_high"] = wald_interval(auc_b, float(cov[1, 1]), options.level)
+        return columns, "no AUC intervals or test: fewer than 2 reference positives or negatives"
+    columns["a_auc_ci_low"], columns["a_auc_ci_high"] = wald_interval(auc_a, float(cov[0, 0]), options.level)
+    columns["b_auc_ci_low"], columns["b_auc_ci_high"] = wald_interval(auc_b, float(cov[1, 1]), options.level)
     test = compare_aucs(auc_a, float(cov[0, 0]), auc_b, float(cov[1, 1]), float(cov[0, 1]))
-    row["auc_delta"] = test.delta
-    row["auc_p"] = test.p
+    columns["auc_delta"] = test.delta
+    columns["auc_p"] = test.p
+    return columns, ""
 
 
 def _result(

@@ -59,6 +59,14 @@ class ProbeOptions:
     permutations: int = 0  # > 0: also a permutation p-value from this many shuffles
     allow_unmatched: bool = False
 
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise OptionError("folds", self.folds, "cross-validation needs at least 2 folds", quoted=False)
+        if self.permutations < 0:
+            raise OptionError("permutations", self.permutations, "must be 0 (none) or more, e.g. 99", quoted=False)
+        if not 0 < self.level < 1:
+            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -69,10 +77,6 @@ class ProbeResult:
 
 
 def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: str | None = None) -> ProbeResult:
-    if options.folds < 2:
-        raise OptionError("folds", options.folds, "cross-validation needs at least 2 folds", quoted=False)
-    if options.permutations < 0:
-        raise OptionError("permutations", options.permutations, "must be 0 (none) or more, e.g. 99", quoted=False)
     ids, matrix, emb_src = read_embeddings(emb_path, ids_path)
     required = (KEY, options.target) + ((options.label_col,) if options.per_superclass else ())
     labels, labels_src = read_table(labels_path, role="labels", required=required)
