@@ -20,13 +20,14 @@ import polars as pl
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
-from hstool.errors import InputError, UsageError, option_ref
+from hstool.errors import InputError, OptionError, UsageError, option_ref, require_choice
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts
 from hstool.stats.calibration import piecewise_calibrate
 from hstool.stats.delong import compare_aucs, paired_auc_covariance, wald_interval
+from hstool.stats.methods import CORRECTIONS, Correction
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import interval
 
@@ -63,8 +64,15 @@ class AgreeOptions:
     max_levels: int = 20
     level: float = 0.95
     min_n: int = 10
-    correction: str = "holm"
+    correction: Correction = "holm"
     allow_unmatched: bool = False
+
+    def __post_init__(self) -> None:
+        require_choice("correction", self.correction, CORRECTIONS)
+        if not 0 < self.level < 1:
+            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
+        if self.min_n < 1:
+            raise OptionError("min_n", self.min_n, "must be at least 1")
 
 
 @dataclass(frozen=True)
