@@ -46,9 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hstool.audit.cluster.discovery import average_precision, cluster_precision_recall, error_ranking, recover  # noqa: E402
+from hstool.audit.cluster.options import ClusterOptions, SearchOptions  # noqa: E402
 from hstool.audit.cluster.planted import KINDS, planted_slice, write_planted  # noqa: E402
-from hstool.audit.cluster.run import ClusterOptions, run_cluster  # noqa: E402
-from hstool.audit.cluster.search import SearchOptions  # noqa: E402
+from hstool.audit.cluster.run import run_cluster  # noqa: E402
 
 METHODS: dict[str, ClusterOptions] = {
     "paper (k-means)": ClusterOptions(),

@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hstool.audit.cluster.search import SearchOptions, search_superclass  # noqa: E402
+from hstool.audit.cluster.options import SearchOptions  # noqa: E402
+from hstool.audit.cluster.search import search_superclass  # noqa: E402
 from hstool.audit.cluster.select import Partition, select  # noqa: E402
 from hstool.audit.cluster.space import member_means  # noqa: E402
 

@@ -32,7 +32,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from hstool.report.thumbs import default_workers  # noqa: E402
+from hstool.workers import default_workers  # noqa: E402
 
 
 def radiograph(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -47,3 +47,15 @@ def run_hs(tmp_path, monkeypatch):
         return subprocess.CompletedProcess(["hs", *args], result.exit_code, result.stdout_bytes, result.stderr_bytes)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def sample_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the commands' --help examples name, built once from sample_data/ (read-only:
+    copy it with sample_workspace.link_or_copy before running commands in it)."""
+    from sample_workspace import build_inputs, derive_outputs, in_process_runner
+
+    folder = tmp_path_factory.mktemp("hs-sample") / "ws"
+    build_inputs(folder)
+    derive_outputs(folder, in_process_runner(folder))
+    return folder

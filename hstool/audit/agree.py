@@ -12,6 +12,7 @@ each model's operating point to 0.5, so the two are on one scale).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,7 @@ import polars as pl
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref, require_choice
 from hstool.io.columns import parse_numbers, probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar
@@ -28,11 +29,12 @@ from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_tabl
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts
 from hstool.stats.calibration import piecewise_calibrate
 from hstool.stats.delong import compare_aucs, paired_auc_covariance, wald_interval
+from hstool.stats.methods import CORRECTIONS, Correction
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import interval
 
 SCHEMA_NAME = "hs.agreement/1"
-SCHEMA: dict = {"stratifier": str, "group": str, "n": int, "a_threshold": float, "b_threshold": float}
+SCHEMA: dict[str, Any] = {"stratifier": str, "group": str, "n": int, "a_threshold": float, "b_threshold": float}
 SCHEMA.update({"a_pos": int, "b_pos": int, "both_pos": int, "both_neg": int, "a_only": int, "b_only": int})
 SCHEMA.update({"agreement": float, "agreement_ci_low": float, "agreement_ci_high": float, "expected_agreement": float})
 SCHEMA.update({"kappa": float, "kappa_se": float, "kappa_ci_low": float, "kappa_ci_high": float})
@@ -64,10 +66,17 @@ class AgreeOptions:
     max_levels: int = 20
     level: float = 0.95
     min_n: int = 10
-    correction: str = "holm"
+    correction: Correction = "holm"
     allow_unmatched: bool = False
     columns: ColumnMap = field(default_factory=ColumnMap)
     table_format: TableFormat = field(default_factory=TableFormat)
+
+    def __post_init__(self) -> None:
+        require_choice("correction", self.correction, CORRECTIONS)
+        if not 0 < self.level < 1:
+            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
+        if self.min_n < 1:
+            raise OptionError("min_n", self.min_n, "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -85,12 +94,16 @@ class Rater:
     calibrated: np.ndarray | None = field(init=False)  # scores mapped so the operating point is 0.5
 
     def __post_init__(self) -> None:
-        scores = self.kind == SCORES
-        object.__setattr__(self, "called", self.values >= self.threshold if scores else self.values)
-        object.__setattr__(self, "calibrated", piecewise_calibrate(self.values, self.threshold) if scores else None)
+        if self.kind == SCORES:
+            assert self.threshold is not None  # scores are always called at an operating point
+            object.__setattr__(self, "called", self.values >= self.threshold)
+            object.__setattr__(self, "calibrated", piecewise_calibrate(self.values, self.threshold))
+        else:
+            object.__setattr__(self, "called", self.values)
+            object.__setattr__(self, "calibrated", None)
 
-    def describe(self) -> dict:
-        out = {"path": self.source.name, "column": self.column, "kind": self.kind}
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.source.name, "column": self.column, "kind": self.kind}
         if self.kind == SCORES:
             out["threshold"] = {"rule": self.rule, "value": self.threshold}
         return out
@@ -100,7 +113,7 @@ class Rater:
 class AgreementResult:
     table: pl.DataFrame
     view: pl.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
     notes: list[str]
     a: Rater
@@ -203,7 +216,9 @@ def run_agree(a_path: str, b_path: str, options: AgreeOptions) -> AgreementResul
     return _result(table, a, b, y is not None, sources, dropped, stratifiers, options)
 
 
-def _rater(tag: str, source: Source, column: str, kind: str, values: np.ndarray, threshold_text: str, y) -> Rater:
+def _rater(
+    tag: str, source: Source, column: str, kind: str, values: np.ndarray, threshold_text: str, y: np.ndarray | None
+) -> Rater:
     if kind == LABELS:
         return Rater(tag, source, column, kind, values.astype(bool), None, None)
     option = f"--{tag}-threshold"
@@ -212,7 +227,7 @@ def _rater(tag: str, source: Source, column: str, kind: str, values: np.ndarray,
     if point.needs_labels and y is None:
         raise UsageError(
             f"{source.name} (rater {tag.upper()}) holds scores and its operating point {threshold_text!r} is chosen on labels: "
-            f"pass --reference LABELS, or a fixed --threshold (a number, or the .json that hs calibrate writes)"
+            f"pass {option_ref('reference')} LABELS, or a fixed {option_ref('threshold')} (a number, or the .json that hs calibrate writes)"
         )
     return Rater(tag, source, column, kind, values.astype(np.float64), point.resolve(values, y), point.describe())
 
@@ -225,7 +240,7 @@ def _strata_frame(ids: pl.DataFrame, tables: list[tuple[pl.DataFrame, Source]], 
         holder = next((i for i, (df, _) in enumerate(tables) if column in df.columns and column != KEY), None)
         if holder is None:
             names = ", ".join(s.name for _, s in tables)
-            raise UsageError(f"--by {column}: no input has this column ({names}); add it to one of them")
+            raise UsageError(f"{option_ref('by')} {column}: no input has this column ({names}); add it to one of them")
         taken[holder].append(column)
     frame = ids
     for (df, _), columns in zip(tables, taken):
@@ -234,7 +249,9 @@ def _strata_frame(ids: pl.DataFrame, tables: list[tuple[pl.DataFrame, Source]], 
     return frame.select(KEY, *wanted)
 
 
-def _group_rows(stratifier: Stratifier, a: Rater, b: Rater, y, options: AgreeOptions) -> list[dict]:
+def _group_rows(
+    stratifier: Stratifier, a: Rater, b: Rater, y: np.ndarray | None, options: AgreeOptions
+) -> list[dict[str, Any]]:
     rows = []
     for code, level in enumerate(stratifier.levels):
         member = stratifier.codes == code
@@ -243,11 +260,19 @@ def _group_rows(stratifier: Stratifier, a: Rater, b: Rater, y, options: AgreeOpt
     return rows
 
 
-def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, options: AgreeOptions) -> dict:
+def _row(
+    name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y: np.ndarray | None, options: AgreeOptions
+) -> dict[str, Any]:
     ca, cb = a.called[member], b.called[member]
     counts = confusion_counts(ca, cb)
     n = int(member.sum())
-    row: dict = {"stratifier": name, "group": level, "n": n, "a_threshold": a.threshold, "b_threshold": b.threshold}
+    row: dict[str, Any] = {
+        "stratifier": name,
+        "group": level,
+        "n": n,
+        "a_threshold": a.threshold,
+        "b_threshold": b.threshold,
+    }
     row.update(
         {"a_pos": int(ca.sum()), "b_pos": int(cb.sum()), "both_pos": int(counts[1, 1]), "both_neg": int(counts[0, 0])}
     )
@@ -269,8 +294,11 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
         side = "positive" if ca.all() else "negative"
         reasons.append(f"kappa undefined: both sources call every case {side}")
     if y is not None:
-        _auc_columns(row, a, b, y[member], member, options, reasons)
-    if a.kind == SCORES and b.kind == SCORES:
+        columns, reason = _auc_columns(a, b, y[member], member, options)
+        row.update(columns)
+        if reason:
+            reasons.append(reason)
+    if a.calibrated is not None and b.calibrated is not None:  # both hold scores
         ba = bland_altman(a.calibrated[member], b.calibrated[member], options.level)
         row.update(
             {
@@ -286,28 +314,35 @@ def _row(name: str, level: str, member: np.ndarray, a: Rater, b: Rater, y, optio
 
 
 def _auc_columns(
-    row: dict, a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions, reasons: list[str]
-) -> None:
-    """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test."""
+    a: Rater, b: Rater, y: np.ndarray, member: np.ndarray, options: AgreeOptions
+) -> tuple[dict[str, Any], str]:
+    """Each rater's AUC against the reference (labels count as 0/1 scores), and the paired test:
+    the columns that could be computed, and why the others could not ("" when all were)."""
     if y.all() or not y.any():
-        reasons.append("no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative"))
-        return
+        return {}, "no AUC: the group's reference labels are all " + ("positive" if y.all() else "negative")
     auc_a, auc_b, cov = paired_auc_covariance(
         a.values[member].astype(np.float64), b.values[member].astype(np.float64), y
     )
-    row["a_auc"], row["b_auc"] = auc_a, auc_b
+    columns: dict[str, Any] = {"a_auc": auc_a, "b_auc": auc_b}
     if cov is None:
-        reasons.append("no AUC intervals or test: fewer than 2 reference positives or negatives")
-        return
-    row["a_auc_ci_low"], row["a_auc_ci_high"] = wald_interval(auc_a, float(cov[0, 0]), options.level)
-    row["b_auc_ci_low"], row["b_auc_ci_high"] = wald_interval(auc_b, float(cov[1, 1]), options.level)
+        return columns, "no AUC intervals or test: fewer than 2 reference positives or negatives"
+    columns["a_auc_ci_low"], columns["a_auc_ci_high"] = wald_interval(auc_a, float(cov[0, 0]), options.level)
+    columns["b_auc_ci_low"], columns["b_auc_ci_high"] = wald_interval(auc_b, float(cov[1, 1]), options.level)
     test = compare_aucs(auc_a, float(cov[0, 0]), auc_b, float(cov[1, 1]), float(cov[0, 1]))
-    row["auc_delta"] = test.delta
-    row["auc_p"] = test.p
+    columns["auc_delta"] = test.delta
+    columns["auc_p"] = test.p
+    return columns, ""
 
 
 def _result(
-    table, a: Rater, b: Rater, has_reference: bool, sources, dropped, stratifiers, options: AgreeOptions
+    table: pl.DataFrame,
+    a: Rater,
+    b: Rater,
+    has_reference: bool,
+    sources: list[Source],
+    dropped: dict[str, Any],
+    stratifiers: list[Stratifier],
+    options: AgreeOptions,
 ) -> AgreementResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
@@ -338,7 +373,7 @@ def _rater_text(r: Rater) -> str:
 
 def _view(table: pl.DataFrame, a: Rater, b: Rater, has_reference: bool) -> pl.DataFrame:
     rows = table.to_dicts()
-    columns: dict[str, list] = {c: table[c].to_list() for c in ("stratifier", "group", "n")}
+    columns: dict[str, list[Any]] = {c: table[c].to_list() for c in ("stratifier", "group", "n")}
     columns["kappa"] = [interval_text(r["kappa"], r["kappa_ci_low"], r["kappa_ci_high"]) for r in rows]
     columns["agreement"] = [interval_text(r["agreement"], None, None) for r in rows]
     columns["A+ B+ / A+ B- / A- B+ / A- B-"] = [

@@ -6,11 +6,15 @@ matplotlib is imported here, inside the function, only when a plot is asked for.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
 from hstool.audit.agree import SCORES, AgreementResult
-from hstool.errors import UsageError
+from hstool.errors import UsageError, option_ref
 from hstool.io.atomic import atomic_path
 from hstool.io.sidecar import write_sidecar
 
@@ -20,7 +24,9 @@ def write_agreement_plot(path: str | Path, result: AgreementResult) -> None:
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot needs matplotlib, which is not installed: pip install 'hstool[plots]'") from None
+        raise UsageError(
+            f"{option_ref('plot')} needs matplotlib, which is not installed: pip install 'hstool[plots]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -39,8 +45,9 @@ def write_agreement_plot(path: str | Path, result: AgreementResult) -> None:
     write_sidecar(path, {**result.meta, "schema": "hs.agreement-plot/1"})
 
 
-def _bland_altman_panel(ax, result: AgreementResult) -> None:
+def _bland_altman_panel(ax: Axes, result: AgreementResult) -> None:
     a, b = result.a.calibrated, result.b.calibrated
+    assert a is not None and b is not None  # drawn only when both raters hold scores
     overall = result.table.row(0, named=True)
     ax.scatter((a + b) / 2, a - b, s=6, alpha=0.4, color="tab:blue", linewidths=0)
     ax.axhline(overall["ba_mean_diff"], color="black", label=f"mean difference {overall['ba_mean_diff']:.3f}")
@@ -60,7 +67,7 @@ def _bland_altman_panel(ax, result: AgreementResult) -> None:
     ax.legend(loc="best", fontsize=8)
 
 
-def _kappa_panel(ax, rows: list[dict]) -> None:
+def _kappa_panel(ax: Axes, rows: list[dict[str, Any]]) -> None:
     labels = [r["group"] if r["stratifier"] == r["group"] else f"{r['stratifier']}={r['group']}" for r in rows]
     y = np.arange(len(rows))[::-1]
     kappa = np.array([r["kappa"] for r in rows])

@@ -13,6 +13,7 @@ calibration fitted on one set (e.g. validation) to another (e.g. test).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,7 +24,7 @@ from hstool.audit.operating_point import (
     parse_operating_point,
     refuse_own_calibration,
 )
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.preds_labels import read_labels
@@ -49,7 +50,7 @@ class CalibrateOptions:
 @dataclass(frozen=True)
 class CalibrationResult:
     table: pl.DataFrame  # image_id, score (calibrated), in the order of PREDS
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
 
 
@@ -59,7 +60,7 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     targets = [parse_operating_point(t, "--target") for t in options.targets]
     if labels_path is None and (point.needs_labels or any(t.needs_labels for t in targets)):
         raise UsageError(
-            "a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass --threshold NUMBER|FILE.json"
+            f"a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass {option_ref('threshold')} NUMBER|FILE.json"
         )
     refuse_own_calibration(preds_path, point)
     preds, preds_src = read_table(
@@ -71,7 +72,8 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     )
     scores = probabilities(preds, SCORE, preds_src)
     sources = [preds_src]
-    fit_scores, y, dropped = scores, None, {}
+    fit_scores, y = scores, None
+    dropped: dict[str, Any] = {}
     if labels_path is not None:
         labels, labels_src = read_labels(labels_path, options.columns, options.table_format)
         sources.append(labels_src)
@@ -117,15 +119,21 @@ def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOp
     return CalibrationResult(table, meta, summary)
 
 
-def _describe(point: OperatingPoint, value: float, operating: float, scores: np.ndarray, y: np.ndarray | None) -> dict:
+def _describe(
+    point: OperatingPoint, value: float, operating: float, scores: np.ndarray, y: np.ndarray | None
+) -> dict[str, Any]:
     """One threshold for the sidecar: rule, original-scale value, calibrated value, sens/spec."""
-    info: dict = {"rule": point.describe(), "value": value, "calibrated_value": calibrated_threshold(value, operating)}
+    info: dict[str, Any] = {
+        "rule": point.describe(),
+        "value": value,
+        "calibrated_value": calibrated_threshold(value, operating),
+    }
     if y is not None:
         info["sensitivity"], info["specificity"] = sensitivity_specificity(scores, y, value)
     return info
 
 
-def _summary_line(name: str, info: dict) -> str:
+def _summary_line(name: str, info: dict[str, Any]) -> str:
     text = f"{name}: threshold {info['value']:.6g} (calibrated {info['calibrated_value']:.4g})"
     if "sensitivity" in info:
         text += f", sensitivity {info['sensitivity']:.3f}, specificity {info['specificity']:.3f}"

@@ -37,11 +37,16 @@ class OperatingPoint:
 
     def resolve(self, scores: np.ndarray | None, labels: np.ndarray | None) -> float:
         if self.rule is None:
-            return float(self.fixed)
-        if self.needs_labels and labels is None:
+            assert self.fixed is not None  # a point is either a rule or a fixed number
+            return self.fixed
+        if not self.needs_labels and self.rule.value is not None:  # a fixed number
+            return self.rule.value
+        if labels is None:
             raise UsageError(
                 f"threshold {self.text!r} is chosen on labels; give labels, or a number or a calibration .json"
             )
+        if scores is None:
+            raise ValueError(f"threshold {self.text!r} is chosen on scores; none were given")
         try:
             return self.rule.resolve(scores, labels)
         except UninformativeScores as exc:

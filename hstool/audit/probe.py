@@ -18,13 +18,14 @@ p-value for the null that the target is independent of the embeddings.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from hstool.audit.groups import MISSING, OUTSIDE, BinSpec, build_stratifiers
 from hstool.audit.strata_table import interval_text, p_text
-from hstool.errors import UsageError
+from hstool.errors import OptionError
 from hstool.io.arrays import read_embeddings
 from hstool.io.sidecar import build_sidecar
 from hstool.io.table_format import TableFormat
@@ -33,7 +34,7 @@ from hstool.stats.auc import auc_score, delong
 from hstool.stats.delong import compare_aucs, two_sided_p, wald_interval
 
 SCHEMA_NAME = "hs.probe/1"
-SCHEMA: dict = {"scope": str, "class": str, "versus": str, "n": int, "n_class": int}
+SCHEMA: dict[str, Any] = {"scope": str, "class": str, "versus": str, "n": int, "n_class": int}
 SCHEMA.update(
     {"auc": float, "auc_se": float, "auc_ci_low": float, "auc_ci_high": float, "auc_p": float, "perm_p": float}
 )
@@ -61,20 +62,24 @@ class ProbeOptions:
     id_col: str = KEY
     table_format: TableFormat = field(default_factory=TableFormat)
 
+    def __post_init__(self) -> None:
+        if self.folds < 2:
+            raise OptionError("folds", self.folds, "cross-validation needs at least 2 folds", quoted=False)
+        if self.permutations < 0:
+            raise OptionError("permutations", self.permutations, "must be 0 (none) or more, e.g. 99", quoted=False)
+        if not 0 < self.level < 1:
+            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
+
 
 @dataclass(frozen=True)
 class ProbeResult:
     table: pl.DataFrame
     view: pl.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
 
 
 def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: str | None = None) -> ProbeResult:
-    if options.folds < 2:
-        raise UsageError(f"--folds {options.folds}: cross-validation needs at least 2 folds")
-    if options.permutations < 0:
-        raise UsageError(f"--permutations {options.permutations}: must be 0 (none) or more, e.g. 99")
     ids, matrix, emb_src = read_embeddings(emb_path, ids_path)
     required = (KEY, options.target) + ((options.label_col,) if options.per_superclass else ())
     labels, labels_src = read_table(
@@ -106,7 +111,7 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
         superclass = joined[options.label_col].cast(pl.String)
         for value in sorted(superclass.drop_nulls().unique().to_list()):
             scopes.append((f"{options.label_col}={value}", usable & (superclass == value).fill_null(False).to_numpy()))
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for index, (scope, mask) in enumerate(scopes):
         if mask.any():
             rows.extend(_probe_scope(scope, index, features[mask], target.codes[mask], target.levels, options))
@@ -136,7 +141,7 @@ def run_probe(emb_path: str, labels_path: str, options: ProbeOptions, ids_path: 
 
 def _probe_scope(
     scope: str, scope_index: int, x: np.ndarray, codes: np.ndarray, levels: tuple[str, ...], options: ProbeOptions
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Rows for one scope: one per class (one-vs-rest), or one for a two-class target."""
     counts = np.bincount(codes, minlength=len(levels))
     present = [k for k in range(len(levels)) if counts[k] > 0]
@@ -179,7 +184,14 @@ def _probe_scope(
     return rows + class_rows
 
 
-def _permutation_p(x, codes, compared, observed: np.ndarray, scope_index: int, options: ProbeOptions) -> np.ndarray:
+def _permutation_p(
+    x: np.ndarray,
+    codes: np.ndarray,
+    compared: list[tuple[int, int, str]],
+    observed: np.ndarray,
+    scope_index: int,
+    options: ProbeOptions,
+) -> np.ndarray:
     """Permutation p-values of every AUC (and the macro mean): the whole probe is re-run with
     the target shuffled; p = (1 + #{permuted AUC >= observed}) / (1 + permutations). Exact
     under the null that the target is independent of the embeddings."""
@@ -188,10 +200,10 @@ def _permutation_p(x, codes, compared, observed: np.ndarray, scope_index: int, o
     for _ in range(options.permutations):
         shuffled = rng.permutation(codes)
         probs = _out_of_fold_probabilities(x, shuffled, options)
-        aucs = [auc_score(probs[:, j], shuffled == k) for j, k, _ in compared]
+        aucs = np.array([auc_score(probs[:, j], shuffled == k) for j, k, _ in compared], dtype=np.float64)
         if len(observed) > len(aucs):  # the macro mean
-            aucs.append(float(np.mean(aucs)))
-        exceed += np.array(aucs) >= observed
+            aucs = np.append(aucs, aucs.mean())
+        exceed += aucs >= observed
     return (1.0 + exceed) / (1.0 + options.permutations)
 
 
@@ -208,10 +220,11 @@ def _out_of_fold_probabilities(x: np.ndarray, codes: np.ndarray, options: ProbeO
     # BLAS threads cost more than they save on small problems (5x slower fits measured on a
     # busy 2-core machine); large embedding matrices keep them.
     with threadpool_limits(limits=1 if x.size < 2_000_000 else None):
-        return cross_val_predict(model, x.astype(np.float64), codes, cv=folds, method="predict_proba")
+        probs: np.ndarray = cross_val_predict(model, x.astype(np.float64), codes, cv=folds, method="predict_proba")
+    return probs
 
 
-def _row(scope: str, cls: str, versus: str, n: int, n_class: int | None, *, status: str, reason: str) -> dict:
+def _row(scope: str, cls: str, versus: str, n: int, n_class: int | None, *, status: str, reason: str) -> dict[str, Any]:
     return {
         "scope": scope,
         "class": cls,
@@ -226,9 +239,10 @@ def _row(scope: str, cls: str, versus: str, n: int, n_class: int | None, *, stat
 
 def _auc_row(
     scope: str, cls: str, versus: str, scores: np.ndarray, positive: np.ndarray, options: ProbeOptions
-) -> dict:
+) -> dict[str, Any]:
     row = _row(scope, cls, versus, len(scores), int(positive.sum()), status="ok", reason="")
     comp = delong(scores, positive)
+    assert comp is not None  # only classes kept with enough cases on both sides are scored
     variance = comp.variance()
     row["auc"] = comp.auc
     row["auc_se"] = None if variance is None else float(np.sqrt(variance))

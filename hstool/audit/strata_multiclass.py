@@ -8,6 +8,8 @@ the data (or with `--reference`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hstool.audit.groups import Stratifier
@@ -15,7 +17,7 @@ from hstool.audit.strata_table import OVERALL, StratifyOptions
 from hstool.errors import UsageError
 from hstool.stats.proportions import compare_proportions, interval
 
-SCHEMA: dict = {"stratifier": str, "group": str, "comparator": str, "n": int, "n_correct": int}
+SCHEMA: dict[str, Any] = {"stratifier": str, "group": str, "comparator": str, "n": int, "n_correct": int}
 SCHEMA.update({"accuracy": float, "accuracy_ci_low": float, "accuracy_ci_high": float})
 SCHEMA.update({"accuracy_delta": float, "accuracy_p": float, "accuracy_p_adj": float})
 SCHEMA.update({"flag": bool, "worse_on": str, "status": str, "reason": str})
@@ -24,7 +26,7 @@ TESTED = ("accuracy",)
 
 def analyse(
     correct: np.ndarray, superclass: np.ndarray, stratifiers: list[Stratifier], options: StratifyOptions
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     if options.ci == "bootstrap":
         raise UsageError(
             "--ci bootstrap is for binary scores; multi-class accuracy uses --ci wilson or clopper-pearson"
@@ -55,7 +57,14 @@ def analyse(
     return rows
 
 
-def _row(name, level, correct, comparator, comparator_name, options) -> dict:
+def _row(
+    name: str,
+    level: str,
+    correct: np.ndarray,
+    comparator: np.ndarray | None,
+    comparator_name: str,
+    options: StratifyOptions,
+) -> dict[str, Any]:
     n, k = len(correct), int(correct.sum())
     row = {"stratifier": name, "group": level, "comparator": comparator_name, "n": n, "n_correct": k}
     if n < options.min_n:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 import polars as pl
@@ -66,7 +66,7 @@ def harm(metric: str, value: float, comparator: float) -> float:
     return comparator - value
 
 
-def none_if_nan(value: float | None) -> float | None:
+def none_if_nan(value: SupportsFloat | None) -> float | None:
     if value is None:
         return None
     value = float(value)

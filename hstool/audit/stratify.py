@@ -8,11 +8,12 @@ table, a human view of it, and the metadata that goes into the sidecar.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import polars as pl
 
 from hstool.audit import strata_binary, strata_multiclass
-from hstool.audit.groups import build_stratifiers
+from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
 from hstool.audit.strata_table import (
     StratifyOptions,
@@ -55,7 +56,7 @@ SHOWN = {
 class StrataResult:
     table: pl.DataFrame
     view: pl.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
     notes: list[str]
 
@@ -79,7 +80,9 @@ def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[
     return [c for c in labels.columns if c not in (KEY, LABEL)]
 
 
-def _binary(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
+def _binary(
+    preds: pl.DataFrame, preds_src: Source, labels: pl.DataFrame, labels_src: Source, options: StratifyOptions
+) -> StrataResult:
     point = parse_operating_point(options.threshold)
     refuse_own_calibration(preds_src.name, point)
     y = binary_labels(labels, LABEL, labels_src, positive=options.positive)
@@ -129,7 +132,9 @@ def with_heterogeneity(result: StrataResult, pooled: dict[str, Heterogeneity]) -
     return result
 
 
-def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: StratifyOptions) -> StrataResult:
+def _multiclass(
+    preds: pl.DataFrame, preds_src: Source, labels: pl.DataFrame, labels_src: Source, options: StratifyOptions
+) -> StrataResult:
     if options.margins:
         raise UsageError("margins are for binary scores; multi-class accuracy is flagged by its plain test")
     empty = labels[LABEL].is_null()
@@ -167,7 +172,17 @@ def _multiclass(preds, preds_src: Source, labels, labels_src: Source, options: S
     )
 
 
-def _result(table, n_tests: int, schema, mode, options, sources, dropped, stratifiers, threshold) -> StrataResult:
+def _result(
+    table: pl.DataFrame,
+    n_tests: int,
+    schema: str,
+    mode: str,
+    options: StratifyOptions,
+    sources: list[Source],
+    dropped: dict[str, Any],
+    stratifiers: list[Stratifier],
+    threshold: dict[str, Any] | None,
+) -> StrataResult:
     notes = [f"{s.name}: {s.note}" for s in stratifiers if s.note]
     parameters = asdict(options)
     parameters["bins"] = {k: asdict(v) for k, v in options.bins.items()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -123,12 +123,12 @@ def command(
     """Agreement of two models or two label sources: Cohen's kappa, AUCs, Bland-Altman, per group."""
     with handled(verbose):
         from hstool.audit.agree import AgreeOptions, run_agree
-        from hstool.cli.stratify_args import check_level, check_min_n, choice, parse_bins, parse_crosses
+        from hstool.cli.stratify_args import parse_bins, parse_crosses
         from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs
         from hstool.io.render import emit
-        from hstool.stats.multiplicity import METHODS
+        from hstool.stats.methods import Correction
 
         if col is not None and (a_col is not None or b_col is not None):
             raise UsageError("--col sets both columns; use it alone, or --a-col/--b-col")
@@ -145,9 +145,9 @@ def command(
             crosses=parse_crosses(cross),
             bins=parse_bins(bins),
             max_levels=max_levels,
-            level=check_level(level),
-            min_n=check_min_n(min_n),
-            correction=choice("--correction", correction, METHODS),
+            level=level,
+            min_n=min_n,
+            correction=cast(Correction, correction),  # a str until AgreeOptions checks it
             allow_unmatched=allow_unmatched,
             columns=column_map(id_col, score_col, label_col),
             table_format=table_format(na_values, delimiter, decimal_comma, sheet),

@@ -101,6 +101,7 @@ def command(
 ) -> None:
     """Export a review sheet of sampled errors: a CSV with an empty review_label column and an HTML gallery."""
     with handled(verbose):
+        from hstool.audit.strata_table import StratifyOptions
         from hstool.cli.stratify_args import stratify_options
         from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
@@ -115,21 +116,22 @@ def command(
         refuse_overwriting_inputs([output, html_path], inputs.paths())
         check_writable(output)
         check_writable(html_path)
+        default = StratifyOptions()  # the settings this command does not expose
         stratify = stratify_options(
             by=by,
             cross=None,
             bins=bins,
             threshold=threshold,
             positive=positive,
-            ci="wilson",
-            n_boot=1000,
+            ci=default.ci,
+            n_boot=default.n_boot,
             seed=seed,
-            level=0.95,
-            correction="holm",
-            alpha=0.05,
-            min_n=10,
+            level=default.level,
+            correction=default.correction,
+            alpha=default.alpha,
+            min_n=default.min_n,
             reference=None,
-            max_levels=20,
+            max_levels=default.max_levels,
             allow_unmatched=allow_unmatched,
             fail_on=None,
             columns=column_map(id_col, score_col, label_col),

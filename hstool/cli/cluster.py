@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hstool.audit.cluster.options import ClusterOptions, SearchOptions
 from hstool.cli.common import handled, say
 from hstool.cli.options import (
     Alpha,
@@ -26,6 +27,10 @@ from hstool.cli.options import (
     Verbose,
 )
 from hstool.io.table_format import ColumnMap
+
+# The defaults live in the options dataclasses; the flags below show and pass them.
+_CLUSTER = ClusterOptions()
+_SEARCH = SearchOptions()
 
 EPILOG = """\
 Examples:
@@ -72,24 +77,26 @@ def command(
         str | None,
         typer.Option("--ids", help="The embeddings' ids file (default: EMB with .npy replaced by .ids.csv)."),
     ] = None,
-    ks: Annotated[str, typer.Option("--k", help="Numbers of clusters to search: 2,3,4,5 or 2-5.")] = "2,3,4,5",
+    ks: Annotated[str, typer.Option("--k", help="Numbers of clusters to search: 2,3,4,5 or 2-5.")] = ",".join(
+        map(str, _SEARCH.ks)
+    ),
     min_size: Annotated[
         int, typer.Option("--min-size", help="A cluster needs more than this many members to be reported or tested.")
-    ] = 100,
+    ] = _CLUSTER.min_size,
     method: Annotated[
         str,
         typer.Option(
             "--method",
             help="kmeans (the paper), gmm (Gaussian mixture), or error-gmm (error-aware mixture, Domino-style).",
         ),
-    ] = "kmeans",
+    ] = _SEARCH.method,
     select: Annotated[
         str,
         typer.Option(
             "--select",
             help="paper: farthest candidate pair over k; silhouette: k with the best mean silhouette (GEORGE-style).",
         ),
-    ] = "paper",
+    ] = _CLUSTER.select,
     normalize: Annotated[
         bool, typer.Option("--normalize", help="Scale each embedding to unit length before clustering.")
     ] = False,
@@ -102,13 +109,13 @@ def command(
             "--n-init",
             help="Restarts per k, the best kept (k-means on the PCA sketch of wide embeddings runs at least 10).",
         ),
-    ] = 3,
+    ] = _SEARCH.n_init,
     covariance: Annotated[
         str, typer.Option("--covariance", help="gmm covariance: diag, full, tied or spherical.")
-    ] = "diag",
+    ] = _SEARCH.covariance,
     error_weight: Annotated[
         float, typer.Option("--error-weight", help="error-gmm: weight of the error term in the likelihood.")
-    ] = 1.0,
+    ] = _SEARCH.error_weight,
     holdout: Annotated[
         float | None,
         typer.Option(
@@ -118,8 +125,8 @@ def command(
     ] = None,
     silhouette_sample: Annotated[
         int, typer.Option("--silhouette-sample", help="Cases sampled (seeded) for each silhouette.")
-    ] = 2000,
-    threshold: Threshold = "0.5",
+    ] = _SEARCH.silhouette_sample,
+    threshold: Threshold = _CLUSTER.threshold,
     positive: Positive = None,
     by: Annotated[
         list[str] | None,
@@ -127,10 +134,10 @@ def command(
             "--by", help="Known-subclass column to describe clusters with (repeatable). Default: every labels column."
         ),
     ] = None,
-    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = "wilson",
-    level: Level = 0.95,
-    correction: Correction = "holm",
-    alpha: Alpha = 0.05,
+    ci: Annotated[str, typer.Option("--ci", help="Intervals: wilson or clopper-pearson.")] = _CLUSTER.ci,
+    level: Level = _CLUSTER.level,
+    correction: Correction = _CLUSTER.correction,
+    alpha: Alpha = _CLUSTER.alpha,
     allow_unmatched: Annotated[
         bool,
         typer.Option(
@@ -161,13 +168,15 @@ def command(
     describe_out: Annotated[
         str | None, typer.Option("--describe-out", help="Write the --describe table here (every value tested).")
     ] = None,
-    seed: Seed = 0,
+    seed: Seed = _SEARCH.seed,
     fmt: Format = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Cluster each superclass's embeddings and report high-error clusters, with statistics."""
-    with handled(verbose):
+    from hstool.cli.cluster_args import FLAGS
+
+    with handled(verbose, flags=FLAGS):
         import sys
         from dataclasses import replace
 
@@ -241,13 +250,13 @@ def command(
                 output=prevalence,
                 meta=result.sidecar("hs.cluster-prevalence/1", result.prevalence.height),
             )
-        used = emit(result.summary, fmt=fmt, output=summary, meta=result.meta, view=result.summary_view)
+        used = emit(result.summary_table, fmt=fmt, output=summary, meta=result.meta, view=result.summary_view)
         if summary is None and used == "table" and result.prevalence_view.height:
             sys.stdout.write(
                 "\nKnown subclasses in the reported clusters (Table 4):\n" + table_text(result.prevalence_view)
             )
         if not quiet:
-            for line in result.lines + (described.lines if described else []):
+            for line in result.summary + (described.lines if described else []):
                 say(line)
         if fail_on == "worse" and result.n_flagged:
             raise AuditFailed(

@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import typer
 
@@ -18,12 +18,19 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def flag_for(field: str, flags: Mapping[str, str] | None = None) -> str:
+    """The command-line flag of a library field: the command's own table, else `--field-name`."""
+    return (flags or {}).get(field, "--" + field.replace("_", "-"))
+
+
 @contextlib.contextmanager
-def handled(verbose: bool = False) -> Iterator[None]:
+def handled(verbose: bool = False, flags: Mapping[str, str] | None = None) -> Iterator[None]:
     """Turn hs errors into one line on stderr and the documented exit code.
 
     No traceback for user errors (and never local variables, which can hold patient data);
-    `--verbose` adds the traceback for bug reports.
+    `--verbose` adds the traceback for bug reports. Library errors name options by their
+    fields (OptionError, option_ref); they are shown with the command's flags (`flags`: field
+    -> flag where the two differ, else `--field-name`).
     """
     try:
         yield
@@ -33,7 +40,7 @@ def handled(verbose: bool = False) -> Iterator[None]:
     except HsError as exc:
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        say(f"hs: error: {exc}")
+        say(f"hs: error: {exc.command_line_text(lambda field: flag_for(field, flags))}")
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         # The reader went away (`hs ... | head`): stop quietly, as Unix tools do. Point stdout

@@ -94,10 +94,8 @@ def folder(
         from hstool.data.folder import manifest_from_folder
         from hstool.io.render import emit
 
-        to_file = output is not None and output != "-"
-        built = manifest_from_folder(
-            directory, manifest_dir=Path(output).parent if to_file else Path.cwd(), split_dirs=split_dirs
-        )
+        manifest_dir = Path(output).parent if output is not None and output != "-" else Path.cwd()
+        built = manifest_from_folder(directory, manifest_dir=manifest_dir, split_dirs=split_dirs)
         emit(built.table, fmt="csv", output=output, meta=built.meta)
         if not quiet:
             say(built.summary())

@@ -92,7 +92,7 @@ def command(
     """Linear probe: cross-validated AUC of an attribute (race, sex, age, a nuisance) from embeddings."""
     with handled(verbose):
         from hstool.audit.probe import ProbeOptions, run_probe
-        from hstool.cli.stratify_args import check_level, check_min_n, parse_bins
+        from hstool.cli.stratify_args import check_min_n, parse_bins
         from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError
         from hstool.io.atomic import refuse_overwriting_inputs
@@ -110,7 +110,7 @@ def command(
             label_col=label_col,
             bins=parse_bins(bins),
             max_levels=max_levels,
-            level=check_level(level),
+            level=level,
             min_n=check_min_n(min_n),
             warn_auc=warn_auc,
             permutations=permutations,

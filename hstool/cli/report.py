@@ -125,6 +125,7 @@ def command(
 ) -> None:
     """Write one self-contained HTML report a clinician can open, read and act on."""
     with handled(verbose):
+        from hstool.audit.strata_table import StratifyOptions
         from hstool.cli.stratify_args import stratify_options
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
@@ -135,21 +136,22 @@ def command(
         inputs = ReportInputs(preds, labels, strata, clusters, manifest, root, saliency)
         refuse_overwriting_inputs([output], inputs.paths())
         check_writable(output)
+        default = StratifyOptions()  # the settings this command does not expose
         stratify = stratify_options(
             by=by,
             cross=None,
             bins=bins,
-            threshold=threshold or "0.5",
+            threshold=threshold or default.threshold,
             positive=positive,
-            ci="wilson",
-            n_boot=1000,
+            ci=default.ci,
+            n_boot=default.n_boot,
             seed=seed,
-            level=0.95,
-            correction="holm",
-            alpha=0.05,
+            level=default.level,
+            correction=default.correction,
+            alpha=default.alpha,
             min_n=min_n,
             reference=None,
-            max_levels=20,
+            max_levels=default.max_levels,
             allow_unmatched=allow_unmatched,
             fail_on=None,
             columns=column_map(id_col, score_col, label_col),

@@ -8,7 +8,7 @@ from hstool.audit.strata_binary import CALIBRATION, FAMILY_OF, TESTED
 from hstool.audit.strata_table import FAMILIES, StratifyOptions
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
-from hstool.stats.multiplicity import METHODS
+from hstool.stats.methods import CORRECTIONS
 
 CI_METHODS = ("wilson", "clopper-pearson", "bootstrap")
 
@@ -124,7 +124,7 @@ def stratify_options(
     flag_on=None,
 ) -> StratifyOptions:
     choice("--ci", ci, CI_METHODS)
-    choice("--correction", correction, METHODS)
+    choice("--correction", correction, CORRECTIONS)
     if fail_on is not None:
         choice("--fail-on", fail_on, ("worse",))
     check_level(level)

@@ -138,7 +138,8 @@ def command(
     verbose: Verbose = False,
 ) -> None:
     """Plant hidden strata (a spurious drain, a rare, a noisy-label and a subtle subclass) into real images, with ground truth."""
-    with handled(verbose):
+    # BaseSource names its sources npz, idx and manifest; the flags say where they come from.
+    with handled(verbose, flags={"npz": "--from-npz", "idx": "--from-idx", "manifest": "--from-manifest"}):
         from hstool.cli.progress import progress_bar
         from hstool.cli.table_args import column_map, table_format
         from hstool.synth.base import BaseSource

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, describe
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OptionError, OutputError, option_ref
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, file_sha256, sidecar_path, write_sidecar
 from hstool.io.tables import KEY
@@ -67,7 +67,7 @@ def manifest_from_npz(
         progress=progress,
         parameters={
             "source": "npz",
-            "splits": ",".join(p.split for p in parts),
+            "splits": ",".join(p.split for p in parts if p.split is not None),  # an .npz names every split
             "limit": limit,
             "class_names": class_names,
         },
@@ -124,10 +124,12 @@ def read_npz_parts(
     wanted = splits or available
     for split in wanted:
         if split not in SPLITS:
-            raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
+            raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
         if f"{split}_images" not in arrays or f"{split}_labels" not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
-            raise InputError(f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other --splits")
+            raise InputError(
+                f"{npz}: no {split}_images/{split}_labels arrays (found: {found}); choose other {option_ref('splits')}"
+            )
     parts = []
     for split in wanted:
         images = arrays[f"{split}_images"][:limit]
@@ -150,7 +152,7 @@ def read_idx_part(
 
     _check_limit(limit)
     if split is not None and split not in SPLITS:
-        raise UsageError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+        raise OptionError("split", split, f"choose one of {', '.join(SPLITS)}")
     pixels = read_idx(images, limit=limit)
     values = _labels(read_idx(labels, limit=limit), labels, class_names)
     _check_counts(pixels, values, f"{images} and {labels}")
@@ -159,7 +161,7 @@ def read_idx_part(
 
 def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 1:
-        raise UsageError(f"--limit {limit}: must be at least 1")
+        raise OptionError("limit", limit, "must be at least 1", quoted=False)
 
 
 def _load_npz(npz: str) -> dict[str, np.ndarray]:
@@ -185,7 +187,7 @@ def _labels(array: np.ndarray, where: str, class_names: list[str] | None) -> lis
     bad = (array < 0) | (array >= len(class_names))
     if bad.any():
         raise InputError(
-            f"{where}: class index {int(array[bad][0])} has no name ({len(class_names)} --class-names given); "
+            f"{where}: class index {int(array[bad][0])} has no name ({len(class_names)} {option_ref('class_names')} given); "
             "give one name per class, in index order"
         )
     return [class_names[int(v)] for v in array]
@@ -208,18 +210,18 @@ def prepare_out_dir(out_dir: str, *, force: bool) -> Path:
     points at a mix of old and new images."""
     folder = Path(out_dir)
     if folder.exists() and not folder.is_dir():
-        raise OutputError(f"--out-dir {out_dir}: is a file; give a folder")
+        raise OutputError(f"{option_ref('out_dir')} {out_dir}: is a file; give a folder")
     if folder.is_dir() and any(folder.iterdir()):
         if not force:
             raise OutputError(
-                f"--out-dir {out_dir}: is not empty; choose a new folder, or pass --force to write into it"
+                f"{option_ref('out_dir')} {out_dir}: is not empty; choose a new folder, or pass {option_ref('force')} to write into it"
             )
         for old in (folder / MANIFEST_NAME, sidecar_path(folder / MANIFEST_NAME)):
             old.unlink(missing_ok=True)
     try:
         (folder / "images").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"--out-dir {out_dir}: cannot create it ({exc.strerror})") from None
+        raise OutputError(f"{option_ref('out_dir')} {out_dir}: cannot create it ({exc.strerror})") from None
     return folder
 
 

@@ -214,7 +214,7 @@ def read_headers(paths: list[str], job: HeaderJob, workers: int | None, progress
     than `spawn`, which would re-import the command line in every worker. Each header is small,
     so results travel pickled.
     """
-    from hstool.infer.decode_pool import default_workers
+    from hstool.workers import default_workers
 
     total = len(paths)
     if workers is None:  # automatic: a pool only when it pays

@@ -13,7 +13,7 @@ import polars as pl
 from hstool.data.build import MANIFEST_NAME, Built, manifest_meta
 from hstool.data.images import IMAGE_EXTENSIONS
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.tables import KEY
 
 
@@ -75,8 +75,8 @@ def _folder_row(folder: str, rel: str, path: str, split_dirs: bool) -> dict[str,
     if split_dirs:
         if len(parts) < 2 or parts[0] not in SPLITS:
             raise InputError(
-                f"{folder}/{rel}: with --split-dirs every image must be under {folder}/<split>/ with split "
-                f"one of {', '.join(SPLITS)}; move it or drop --split-dirs"
+                f"{folder}/{rel}: with {option_ref('split_dirs')} every image must be under {folder}/<split>/ with split "
+                f"one of {', '.join(SPLITS)}; move it or drop {option_ref('split_dirs')}"
             )
         row[SPLIT] = parts[0]
         parts = parts[1:]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import LISTED, InputError, option_ref
 from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY, Source, read_table
 
@@ -23,7 +23,6 @@ PATH = "path"
 LABEL = "label"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
-_SHOWN = 3  # how many offending rows a message lists
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +47,13 @@ class Manifest:
     def labels(self) -> list[str | None] | None:
         """Labels as text (None where empty), or None when the manifest has no label column."""
         return self.table[LABEL].to_list() if self.has_labels else None
+
+    def required_labels(self) -> list[str]:
+        """Every row's label, for a manifest read with `require_label` (which refuses empty ones)."""
+        labels = self.labels
+        if labels is None or None in labels:
+            raise ValueError(f"{self.source.name}: every row needs a label; read it with require_label=True")
+        return [str(v) for v in labels]
 
     @property
     def classes(self) -> list[str]:
@@ -90,11 +96,11 @@ class Manifest:
         missing = self.missing_files()
         if not missing:
             return
-        shown = ", ".join(f"{self.table[KEY][i]!r} ({self.table[PATH][i]})" for i in missing[:_SHOWN])
+        shown = ", ".join(f"{self.table[KEY][i]!r} ({self.table[PATH][i]})" for i in missing[:LISTED])
         raise InputError(
             f"{self.source.name}: {len(missing)} of {len(self.paths)} image files are missing "
-            f"(first: {shown}{', ...' if len(missing) > _SHOWN else ''}); paths are relative to "
-            f"{self.root}: fix the paths or pass --root"
+            f"(first: {shown}{', ...' if len(missing) > LISTED else ''}); paths are relative to "
+            f"{self.root}: fix the paths or pass {option_ref('root')}"
         )
 
 
@@ -136,7 +142,9 @@ def read_manifest(
 def _root_folder(path: str, root: str | None) -> str:
     if root is not None:
         if not Path(root).is_dir():
-            raise InputError(f"--root {root}: no such folder; pass the folder the manifest's paths are relative to")
+            raise InputError(
+                f"{option_ref('root')} {root}: no such folder; pass the folder the manifest's paths are relative to"
+            )
         return os.path.realpath(root)
     return os.path.realpath(Path.cwd() if path == "-" else Path(path).parent)
 
@@ -163,7 +171,7 @@ def _resolve_paths(values: list[str | None], base: str, source: Source) -> list[
         if not full.startswith(prefix):
             raise InputError(
                 f"{source.at(i, PATH)}: {value!r} resolves outside the root {base}; paths must stay "
-                "inside the manifest's folder: move the manifest or pass --root with a folder containing every image"
+                f"inside the manifest's folder: move the manifest or pass {option_ref('root')} with a folder containing every image"
             )
         out.append(Path(full))
     return out

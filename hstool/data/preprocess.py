@@ -160,14 +160,14 @@ def parse_size(text: str) -> tuple[int, int]:
     """'28' -> (28, 28); '224x192' or '224,192' -> (224, 192) as (H, W). For command options."""
     parts = text.lower().replace("x", ",").split(",")
     try:
-        size = tuple(int(p) for p in parts)
+        numbers = [int(p) for p in parts]
     except ValueError:
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) < 1:
+        numbers = []
+    if len(numbers) == 1:
+        numbers *= 2
+    if len(numbers) != 2 or min(numbers) < 1:
         raise UsageError(f"size {text!r}: expected N or HxW with positive integers, e.g. 28 or 224x224")
-    return size  # type: ignore[return-value]
+    return numbers[0], numbers[1]
 
 
 def load_batch(

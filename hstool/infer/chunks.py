@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 from hstool.io.atomic import atomic_path, write_text
 
 PARTS_SCHEMA = "hs.inference-parts/1"
@@ -50,7 +50,7 @@ class Shard:
             index, count = int(parts[0]), int(parts[1])
             if count >= 1 and 0 <= index < count:
                 return cls(index, count)
-        raise UsageError(f"--shard {text!r}: expected i/N with 0 <= i < N, e.g. 0/4 ... 3/4")
+        raise OptionError("shard", text, "expected i/N with 0 <= i < N, e.g. 0/4 ... 3/4")
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
@@ -80,11 +80,11 @@ class Plan:
         return [np.arange(a, min(a + self.batch_size, end), dtype=np.int64) for a in range(first, end, self.batch_size)]
 
 
-def make_plan(n_rows: int, *, batch_size: int, chunk_size: int, shard: Shard | None) -> Plan:
+def plan_chunks(n_rows: int, *, batch_size: int, chunk_size: int, shard: Shard | None) -> Plan:
     if batch_size < 1:
-        raise UsageError(f"--batch-size {batch_size}: must be at least 1")
+        raise OptionError("batch_size", batch_size, "must be at least 1", quoted=False)
     if chunk_size < 1:
-        raise UsageError(f"--chunk-size {chunk_size}: must be at least 1")
+        raise OptionError("chunk_size", chunk_size, "must be at least 1", quoted=False)
     chunk = -(-chunk_size // batch_size) * batch_size  # round up to whole batches
     if shard is None:
         return Plan(n_rows, 0, n_rows, batch_size, chunk, None)
@@ -105,17 +105,27 @@ class ChunkResult:
     failed_rows: np.ndarray | None  # int64
     failed_reasons: list[str] | None
 
+    def array(self, name: str) -> np.ndarray:
+        """One array field, which must have been loaded (a missing one is a bug, not bad input)."""
+        value = getattr(self, name)
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"chunk field {name!r} was not loaded")
+        return value
+
+    def reasons(self) -> list[str]:
+        if self.failed_reasons is None:
+            raise ValueError("chunk field 'failed_reasons' was not loaded")
+        return self.failed_reasons
+
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {
+        fields = {
             "rows": self.rows,
             "failed_rows": self.failed_rows,
             "failed_reasons": np.array(self.failed_reasons, dtype=np.str_),
+            "probabilities": self.probabilities,
+            "embedding": self.embedding,
         }
-        if self.probabilities is not None:
-            out["probabilities"] = self.probabilities
-        if self.embedding is not None:
-            out["embedding"] = self.embedding
-        return out
+        return {name: value for name, value in fields.items() if value is not None}
 
 
 class MemoryChunks:
@@ -142,6 +152,8 @@ class MemoryChunks:
 
 class DiskChunks(MemoryChunks):
     """Chunks saved as `chunk-NNNNNN.npz` in a work folder (see the module docstring)."""
+
+    folder: Path
 
     def __init__(self, folder: Path, identity: dict[str, Any], *, resume: bool, log: Callable[[str], None]) -> None:
         super().__init__()
@@ -181,13 +193,14 @@ class DiskChunks(MemoryChunks):
         # No fsync per chunk (a few ms each, thousands of chunks): `has` verifies chunks instead.
         with atomic_path(self._path(index), durable=False) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **result.arrays())
+                # numpy's stub reads any **kwargs as possibly `allow_pickle`; these are all arrays.
+                np.savez(fh, **result.arrays())  # type: ignore[arg-type]
 
     def load(self, index: int, fields: tuple[str, ...] | None = None) -> ChunkResult:
         # An .npz is read one array at a time: assembling preds.csv never reads the embeddings.
         with np.load(self._path(index), allow_pickle=False) as data:
 
-            def get(name: str):
+            def get(name: str) -> np.ndarray | None:
                 if fields is not None and name not in fields:
                     return None
                 return data[name] if name in data.files or name in _REQUIRED else None  # KeyError: damaged
@@ -211,9 +224,9 @@ def _check_same_run(folder: Path, saved: dict[str, Any], current: dict[str, Any]
     if differing:
         key = differing[0]
         raise UsageError(
-            f"--resume: the unfinished run in {folder} differs in {', '.join(differing)} "
+            f"{option_ref('resume')}: the unfinished run in {folder} differs in {', '.join(differing)} "
             f"({key}: {saved.get(key)!r} then, {current.get(key)!r} now); re-run with the same model, "
-            "manifest and options, or drop --resume to start over"
+            f"manifest and options, or drop {option_ref('resume')} to start over"
         )
 
 

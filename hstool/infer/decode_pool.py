@@ -34,24 +34,21 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hstool.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError, option_ref
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
+    from multiprocessing.shared_memory import SharedMemory
 
 _POLL_S = 0.5  # how often a waiting worker checks that its parent is alive, and the parent its workers
 _SHM_DIR = "/dev/shm"
-
-
-def default_workers() -> int:
-    """min(usable CPUs, 8): enough to feed a GPU with small images without starving the host."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
 
 
 @dataclass
@@ -126,11 +123,11 @@ class DecodePool:
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         if batch_size < 1:
-            raise UsageError(f"--batch-size {batch_size}: must be at least 1")
+            raise OptionError("batch_size", batch_size, "must be at least 1", quoted=False)
         if workers < 0:
-            raise UsageError(f"--workers {workers}: must be 0 (decode in this process) or more")
+            raise OptionError("workers", workers, "must be 0 (decode in this process) or more", quoted=False)
         if prefetch is not None and prefetch < 1:
-            raise UsageError(f"--prefetch {prefetch}: must be at least 1")
+            raise OptionError("prefetch", prefetch, "must be at least 1", quoted=False)
         self.paths = [str(p) for p in paths]
         self.preprocessing = preprocessing
         self.batch_size = batch_size
@@ -140,8 +137,8 @@ class DecodePool:
         # Batches decoded ahead of the one being consumed: two per worker keeps every worker busy
         # while the consumer takes its batch, without holding much memory.
         self.prefetch = prefetch if prefetch is not None else max(2, 2 * workers)
-        self._procs: list = []
-        self._blocks: list = []
+        self._procs: list[BaseProcess] = []
+        self._blocks: list[SharedMemory] = []
         self._arrays: list[np.ndarray] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -150,7 +147,7 @@ class DecodePool:
             self._start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _start(self) -> None:
@@ -201,7 +198,7 @@ class DecodePool:
         if fits < needed:
             raise UsageError(
                 f"{_SHM_DIR} has {free / 2**20:.0f} MB free, too little for {needed} batches of "
-                f"{block_bytes / 2**20:.1f} MB; lower --batch-size or --workers, use --workers 0, or "
+                f"{block_bytes / 2**20:.1f} MB; lower {option_ref('batch_size')} or {option_ref('workers')}, use {option_ref('workers')} 0, or "
                 "enlarge /dev/shm (docker run --shm-size=2g)"
             )
         return min(wanted, fits)
@@ -229,22 +226,22 @@ class DecodePool:
         self._blocks = []
 
     # -- decoding --------------------------------------------------------------------------
-    def decode(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def decode(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         """Yield every batch of row indices, decoded, in the order given."""
         if self.workers == 0:
             yield from self._decode_here(batches)
         else:
             yield from self._decode_in_workers(batches)
 
-    def _decode_here(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def _decode_here(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         buffer = np.empty(self.shape, dtype=np.float32)
-        for rows in batches:
-            rows = np.asarray(rows, dtype=np.int64)
+        for batch in batches:
+            rows = np.asarray(batch, dtype=np.int64)
             out = buffer[: len(rows)]
             failed = _decode_into(out, [self.paths[r] for r in rows], self.preprocessing, self.max_pixels)
             yield DecodedBatch(rows=rows, images=out, failed=failed)
 
-    def _decode_in_workers(self, batches: Iterable[Sequence[int]]) -> Iterator[DecodedBatch]:
+    def _decode_in_workers(self, batches: Iterable[Sequence[int] | np.ndarray]) -> Iterator[DecodedBatch]:
         todo = iter(batches)
         free = list(range(len(self._blocks)))
         pending: dict[int, tuple[np.ndarray, int]] = {}  # seq -> (rows, block)
@@ -254,10 +251,10 @@ class DecodePool:
         def submit() -> None:
             nonlocal submitted
             while free:
-                rows = next(todo, None)
-                if rows is None:
+                batch = next(todo, None)
+                if batch is None:
                     return
-                rows = np.asarray(rows, dtype=np.int64)
+                rows = np.asarray(batch, dtype=np.int64)
                 if len(rows) > self.batch_size:
                     raise ValueError(f"batch of {len(rows)} rows exceeds batch_size {self.batch_size}")
                 block = free.pop()
@@ -286,7 +283,7 @@ class DecodePool:
                 if dead:
                     raise RuntimeError(
                         f"an image decoding worker stopped unexpectedly (exit code {dead[0].exitcode}); "
-                        "if memory is short, use fewer --workers or a smaller --batch-size"
+                        f"if memory is short, use fewer {option_ref('workers')} or a smaller {option_ref('batch_size')}"
                     ) from None
                 continue
             if crash is not None:
@@ -294,7 +291,15 @@ class DecodePool:
             return seq, failed
 
 
-def _worker_main(tasks, results, names, shape, preprocessing, max_pixels, parent_pid) -> None:
+def _worker_main(
+    tasks: Queue[Any],
+    results: Queue[Any],
+    names: list[str],
+    shape: tuple[int, ...],
+    preprocessing: Preprocessing,
+    max_pixels: int,
+    parent_pid: int,
+) -> None:
     """A decoding process: take (seq, block, paths), decode into the block, report failures."""
     from multiprocessing.shared_memory import SharedMemory
 

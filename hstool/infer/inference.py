@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from hstool import __version__
 from hstool.data.manifest import PATH, Manifest, read_manifest
-from hstool.errors import InputError, Interrupted, UsageError
-from hstool.infer.chunks import ChunkResult, DiskChunks, MemoryChunks, Plan, Shard, make_plan, parts_folder
-from hstool.infer.decode_pool import DecodePool, default_workers
+from hstool.errors import LISTED, InputError, Interrupted, OptionError, UsageError
+from hstool.infer.chunks import ChunkResult, DiskChunks, MemoryChunks, Plan, Shard, parts_folder, plan_chunks
+from hstool.infer.decode_pool import DecodePool
 from hstool.infer.preds_format import (
     EMBEDDINGS_SCHEMA,
     PREDS_SCHEMA,
@@ -37,11 +38,11 @@ from hstool.io.arrays import ids_path_for, write_embeddings_streamed
 from hstool.io.atomic import atomic_path, check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
 from hstool.io.table_format import KEY, TableFormat
+from hstool.workers import default_workers
 
 ON_ERROR = ("fail", "skip")
 Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
-_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class InferenceResult:
         if self.skipped:
             where = ", ".join(str(p) for p in self.errors_files[:1]) or "not saved (output to stdout)"
             lines.append(
-                f"hs: skipped images: {'; '.join(self.skipped_examples)}{' ...' if self.skipped > _SHOWN else ''} (list: {where})"
+                f"hs: skipped images: {'; '.join(self.skipped_examples)}{' ...' if self.skipped > LISTED else ''} (list: {where})"
             )
         return lines
 
@@ -115,7 +116,7 @@ def run_inference(
     shard = _check_options(targets, options)
     _check_outputs(model, manifest, targets, options)
     table = read_manifest(manifest, root=options.root, id_col=options.id_col, fmt=options.table_format)
-    plan = make_plan(table.source.rows, batch_size=options.batch_size, chunk_size=options.chunk_size, shard=shard)
+    plan = plan_chunks(table.source.rows, batch_size=options.batch_size, chunk_size=options.chunk_size, shard=shard)
     if options.on_error == "fail":
         _check_files_present(table, plan)
     loaded = load_model(model, device=options.device, threads=options.threads, verbose=options.verbose)
@@ -127,9 +128,10 @@ def run_inference(
     resumed = plan.rows - sum(chunks[i][1] - chunks[i][0] for i in todo)
     if resumed:
         log(f"hs: resuming: {resumed} of {plan.rows} images already done in {store.folder}")
+    run = _Run(model, loaded, table, plan, store, targets, options, workers)
     try:
-        _compute(loaded, table, plan, todo, store, targets, options, workers, resumed, progress or (lambda d, t: None))
-        result = _finish(model, loaded, table, plan, store, targets, options, workers, resumed)
+        _compute(run, todo, resumed, progress or (lambda d, t: None))
+        result = _finish(run, resumed)
     except KeyboardInterrupt:
         if store.folder is None:
             raise
@@ -148,9 +150,23 @@ def run_inference(
     return result
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What one inference run works with, once its inputs are open and its plan is made."""
+
+    model: str  # the model path as given (recorded in the sidecars)
+    loaded: LoadedModel
+    manifest: Manifest
+    plan: Plan
+    store: MemoryChunks  # or DiskChunks
+    targets: Targets
+    options: InferenceOptions
+    workers: int  # decoding processes actually used
+
+
 def _check_options(targets: Targets, options: InferenceOptions) -> Shard | None:
     if options.on_error not in ON_ERROR:
-        raise UsageError(f"--on-error {options.on_error!r}: choose fail or skip")
+        raise OptionError("on_error", options.on_error, "choose fail or skip")
     if targets.preds is None and targets.embeddings is None:
         raise UsageError("nothing to write: give an output for predictions or embeddings")
     if targets.embeddings == "-":
@@ -177,8 +193,8 @@ def _check_outputs(model: str, manifest: str, targets: Targets, options: Inferen
         raise UsageError("predictions and embeddings need different output files")
     for path in targets.files:
         outputs += [sidecar_path(path), errors_path_for(path)]
-    for path in outputs:
-        check_writable(path)
+    for output in outputs:
+        check_writable(output)
     refuse_overwriting_inputs(outputs, [model, manifest])
 
 
@@ -202,7 +218,9 @@ def _describe(loaded: LoadedModel, plan: Plan, workers: int) -> str:
     )
 
 
-def _store(loaded: LoadedModel, manifest: Manifest, plan: Plan, targets: Targets, options: InferenceOptions, log: Log):
+def _store(
+    loaded: LoadedModel, manifest: Manifest, plan: Plan, targets: Targets, options: InferenceOptions, log: Log
+) -> MemoryChunks:
     if not targets.files:
         return MemoryChunks()
     identity = {
@@ -243,19 +261,25 @@ class _ChunkBuilder:
         )
 
 
-def _compute(loaded, manifest, plan, todo, store, targets, options, workers, done, progress) -> None:
+def _compute(run: _Run, todo: list[int], done: int, progress: Progress) -> None:
+    """Decode and run the model over the chunks in `todo`, saving each as it completes."""
+    plan, manifest, loaded = run.plan, run.manifest, run.loaded
     chunks = plan.chunks()
     work = [(i, rows) for i in todo for rows in plan.batches(*chunks[i])]
     info = loaded.info
     ids = manifest.table["image_id"]
-    want_preds, want_embeddings = targets.preds is not None, targets.embeddings is not None
+    want_preds, want_embeddings = run.targets.preds is not None, run.targets.embeddings is not None
     progress(done, plan.rows)
     with DecodePool(
-        manifest.paths, info.preprocessing, batch_size=plan.batch_size, workers=workers, prefetch=options.prefetch
+        manifest.paths,
+        info.preprocessing,
+        batch_size=plan.batch_size,
+        workers=run.workers,
+        prefetch=run.options.prefetch,
     ) as pool:
         builder = _ChunkBuilder()
         for (index, rows), decoded in zip(work, pool.decode(rows for _, rows in work)):
-            if decoded.failed and options.on_error == "fail":
+            if decoded.failed and run.options.on_error == "fail":
                 position, reason = next(iter(sorted(decoded.failed.items())))
                 raise _image_error(manifest, int(decoded.rows[position]), reason)
             ok = decoded.ok
@@ -276,7 +300,7 @@ def _compute(loaded, manifest, plan, todo, store, targets, options, workers, don
                 builder.failed_rows.append(int(decoded.rows[position]))
                 builder.failed_reasons.append(reason)
             if rows[-1] == chunks[index][1] - 1:  # the chunk's last batch
-                store.save(
+                run.store.save(
                     index, builder.result(want_preds, want_embeddings, len(info.class_names), info.embedding_dim)
                 )
                 builder = _ChunkBuilder()
@@ -292,29 +316,30 @@ def _image_error(manifest: Manifest, row: int, reason: str) -> InputError:
     )
 
 
-def _finish(model, loaded, manifest, plan, store, targets, options, workers, resumed) -> InferenceResult:
+def _finish(run: _Run, resumed: int) -> InferenceResult:
     """Assemble the final files from the chunks, each written atomically, sidecars last."""
+    loaded, manifest, plan, store, targets = run.loaded, run.manifest, run.plan, run.store, run.targets
     info = loaded.info
     n_chunks = len(plan.chunks())
     ids = manifest.table["image_id"]
     index = [store.load(i, ("rows", "failed_rows", "failed_reasons")) for i in range(n_chunks)]
-    kept = np.concatenate([c.rows for c in index] or [np.empty(0, np.int64)])
-    failed = np.concatenate([c.failed_rows for c in index] or [np.empty(0, np.int64)])
-    reasons = [r for c in index for r in c.failed_reasons]
-    errors_files = [errors_path_for(p) for p in targets.files] if options.on_error == "skip" else []
+    kept = np.concatenate([c.array("rows") for c in index] or [np.empty(0, np.int64)])
+    failed = np.concatenate([c.array("failed_rows") for c in index] or [np.empty(0, np.int64)])
+    reasons = [r for c in index for r in c.reasons()]
+    errors_files = [errors_path_for(p) for p in targets.files] if run.options.on_error == "skip" else []
     errors = errors_frame(ids.gather(failed).to_list(), manifest.table[PATH].gather(failed).to_list(), reasons)
-    for path in errors_files:
-        with atomic_path(path) as tmp:
+    for errors_file in errors_files:
+        with atomic_path(errors_file) as tmp:
             errors.write_csv(tmp)
 
-    def frames() -> Iterator:
+    def frames() -> Iterator[pl.DataFrame]:
         yield preds_frame(info, [], np.empty((0, len(info.class_names)), np.float32))  # the header, even for no rows
         for i in range(n_chunks):
             chunk = store.load(i, ("rows", "probabilities"))
-            yield preds_frame(info, ids.gather(chunk.rows).to_list(), chunk.probabilities)
+            yield preds_frame(info, ids.gather(chunk.array("rows")).to_list(), chunk.array("probabilities"))
 
     if targets.embeddings is not None:
-        blocks = (store.load(i, ("embedding",)).embedding for i in range(n_chunks))
+        blocks = (store.load(i, ("embedding",)).array("embedding") for i in range(n_chunks))
         write_embeddings_streamed(targets.embeddings, ids.gather(kept).to_list(), blocks, info.embedding_dim)
     if targets.preds == "-":
         write_preds_text(sys.stdout.buffer, frames())
@@ -323,21 +348,20 @@ def _finish(model, loaded, manifest, plan, store, targets, options, workers, res
         write_preds_file(targets.preds, frames())
     for path, schema in ((targets.embeddings, EMBEDDINGS_SCHEMA), (targets.preds, PREDS_SCHEMA)):
         if path is not None and path != "-":
-            write_sidecar(
-                path, _sidecar(schema, model, loaded, manifest, plan, targets, options, workers, len(kept), len(failed))
-            )
-    examples = [f"{ids[int(r)]!r}: {reason}" for r, reason in zip(failed[:_SHOWN], reasons)]
+            write_sidecar(path, _sidecar(run, schema, written=len(kept), skipped=len(failed)))
+    examples = [f"{ids[int(r)]!r}: {reason}" for r, reason in zip(failed[:LISTED], reasons)]
     return InferenceResult(loaded.provider, plan, len(kept), len(failed), resumed, errors_files, examples)
 
 
-def _sidecar(schema, model, loaded, manifest, plan, targets, options, workers, written, skipped) -> dict[str, Any]:
-    parameters = asdict(options)
+def _sidecar(run: _Run, schema: str, *, written: int, skipped: int) -> dict[str, Any]:
+    loaded, plan, targets = run.loaded, run.plan, run.targets
+    parameters = asdict(run.options)
     parameters.pop("verbose")
-    parameters.update(workers=workers, chunk_size=plan.chunk_size)
+    parameters.update(workers=run.workers, chunk_size=plan.chunk_size)
     return build_sidecar(
         schema=schema,
         parameters=parameters,
-        inputs=[{"path": model, "sha256": loaded.info.sha256, "rows": None}, manifest.source.provenance()],
+        inputs=[{"path": run.model, "sha256": loaded.info.sha256, "rows": None}, run.manifest.source.provenance()],
         rows=written,
         extra={
             "model": loaded.info.describe(),

@@ -11,13 +11,14 @@ lists when images were skipped.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.infer.chunks import Shard
 from hstool.infer.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA, errors_path_for
 from hstool.io.arrays import ids_path_for, read_embeddings, write_embeddings_streamed
@@ -26,7 +27,7 @@ from hstool.io.sidecar import command_line, read_sidecar, sidecar_path, write_si
 from hstool.io.tables import read_table
 
 # Sidecar fields every shard of one run shares, with how to read them.
-_SAME = {
+_SAME: dict[str, Callable[[dict[str, Any]], object]] = {
     "model": lambda m: m["model"]["sha256"],
     "manifest": lambda m: m["inputs"][1]["sha256"],
     "manifest rows": lambda m: m["selection"]["manifest_rows"],
@@ -56,7 +57,7 @@ def merge_shards(shards: list[str], output: str) -> MergeResult:
         raise UsageError("give the shard files to merge, e.g. hs merge -o preds.csv preds.*.csv")
     metas = [_shard_sidecar(path) for path in shards]
     schema = metas[0]["schema"]
-    outputs = [output, sidecar_path(output), errors_path_for(output)]
+    outputs: list[str | Path] = [output, sidecar_path(output), errors_path_for(output)]
     if schema == EMBEDDINGS_SCHEMA:
         outputs.append(ids_path_for(output))
     refuse_overwriting_inputs(
@@ -84,7 +85,7 @@ def merge_shards(shards: list[str], output: str) -> MergeResult:
 
 def _shard_sidecar(path: str) -> dict[str, Any]:
     if not Path(path).is_file():
-        raise InputError(f"{path}: no such file; pass the files written by hs predict/embed --shard")
+        raise InputError(f"{path}: no such file; pass the files written by hs predict/embed {option_ref('shard')}")
     meta = read_sidecar(path)
     if meta is None:
         raise InputError(
@@ -93,7 +94,9 @@ def _shard_sidecar(path: str) -> dict[str, Any]:
     if meta.get("schema") not in (PREDS_SCHEMA, EMBEDDINGS_SCHEMA) or "selection" not in meta:
         raise InputError(f"{path}: not an output of hs predict or hs embed (schema {meta.get('schema')!r})")
     if meta["selection"].get("shard") is None:
-        raise InputError(f"{path}: not a shard (it was written without --shard); there is nothing to merge it with")
+        raise InputError(
+            f"{path}: not a shard (it was written without {option_ref('shard')}); there is nothing to merge it with"
+        )
     return meta
 
 
@@ -122,7 +125,7 @@ def _check_tiling(shards: list[str], metas: list[dict[str, Any]]) -> list[int]:
     if missing:
         raise InputError(
             f"shard {missing[0]}/{count} is missing ({len(missing)} of {count} missing); "
-            "run it (hs predict/embed --shard) or pass its file too"
+            f"run it (hs predict/embed {option_ref('shard')}) or pass its file too"
         )
     order = sorted(range(len(shards)), key=lambda i: Shard.parse(metas[i]["selection"]["shard"]).index)
     end = 0
@@ -141,10 +144,12 @@ def _check_tiling(shards: list[str], metas: list[dict[str, Any]]) -> list[int]:
 
 
 def _concatenate_csv(
-    paths: list[str | Path], output: str | Path, *, role: str, expected: list[int] | None = None
+    paths: Sequence[str | Path], output: str | Path, *, role: str, expected: list[int] | None = None
 ) -> int:
     """One header, then every file's rows in order; checks headers (and row counts)."""
-    parts, header, rows = [], None, 0
+    parts: list[bytes] = []
+    header: bytes | None = None
+    rows = 0
     for i, path in enumerate(paths):
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file; the shard's {role} is needed for the merge")
@@ -161,6 +166,7 @@ def _concatenate_csv(
         header = head
         parts.append(body)
         rows += height
+    assert header is not None  # merge_shards refuses an empty list of shards
     write_bytes(output, header + b"\n" + b"".join(parts))
     return rows
 
@@ -197,8 +203,10 @@ def _shard_embeddings(path: str, meta: dict[str, Any]) -> tuple[list[str], np.nd
     return ids.to_list(), values
 
 
-def _merged_sidecar(shards, metas, output, rows, skipped, providers) -> dict[str, Any]:
-    meta = copy.deepcopy(metas[0])
+def _merged_sidecar(
+    shards: list[str], metas: list[dict[str, Any]], output: str, rows: int, skipped: int, providers: list[str]
+) -> dict[str, Any]:
+    meta: dict[str, Any] = copy.deepcopy(metas[0])
     meta["command"] = command_line()
     meta["parameters"]["shard"] = None
     meta["rows"] = rows

@@ -73,7 +73,8 @@ def check_outputs(
             f"{model_path}: output '{PROBABILITIES}' is {probabilities[i, j]:g} for image {id_of(int(i))!r}, outside [0, 1]; "
             "the model must end with a softmax (re-export it with hs train)"
         )
-    return np.clip(probabilities, 0.0, 1.0)
+    clipped: np.ndarray = np.clip(probabilities, 0.0, 1.0)
+    return clipped
 
 
 def write_preds_text(fh: BinaryIO, frames: Iterable[pl.DataFrame]) -> None:

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
+from hstool.io.sidecar import file_sha256
 
 SCHEMA = "hs.model/1"
 INPUT = "image"
@@ -54,7 +54,7 @@ class Device:
             return cls(value)
         if value.startswith("cuda:") and value[5:].isdigit():
             return cls("cuda", int(value[5:]))
-        raise UsageError(f"--device {text!r}: choose auto, cpu, cuda or cuda:N (GPU index)")
+        raise OptionError("device", text, "choose auto, cpu, cuda or cuda:N (GPU index)")
 
     def __str__(self) -> str:
         return f"cuda:{self.gpu}" if self.kind == "cuda" and self.gpu else self.kind
@@ -68,8 +68,8 @@ def provider_plan(device: Device, available: Sequence[str]) -> list[str]:
         return [CUDA, CPU]
     if device.kind == "cuda":
         raise UsageError(
-            f"--device cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
-            "install onnxruntime-gpu, or use --device cpu"
+            f"{option_ref('device')} cuda: this onnxruntime has no CUDA provider (it has {', '.join(available)}); "
+            f"install onnxruntime-gpu, or use {option_ref('device')} cpu"
         )
     return [CPU]
 
@@ -79,8 +79,8 @@ def provider_used(device: Device, session_providers: Sequence[str]) -> str:
     used = session_providers[0] if session_providers else CPU
     if device.kind == "cuda" and used != CUDA:
         raise UsageError(
-            "--device cuda: the CUDA provider could not start (no usable GPU, or missing CUDA/cuDNN "
-            "libraries for onnxruntime-gpu); re-run with --verbose to see onnxruntime's reason, or use --device cpu"
+            f"{option_ref('device')} cuda: the CUDA provider could not start (no usable GPU, or missing CUDA/cuDNN "
+            f"libraries for onnxruntime-gpu); re-run with {option_ref('verbose')} to see onnxruntime's reason, or use {option_ref('device')} cpu"
         )
     return used
 
@@ -151,7 +151,7 @@ def load_model(path: str, *, device: str = "auto", threads: int = 0, verbose: bo
     """Open `path` on the best provider `device` allows and check it is an hs model."""
     chosen = Device.parse(device)
     if threads < 0:
-        raise UsageError(f"--threads {threads}: must be 0 (onnxruntime's default) or more")
+        raise OptionError("threads", threads, "must be 0 (onnxruntime's default) or more", quoted=False)
     model_file = Path(path)
     if not model_file.is_file():
         raise InputError(f"{path}: no such model file; pass the model.onnx written by hs train")
@@ -161,7 +161,7 @@ def load_model(path: str, *, device: str = "auto", threads: int = 0, verbose: bo
     return LoadedModel(session=session, info=info, provider=provider, threads=threads)
 
 
-def _open_session(path: str, device: Device, threads: int, verbose: bool):
+def _open_session(path: str, device: Device, threads: int, verbose: bool) -> Any:  # an InferenceSession
     import onnxruntime as ort
 
     plan = provider_plan(device, ort.get_available_providers())
@@ -173,7 +173,7 @@ def _open_session(path: str, device: Device, threads: int, verbose: bool):
     # Idle onnxruntime threads spin by default, burning the cores the image decoders need (on a
     # 2-core machine a 28 x 28 run went from about 800 to 2,000 images/s without spinning).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers: list = [(CUDA, cuda_options(device)) if p == CUDA else p for p in plan]
+    providers: list[str | tuple[str, dict[str, str]]] = [(CUDA, cuda_options(device)) if p == CUDA else p for p in plan]
     if CUDA in plan and hasattr(ort, "preload_dlls"):
         # CUDA and cuDNN may come from pip wheels (nvidia-*) that the loader cannot find on its own.
         with contextlib.suppress(Exception):
@@ -189,7 +189,7 @@ def _open_session(path: str, device: Device, threads: int, verbose: bool):
 
 
 @contextlib.contextmanager
-def _quiet_onnxruntime(ort, quiet: bool) -> Iterator[None]:
+def _quiet_onnxruntime(ort: Any, quiet: bool) -> Iterator[None]:  # onnxruntime is untyped
     """Without --verbose, hide onnxruntime's own log lines (e.g. the CUDA library warnings of an
     `auto` run on a machine without a GPU): hs reports the provider it actually got."""
     if not quiet:
@@ -202,7 +202,7 @@ def _quiet_onnxruntime(ort, quiet: bool) -> Iterator[None]:
         ort.set_default_logger_severity(2)
 
 
-def model_info(path: str, session) -> ModelInfo:
+def model_info(path: str, session: Any) -> ModelInfo:
     """Read and check the hs metadata and the inputs/outputs of an open session."""
     props = dict(session.get_modelmeta().custom_metadata_map)
     if props.get("hs.schema") != SCHEMA:
@@ -246,7 +246,9 @@ def _class_names(path: str, props: dict[str, str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check_signature(path: str, session, preprocessing: Preprocessing, n_classes: int, props: dict[str, str]) -> int:
+def _check_signature(
+    path: str, session: Any, preprocessing: Preprocessing, n_classes: int, props: dict[str, str]
+) -> int:
     """Check input and output names and static dimensions; return the embedding width."""
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name: o for o in session.get_outputs()}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.atomic import atomic_path
 from hstool.io.tables import KEY, Source, read_table
 
@@ -46,7 +46,9 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
         raise InputError(f"{npy}: expected floating-point values, found {matrix.dtype}")
     ids_file = str(ids) if ids else str(ids_path_for(npy))
     if not Path(ids_file).exists():
-        raise InputError(f"{npy}: its ids file {ids_file} is missing; pass --ids PATH (one image_id per row)")
+        raise InputError(
+            f"{npy}: its ids file {ids_file} is missing; pass {option_ref('ids')} PATH (one image_id per row)"
+        )
     table, _ids_source = read_table(ids_file, role="embedding ids")
     if table.height != matrix.shape[0]:
         raise InputError(
@@ -63,8 +65,7 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 24), b""):
             digest.update(block)
-    digest = digest.hexdigest()
-    source = Source(name=npy, sha256=digest, kind="npy", rows=values.shape[0])
+    source = Source(name=npy, sha256=digest.hexdigest(), kind="npy", rows=values.shape[0])
     return table[KEY], values, source
 
 

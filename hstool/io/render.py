@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from hstool.errors import UsageError
+from hstool.errors import require_choice
 from hstool.io.atomic import atomic_path, write_text
 from hstool.io.sidecar import write_sidecar
 
@@ -24,7 +24,7 @@ FORMATS = ("table", "csv", "json")
 def resolve_format(fmt: str | None, output: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
-            raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+            require_choice("format", fmt, FORMATS)
         return fmt
     if output and output != "-":
         suffix = Path(output).suffix.lower()

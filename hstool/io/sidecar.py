@@ -71,4 +71,5 @@ def read_sidecar(artifact: str | Path) -> dict[str, Any] | None:
     path = sidecar_path(artifact)
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return meta

@@ -14,14 +14,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import LISTED, InputError, UsageError
 from hstool.io.table_format import DELIMITERS, LABEL, SCORE, TableFormat, sniff_delimiter
 from hstool.io.table_format import KEY as KEY  # re-exported: most readers import KEY from here
 
-_SHOWN = 3  # how many offending ids a message lists
 # The option that names each role's column, for messages that ask for it.
 _ROLE_OPTION = {KEY: "--id-col", SCORE: "--score-col", LABEL: "--label-col"}
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -59,8 +59,8 @@ class Source:
             parts.append(f"column '{self.file_column(column)}'")
         return ", ".join(parts)
 
-    def provenance(self) -> dict[str, object]:
-        out: dict[str, object] = {"path": self.name, "sha256": self.sha256, "rows": self.rows}
+    def provenance(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.name, "sha256": self.sha256, "rows": self.rows}
         if self.renamed:
             out["columns"] = dict(self.renamed)
         if self.sheet:
@@ -305,7 +305,7 @@ def join_on_id(
         ):
             if table.height > joined.height:
                 extra = table.join(other.select(key), on=key, how="anti").sort(key)
-                shown = ", ".join(repr(v) for v in extra[key].head(_SHOWN).to_list())
+                shown = ", ".join(repr(v) for v in extra[key].head(LISTED).to_list())
                 raise InputError(
                     f"{has.name}: {extra.height} {key}s are missing from {lacks.name} (first: {shown}); "
                     f"fix the files or pass --allow-unmatched to analyse only the ids in both"

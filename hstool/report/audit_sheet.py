@@ -24,7 +24,7 @@ import polars as pl
 from hstool.audit.groups import build_stratifiers
 from hstool.audit.operating_point import parse_operating_point
 from hstool.audit.strata_table import StratifyOptions
-from hstool.errors import UsageError
+from hstool.errors import OptionError
 from hstool.io.sidecar import build_sidecar
 from hstool.io.tables import KEY
 from hstool.report.context import InputFile
@@ -72,9 +72,11 @@ class AuditSheet:
 
 def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
     if options.per_group < 1:
-        raise UsageError(f"--per-group {options.per_group}: sample at least 1 error per group")
+        raise OptionError("per_group", options.per_group, "sample at least 1 error per group", quoted=False)
     if options.controls < 0:
-        raise UsageError(f"--controls {options.controls}: must be 0 or more (correct cases per sampled error)")
+        raise OptionError(
+            "controls", options.controls, "must be 0 or more (correct cases per sampled error)", quoted=False
+        )
     cases = _cases(inputs, options.stratify)
     clusters = read_clusters(inputs.clusters) if inputs.clusters else None
     groups = _groups(cases, clusters, inputs.labels, options.stratify)

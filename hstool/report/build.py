@@ -3,12 +3,15 @@ self-contained HTML file (see docs/report.md)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
+from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.stratify import run_stratify
-from hstool.errors import InputError, UsageError
-from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar
+from hstool.errors import InputError, OptionError, UsageError, option_ref
+from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar, sidecar_path
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
@@ -48,7 +51,7 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     files: list[InputFile] = []
     strata, cases = _strata_and_cases(inputs, options, notes, files)
     clusters = _clusters(inputs, cases, options, notes, files)
-    paths = {}
+    paths: dict[str, tuple[str, Path]] = {}
     if inputs.manifest:
         paths, manifest_file = image_paths(
             inputs.manifest, inputs.root, options.stratify.columns.id, options.stratify.table_format
@@ -91,15 +94,19 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         given, other = ("--preds", "--labels") if inputs.preds else ("--labels", "--preds")
         raise UsageError(f"{given} needs {other} too: the report joins predictions and labels on image_id")
     if not (inputs.preds or inputs.strata or inputs.clusters):
-        raise UsageError("nothing to report: pass --preds and --labels, --strata, or --clusters (see hs report --help)")
+        raise UsageError(
+            f"nothing to report: pass {option_ref('preds')} and {option_ref('labels')}, {option_ref('strata')}, or {option_ref('clusters')} (see hs report --help)"
+        )
     if inputs.strata and options.threshold_given:
         raise UsageError(
-            "--threshold cannot be combined with --strata: the stratify output fixes the threshold; drop one of them"
+            f"{option_ref('threshold')} cannot be combined with {option_ref('strata')}: the stratify output fixes the threshold; drop one of them"
         )
     if inputs.root and not inputs.manifest:
-        raise UsageError("--root only applies to --manifest paths; pass --manifest too")
+        raise UsageError(
+            f"{option_ref('root')} only applies to {option_ref('manifest')} paths; pass {option_ref('manifest')} too"
+        )
     if inputs.saliency and not inputs.manifest:
-        raise UsageError("saliency overlays go beside the images: pass the manifest too")
+        raise UsageError(f"saliency overlays go beside the images: pass {option_ref('manifest')} too")
     for name, value in (
         ("--gallery-size", options.gallery_size),
         ("--montage-size", options.montage_size),
@@ -109,9 +116,9 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         if value < 0:
             raise UsageError(f"{name} {value}: must be 0 or more")
     if options.workers is not None and options.workers < 1:
-        raise UsageError(f"--workers {options.workers}: use 1 or more processes")
+        raise OptionError("workers", options.workers, "use 1 or more processes", quoted=False)
     if not 16 <= options.thumb_size <= 1024:
-        raise UsageError(f"--thumb-size {options.thumb_size}: use 16 to 1024 pixels")
+        raise OptionError("thumb_size", options.thumb_size, "use 16 to 1024 pixels", quoted=False)
     refuse_stdin(*inputs.paths())
 
 
@@ -123,7 +130,10 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
     strata = None
     if inputs.strata:
         strata = read_strata(inputs.strata)
+        assert strata.source is not None  # a stratify output read from a file has one
         files.append(_input_file("stratify output", strata.source, inputs.strata))
+        if strata.meta:  # its sidecar must hold what the report reads from it (checked before any work)
+            _recorded_settings(strata.meta, inputs.strata)
     if not inputs.preds:
         return strata, None
     if strata is None:
@@ -191,7 +201,7 @@ def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | 
                 shown = ", ".join(repr(v) for v in unknown[KEY].head(3).to_list())
                 raise InputError(
                     f"{clusters.source.name}: {unknown.height} image_ids are not among the analysed cases (first: {shown}); "
-                    "pass the clusters of the same test set, or --allow-unmatched to leave them out"
+                    f"pass the clusters of the same test set, or {option_ref('allow_unmatched')} to leave them out"
                 )
             notes.append(
                 f"{unknown.height} clustered ids not among the analysed cases were left out (--allow-unmatched)."
@@ -207,28 +217,59 @@ def _stratifiers(
     the stratify run's own settings (from its sidecar), or the report's options."""
     if cases is None:
         return []
-    params = (strata.meta or {}).get("parameters", {}) if inputs.strata else asdict(options.stratify)
-    if inputs.strata and not params:  # no sidecar: the plain columns the table names
-        named = dict.fromkeys(strata.table["stratifier"].to_list())
-        params = {"by": [c for c in named if c in cases.columns]}
-    by = params.get("by") or cases.columns
+    settings = options.stratify
+    if strata is not None and inputs.strata:
+        if strata.meta:
+            settings = _recorded_settings(strata.meta, inputs.strata)
+        else:  # no sidecar: the plain columns the table names, the report's settings otherwise
+            named = dict.fromkeys(strata.table["stratifier"].to_list())
+            settings = replace(settings, by=[c for c in named if c in cases.columns], crosses=[], bins={})
+    by = settings.by or cases.columns
     if cases.mode == "multiclass":
         by = [LABEL] + [c for c in by if c != LABEL]
-    bins = dict(options.stratify.bins) if not inputs.strata else _bins(params.get("bins") or {})
     frame = cases.table.select(KEY, LABEL, *cases.columns)
     return build_stratifiers(
         frame,
         by=list(by),
-        crosses=params.get("crosses") or [],
-        bins=bins,
-        max_levels=int(params.get("max_levels", 20)),
-        source_name=inputs.labels,
+        crosses=settings.crosses,
+        bins=settings.bins,
+        max_levels=settings.max_levels,
+        source_name=inputs.labels or "the labels",
     )
 
 
-def _bins(raw: dict) -> dict[str, BinSpec]:
-    """--bins as the stratify sidecar records them (asdict of BinSpec)."""
-    return {k: BinSpec(edges=tuple(v.get("edges", ())), quantiles=int(v.get("quantiles", 0))) for k, v in raw.items()}
+# The stratify settings a report rebuilds its stratifiers with; each must be in the sidecar.
+_RECORDED = ("by", "crosses", "bins", "max_levels", "correction", "alpha")
+
+
+def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOptions:
+    """The settings of the stratify run that wrote `strata_path`, from its sidecar. A missing
+    key is an error: a default in its place would silently rebuild other strata."""
+    params = meta.get("parameters")
+    where = sidecar_path(strata_path)
+    if not isinstance(params, dict):
+        raise InputError(f"{where}: has no 'parameters'; write the stratify output again with hs stratify -o")
+    missing = [key for key in _RECORDED if key not in params]
+    if missing:
+        raise InputError(
+            f"{where}: its parameters lack {', '.join(repr(k) for k in missing)}; "
+            "write the stratify output again with this version of hs stratify -o"
+        )
+    try:
+        bins = {
+            column: BinSpec(edges=tuple(spec["edges"]), quantiles=int(spec["quantiles"]))
+            for column, spec in (params["bins"] or {}).items()
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{where}: parameters.bins is not as hs stratify writes it ({exc!r})") from None
+    return StratifyOptions(
+        by=params["by"],
+        crosses=params["crosses"] or [],
+        bins=bins,
+        max_levels=int(params["max_levels"]),
+        correction=params["correction"],
+        alpha=float(params["alpha"]),
+    )
 
 
 def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict:

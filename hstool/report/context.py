@@ -52,6 +52,23 @@ class ReportData:
     def threshold(self) -> float | None:
         return self.cases.threshold if self.cases else (self.strata.threshold if self.strata else None)
 
+    # A section is built only when its input was given (build.py decides); these say so to
+    # the type checker, and fail loudly if a section is ever built without its input.
+    def given_cases(self) -> Cases:
+        if self.cases is None:
+            raise ValueError("this report section needs the cases (predictions and labels)")
+        return self.cases
+
+    def given_strata(self) -> Strata:
+        if self.strata is None:
+            raise ValueError("this report section needs the hs stratify output")
+        return self.strata
+
+    def given_clusters(self) -> Clusters:
+        if self.clusters is None:
+            raise ValueError("this report section needs the hs cluster output")
+        return self.clusters
+
 
 def shown_path(path: str | Path) -> str:
     """A path for the report: relative to the working folder when inside it, else the file

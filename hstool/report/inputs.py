@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.operating_point import OperatingPoint, refuse_own_calibration
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.label_coding import binary_labels
 from hstool.io.preds_labels import read_labels, read_predictions
 from hstool.io.sidecar import read_sidecar
@@ -86,17 +86,20 @@ def load_cases(
         if isinstance(threshold, OperatingPoint):
             if threshold.needs_labels and (y.all() or not y.any()):
                 raise InputError(
-                    f"{labels_src.name}: every analysed label is the same class; --threshold {threshold.text} needs both"
+                    f"{labels_src.name}: every analysed label is the same class; {option_ref('threshold')} {threshold.text} needs both"
                 )
-            threshold = threshold.resolve(scores, y)
-        called = scores >= threshold
+            cut = threshold.resolve(scores, y)
+        else:
+            cut = float(threshold)
+        called = scores >= cut
         outcome = np.where(y, np.where(called, "TP", "FN"), np.where(called, "FP", "TN"))
         error = called != y
     else:
         error = (joined["pred"] != joined[LABEL]).fill_null(True).to_numpy()
         outcome = np.where(error, "wrong", "right")
+        cut = None
     joined = joined.with_columns(pl.Series(OUTCOME, outcome), pl.Series(ERROR, error))
-    return Cases(joined, mode, float(threshold) if mode == "binary" else None, others, (preds_src, labels_src), dropped)
+    return Cases(joined, mode, cut, others, (preds_src, labels_src), dropped)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -97,16 +98,19 @@ def forest_plot(rows: Sequence[ForestRow], metrics: Sequence[tuple[str, str]], o
     return svg(width, height, parts, f"Forest plot of {names} per subgroup with intervals")
 
 
+CurveData = TypeVar("CurveData", Roc, Calibration)
+
+
 @dataclass(frozen=True)
-class Curve:
+class Curve(Generic[CurveData]):
     label: str
-    data: Roc | Calibration
+    data: CurveData
 
 
 _OVERALL_DASH = "5 4"
 
 
-def roc_plot(title: str, overall: Roc, groups: Sequence[Curve]) -> Raw:
+def roc_plot(title: str, overall: Roc, groups: Sequence[Curve[Roc]]) -> Raw:
     panel = Panel(52, 14, 240, 240)
     parts = [axes(panel, "1 - specificity (false-positive rate)", "sensitivity")]
     parts.append(line(panel.left, panel.bottom, panel.right, panel.top, stroke="#cccccc", dash="2 3"))
@@ -120,7 +124,7 @@ def roc_plot(title: str, overall: Roc, groups: Sequence[Curve]) -> Raw:
     return svg(panel.right + 260, max(panel.bottom + 40, panel.top + 16 * len(entries) + 20), parts, title)
 
 
-def calibration_plot(title: str, overall: Calibration, groups: Sequence[Curve]) -> Raw:
+def calibration_plot(title: str, overall: Calibration, groups: Sequence[Curve[Calibration]]) -> Raw:
     """Observed fraction of positives against mean score per bin; the diagonal is perfect."""
     panel = Panel(52, 14, 240, 240)
     parts = [axes(panel, "mean score in bin", "observed fraction positive")]

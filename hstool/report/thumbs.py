@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import multiprocessing
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from hstool.workers import default_workers
 
 JPEG_QUALITY = 85
 
@@ -94,10 +95,6 @@ def _reason(message: str, path: str) -> str:
 def _render_chunk(job: tuple[Sequence[str], int]) -> list[Thumb]:
     paths, size = job
     return [_render(p, size) for p in paths]
-
-
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 # Starting the worker processes (spawn: fresh interpreters importing hs, numpy and Pillow) took

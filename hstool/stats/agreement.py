@@ -63,7 +63,7 @@ def kappa_variance(table: np.ndarray) -> float | None:
     off_diagonal = (1 - p_o) ** 2 * (off.sum() - np.trace(off))
     numerator = diagonal + off_diagonal - (p_o * p_e - 2 * p_e + p_o) ** 2
     # The numerator is a variance times (1 - p_e)^4 n, so it is >= 0; rounding can leave -1e-18.
-    return max(float(numerator), 0.0) / (n * (1 - p_e) ** 4)
+    return max(float(numerator), 0.0) / float(n * (1 - p_e) ** 4)
 
 
 def cohen_kappa(table: np.ndarray, level: float = 0.95) -> Kappa:
@@ -79,6 +79,7 @@ def cohen_kappa(table: np.ndarray, level: float = 0.95) -> Kappa:
         return Kappa(n, p_o, p_e, None, None, None, None)
     kappa = (p_o - p_e) / (1 - p_e)
     variance = kappa_variance(table)
+    assert variance is not None  # undefined only when p_e >= 1, returned above
     se = math.sqrt(variance)
     half = normal_quantile(level) * se
     return Kappa(n, p_o, p_e, kappa, se, max(-1.0, kappa - half), min(1.0, kappa + half))

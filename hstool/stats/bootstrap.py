@@ -44,7 +44,7 @@ def bootstrap_intervals(
             fn, tn = m - tp, n - fp
             if m and n:
                 comp = delong_components(np.bincount(kp[ip], minlength=size), np.bincount(kn[ineg], minlength=size))
-                draws["auc"][b] = comp.auc
+                draws["auc"][b] = comp.auc if comp is not None else np.nan
             draws["sensitivity"][b] = tp / m if m else np.nan
             draws["specificity"][b] = tn / n if n else np.nan
             draws["ppv"][b] = tp / (tp + fp) if tp + fp else np.nan

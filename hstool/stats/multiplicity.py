@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-METHODS = ("holm", "bh", "none")
+import numpy as np
+import numpy.typing as npt
+
+from hstool.stats.methods import CORRECTIONS
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -24,10 +27,10 @@ def adjust(p: np.ndarray, method: str) -> np.ndarray:
         return benjamini_hochberg(p)
     if method == "none":
         return np.asarray(p, dtype=np.float64).copy()
-    raise ValueError(f"unknown correction {method!r}; use one of {', '.join(METHODS)}")
+    raise ValueError(f"unknown correction {method!r}; use one of {', '.join(CORRECTIONS)}")
 
 
-def _adjust(p, sorted_rule) -> np.ndarray:
+def _adjust(p: npt.ArrayLike, sorted_rule: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     p = np.asarray(p, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     present = np.flatnonzero(~np.isnan(p))

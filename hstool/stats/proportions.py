@@ -6,23 +6,22 @@ Vectorised over arrays of counts. An undefined proportion (0 of 0) is NaN, never
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from hstool.stats.delong import normal_quantile, two_sided_p
 
-INTERVALS = ("wilson", "clopper-pearson")
 
-
-def _as_arrays(k, n):
+def _as_arrays(k: npt.ArrayLike, n: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(k, dtype=np.float64), np.asarray(n, dtype=np.float64)
 
 
-def proportion(k, n) -> np.ndarray:
+def proportion(k: npt.ArrayLike, n: npt.ArrayLike) -> np.ndarray:
     k, n = _as_arrays(k, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, k / np.where(n > 0, n, 1), np.nan)
 
 
-def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(k: npt.ArrayLike, n: npt.ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval (no continuity correction), Wilson 1927."""
     k, n = _as_arrays(k, n)
     z = normal_quantile(level)
@@ -39,7 +38,7 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def clopper_pearson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def clopper_pearson_interval(k: npt.ArrayLike, n: npt.ArrayLike, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson 1934) interval from beta quantiles."""
     k, n = _as_arrays(k, n)
     from scipy.special import betaincinv  # imported here: scipy is slow to import
@@ -51,7 +50,9 @@ def clopper_pearson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
-def interval(k, n, level: float = 0.95, method: str = "wilson") -> tuple[np.ndarray, np.ndarray]:
+def interval(
+    k: npt.ArrayLike, n: npt.ArrayLike, level: float = 0.95, method: str = "wilson"
+) -> tuple[np.ndarray, np.ndarray]:
     if method == "wilson":
         return wilson_interval(k, n, level)
     if method == "clopper-pearson":
@@ -68,7 +69,7 @@ def two_proportion_z_p(k1: float, n1: float, k2: float, n2: float) -> float:
     return two_sided_p((k1 / n1 - k2 / n2) / np.sqrt(var))
 
 
-def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+def fisher_p(k1: float, n1: float, k2: float, n2: float) -> float:
     """Two-sided Fisher exact test on the 2x2 table [[k1, n1-k1], [k2, n2-k2]]."""
     from scipy.stats import fisher_exact  # imported here: scipy.stats is slow to import
 

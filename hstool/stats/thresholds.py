@@ -96,10 +96,11 @@ class ThresholdRule:
         return cls("fixed", _fraction(t, text))
 
     def resolve(self, scores: np.ndarray, labels: np.ndarray) -> float:
-        if self.kind == "fixed":
-            return float(self.value)
         if self.kind == "youden":
             return youden_threshold(scores, labels)
+        assert self.value is not None  # parse gives every other kind a value
+        if self.kind == "fixed":
+            return self.value
         if self.kind == "sens":
             return threshold_for_sensitivity(scores, labels, self.value)
         return threshold_for_specificity(scores, labels, self.value)

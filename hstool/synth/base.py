@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from hstool.data.build import ArrayPart, read_idx_part, read_npz_parts
 from hstool.data.manifest import LABEL, PATH, SPLIT, SPLITS, read_manifest
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import file_sha256
 from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY
@@ -48,30 +49,30 @@ class BaseSource:
         ]
         if len(given) != 1:
             raise UsageError(
-                "give one source of base images: --from-npz FILE, --from-idx [SPLIT=]IMAGES,LABELS or --from-manifest FILE"
+                f"give one source of base images: {option_ref('npz')} FILE, {option_ref('idx')} [SPLIT=]IMAGES,LABELS or {option_ref('manifest')} FILE"
                 + (f" (got {' and '.join(given)})" if given else "")
             )
         if self.root is not None and not self.manifest:
-            raise UsageError("--root applies to --from-manifest only")
+            raise UsageError(f"{option_ref('root')} applies to {option_ref('manifest')} only")
         if self.class_names is not None and self.manifest:
             raise UsageError(
-                "--class-names applies to --from-npz and --from-idx; a manifest's labels are used as they are"
+                f"{option_ref('class_names')} applies to {option_ref('npz')} and {option_ref('idx')}; a manifest's labels are used as they are"
             )
         if len(self.idx) > 1:
             splits = [s for s, _, _ in self.idx]
             if None in splits or len(set(splits)) != len(splits):
                 raise UsageError(
-                    "several --from-idx pairs need one split each, all different: --from-idx train=IMAGES,LABELS --from-idx test=..."
+                    f"several {option_ref('idx')} pairs need one split each, all different: {option_ref('idx')} train=IMAGES,LABELS {option_ref('idx')} test=..."
                 )
         if self.idx and self.splits is not None:
             raise UsageError(
-                "--splits selects splits of an .npz or a manifest; with --from-idx name the split of each pair (SPLIT=IMAGES,LABELS)"
+                f"{option_ref('splits')} selects splits of an .npz or a manifest; with {option_ref('idx')} name the split of each pair (SPLIT=IMAGES,LABELS)"
             )
         for split in self.splits or ():
             if split not in SPLITS:
-                raise UsageError(f"--splits {split!r}: choose among {', '.join(SPLITS)}")
+                raise OptionError("splits", split, f"choose among {', '.join(SPLITS)}")
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         if self.npz:
             return {
                 "kind": "npz",
@@ -106,7 +107,7 @@ class BaseImages:
     parts: list[ArrayPart]
     offsets: list[int]  # first _ref of each part
     paths: list[Path]
-    inputs: list[dict]  # provenance: path, sha256, rows
+    inputs: list[dict[str, Any]]  # provenance: path, sha256, rows
     has_splits: bool
 
     def pixels(self, ref: int, size: tuple[int, int] | None) -> np.ndarray:
@@ -127,12 +128,12 @@ class BaseImages:
         if image.shape[2] == 1 and (size is None or tuple(size) == image.shape[:2]):
             return image[:, :, 0].astype(np.float64)  # already grey at the wanted size
         prep = Preprocessing(size=size or image.shape[:2], channels=1)
-        return prep.apply(image)[0].astype(np.float64)
+        return np.asarray(prep.apply(image)[0], dtype=np.float64)
 
 
 def read_base(source: BaseSource) -> BaseImages:
     if source.manifest:
-        return _from_manifest(source)
+        return _from_manifest(source, source.manifest)
     names = list(source.class_names) if source.class_names else None
     if source.npz:
         parts = read_npz_parts(
@@ -143,7 +144,8 @@ def read_base(source: BaseSource) -> BaseImages:
         parts = [read_idx_part(i, lab, split=s, limit=source.limit, class_names=names) for s, i, lab in source.idx]
         files = [f for _, i, lab in source.idx for f in (i, lab)]
     total = sum(len(p.labels) for p in parts)
-    rows, offsets = [], []
+    rows: list[tuple[str, str | None, str, int]] = []
+    offsets: list[int] = []
     for part in parts:
         offsets.append(len(rows))
         rows += [(part.image_id(i), part.split, label, len(rows) + i) for i, label in enumerate(part.labels)]
@@ -152,14 +154,8 @@ def read_base(source: BaseSource) -> BaseImages:
     return BaseImages(table, parts, offsets, [], inputs, has_splits=any(p.split for p in parts))
 
 
-def _from_manifest(source: BaseSource) -> BaseImages:
-    manifest = read_manifest(
-        source.manifest,  # type: ignore[arg-type]
-        root=source.root,
-        require_label=True,
-        id_col=source.id_col,
-        fmt=source.table_format,
-    )
+def _from_manifest(source: BaseSource, path: str) -> BaseImages:
+    manifest = read_manifest(path, root=source.root, require_label=True, id_col=source.id_col, fmt=source.table_format)
     manifest.check_files()
     table = manifest.table.with_columns(pl.Series(REF, range(manifest.table.height), dtype=pl.Int64))
     has_splits = SPLIT in table.columns
@@ -168,12 +164,12 @@ def _from_manifest(source: BaseSource) -> BaseImages:
     if source.splits:
         if not has_splits:
             raise InputError(
-                f"{manifest.source.name}: has no '{SPLIT}' column, so --splits cannot select rows; drop --splits"
+                f"{manifest.source.name}: has no '{SPLIT}' column, so {option_ref('splits')} cannot select rows; drop {option_ref('splits')}"
             )
         table = table.filter(pl.col(SPLIT).is_in(list(source.splits)))
     if source.limit is not None:
         if source.limit < 1:
-            raise UsageError(f"--limit {source.limit}: must be at least 1")
+            raise OptionError("limit", source.limit, "must be at least 1", quoted=False)
         table = table.filter(pl.int_range(pl.len()).over(SPLIT) < source.limit)
     for image_id in table[KEY].to_list():
         check_file_name(image_id, manifest.source.name)

@@ -43,7 +43,8 @@ def frequency_distance(height: int, width: int) -> np.ndarray:
     """Distance of each entry of the fftshift-ed spectrum from the zero frequency."""
     fy = np.arange(height) - height // 2
     fx = np.arange(width) - width // 2
-    return np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    distance: np.ndarray = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    return distance
 
 
 def _half_spectrum_distance(height: int, width: int) -> np.ndarray:
@@ -69,11 +70,12 @@ def fft_filter(image: np.ndarray, diameter: float, kind: str) -> np.ndarray:
     inside = _half_spectrum_distance(height, width) <= diameter / 2.0
     keep = inside if kind == "lowpass" else ~inside
     spectrum = np.fft.rfft2(x, axes=(0, 1)) * keep[:, :, None]
-    return np.fft.irfft2(spectrum, s=(height, width), axes=(0, 1))
+    filtered: np.ndarray = np.fft.irfft2(spectrum, s=(height, width), axes=(0, 1))
+    return filtered
 
 
 def lowpass(image: np.ndarray, diameter: float) -> np.ndarray:
-    return np.clip(fft_filter(image, diameter, "lowpass"), 0.0, 1.0).astype(np.float32)
+    return np.asarray(np.clip(fft_filter(image, diameter, "lowpass"), 0.0, 1.0), dtype=np.float32)
 
 
 def highpass(image: np.ndarray, diameter: float) -> np.ndarray:

@@ -22,6 +22,7 @@ import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -29,10 +30,13 @@ import polars as pl
 from hstool.data.build import MANIFEST_NAME, Built, Progress, manifest_meta, prepare_out_dir, write_manifest
 from hstool.data.images import load_image
 from hstool.data.manifest import PATH, read_manifest
-from hstool.errors import OutputError, UsageError
+from hstool.errors import OptionError, OutputError
 from hstool.io.atomic import atomic_path, refuse_overwriting_inputs
 from hstool.io.table_format import KEY, TableFormat
 from hstool.synth.perturb import Perturbation
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 COLUMN = "perturbation"
 BITS = (8, 16)
@@ -49,7 +53,7 @@ def file_name(image_id: str) -> str:
     return f"{cleaned}_{digest}.png" if cleaned else f"{digest}.png"
 
 
-def encode_png(image: np.ndarray, bits: int):
+def encode_png(image: np.ndarray, bits: int) -> PILImage:
     """A Pillow image: grey as 16- or 8-bit, RGB as 8-bit; values rounded to the nearest level."""
     from PIL import Image
 
@@ -61,7 +65,7 @@ def encode_png(image: np.ndarray, bits: int):
     return Image.fromarray(np.round(x * 255).astype(np.uint8))
 
 
-def _perturb_one(task: tuple) -> None:
+def _perturb_one(task: tuple[Any, ...]) -> None:
     source, target, image_id, perturbation, seed, bits = task
     out = perturbation.apply(load_image(source), image_id, seed)
     with atomic_path(target) as tmp:
@@ -83,9 +87,9 @@ def run_perturb(
     fmt: TableFormat = TableFormat(),
 ) -> Built:
     if bits not in BITS:
-        raise UsageError(f"--bits {bits}: choose 8 or 16")
+        raise OptionError("bits", bits, "choose 8 or 16", quoted=False)
     if workers < 1:
-        raise UsageError(f"--workers {workers}: must be at least 1")
+        raise OptionError("workers", workers, "must be at least 1", quoted=False)
     manifest = read_manifest(manifest_path, root=root, id_col=id_col, fmt=fmt)
     manifest.check_files()
     folder = Path(out_dir)
@@ -118,7 +122,7 @@ def _perturbation_column(table: pl.DataFrame, name: str) -> pl.Series:
     return pl.Series(COLUMN, [f"{b}+{name}" if b else name for b in before], dtype=pl.String)
 
 
-def _run(tasks: list[tuple], workers: int, progress: Progress | None) -> None:
+def _run(tasks: list[tuple[Any, ...]], workers: int, progress: Progress | None) -> None:
     total = len(tasks)
     if workers == 1 or total < 2:
         for done, task in enumerate(tasks, 1):

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, SPLIT, SPLITS
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.tables import KEY
 from hstool.synth.base import BaseImages
 from hstool.synth.spec import SynthSpec
@@ -37,7 +39,7 @@ def ground_truth_columns(spec: SynthSpec) -> list[str]:
     return columns + ([SUBTLE] if spec.subtle else [])
 
 
-def make_plan(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
+def plan_images(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
     """The base table sorted by split (train, val, test) then id, with the working columns
     `_base` (the base class) and `_true` (the true label)."""
     taken = [c for c in ground_truth_columns(spec) if c in base.table.columns]
@@ -46,9 +48,9 @@ def make_plan(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
             f"the base manifest already has a column '{taken[0]}', which this hs synth run writes; rename or drop it"
         )
     present = set(base.table[SPLIT].drop_nulls().to_list())
-    named = [
+    named: list[tuple[str, set[str]]] = [
         ("--spurious", spec.spurious.splits_named() if spec.spurious else set()),
-        ("--per-class", set(spec.per_class) - {None}),
+        ("--per-class", {s for s in spec.per_class if s is not None}),
     ]
     for option, splits in named:
         if splits - present:
@@ -73,18 +75,25 @@ def positive_class(plan: pl.DataFrame, spec: SynthSpec) -> str | None:
     if len(classes) != 2:
         if spec.spurious:
             raise UsageError(
-                "--spurious needs a two-class task (positives and negatives); use --superclass to make one"
+                f"{option_ref('spurious')} needs a two-class task (positives and negatives); use {option_ref('superclass')} to make one"
             )
         if spec.positive is not None:
-            raise UsageError(f"--positive {spec.positive}: the task has {len(classes)} classes; --positive is for two")
+            raise OptionError(
+                "positive",
+                spec.positive,
+                f"the task has {len(classes)} classes; a positive class is for two",
+                quoted=False,
+            )
         return None
     if spec.positive is not None:
         if spec.positive not in classes:
-            raise UsageError(f"--positive {spec.positive!r}: not a class (classes: {', '.join(classes)})")
+            raise OptionError("positive", spec.positive, f"not a class (classes: {', '.join(classes)})")
         return spec.positive
     if set(classes) == {"0", "1"}:
         return "1"
-    raise UsageError(f"the classes are {classes[0]!r} and {classes[1]!r}: pass --positive with the positive one")
+    raise UsageError(
+        f"the classes are {classes[0]!r} and {classes[1]!r}: pass {option_ref('positive')} with the positive one"
+    )
 
 
 def check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
@@ -94,11 +103,11 @@ def check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
         listed = {c for classes in spec.superclasses.values() for c in classes}
         if present - listed:
             raise UsageError(
-                f"--superclass: class {sorted(present - listed, key=_natural)[0]!r} is in no superclass; every class needs one"
+                f"{option_ref('superclass')}: class {sorted(present - listed, key=_natural)[0]!r} is in no superclass; every class needs one"
             )
         if listed - present:
             raise UsageError(
-                f"--superclass: class {sorted(listed - present, key=_natural)[0]!r} is not in the base images (classes: {shown})"
+                f"{option_ref('superclass')}: class {sorted(listed - present, key=_natural)[0]!r} is not in the base images (classes: {shown})"
             )
     named = [("--rare", r.klass) for r in spec.rare] + [("--noisy", n.klass) for n in spec.noisy]
     named += [("--subtle", spec.subtle.klass)] if spec.subtle else []
@@ -129,7 +138,7 @@ def apply_superclasses(plan: pl.DataFrame, spec: SynthSpec) -> pl.DataFrame:
     )
 
 
-def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: bool) -> pl.DataFrame:
+def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], has_splits: bool) -> pl.DataFrame:
     keep = np.ones(plan.height, bool)
     for rare in spec.rare:
         rows = np.flatnonzero(_train(plan, has_splits) & (plan[BASE_CLASS] == rare.klass).to_numpy())
@@ -140,7 +149,7 @@ def plant_rare(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: b
     return plan.filter(pl.Series(keep))
 
 
-def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict) -> pl.DataFrame:
+def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any]) -> pl.DataFrame:
     if spec.subtle is None:
         return plan
     values = np.full(plan.height, None, dtype=object)
@@ -154,7 +163,7 @@ def plant_subtle(plan: pl.DataFrame, spec: SynthSpec, planted: dict) -> pl.DataF
     return plan.with_columns(pl.Series(SUBTLE, values.tolist(), dtype=pl.String))
 
 
-def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict, positive: str | None) -> pl.DataFrame:
+def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], positive: str | None) -> pl.DataFrame:
     if spec.spurious is None:
         return plan
     drain = np.full(plan.height, NO, dtype=object)
@@ -166,11 +175,11 @@ def plant_spurious(plan: pl.DataFrame, spec: SynthSpec, planted: dict, positive:
     is_pos = (plan[TRUE_CLASS] == positive).to_numpy()
     return plan.with_columns(
         pl.Series(DRAIN, drain.tolist(), dtype=pl.String),
-        pl.Series(DRAIN_POS, np.where(is_pos, drain, None).tolist(), dtype=pl.String),
+        pl.Series(DRAIN_POS, [d if p else None for d, p in zip(drain, is_pos)], dtype=pl.String),
     )
 
 
-def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: bool) -> pl.DataFrame:
+def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict[str, Any], has_splits: bool) -> pl.DataFrame:
     if not spec.noisy:
         return plan
     truth = np.array(plan[TRUE_CLASS].to_list(), dtype=object)
@@ -190,7 +199,7 @@ def plant_noisy(plan: pl.DataFrame, spec: SynthSpec, planted: dict, has_splits: 
     )
 
 
-def count_planted(plan: pl.DataFrame, planted: dict) -> dict:
+def count_planted(plan: pl.DataFrame, planted: dict[str, Any]) -> dict[str, Any]:
     """Per split: images, true classes, then what was planted (a split that --rare emptied
     keeps its planted counts with 0 images)."""
     names = [_split_name(s) for s in _split_values(plan)]
@@ -237,21 +246,21 @@ def _train_name(has_splits: bool) -> str:
     return "train" if has_splits else _ALL
 
 
-def _groups(plan: pl.DataFrame, column: str):
+def _groups(plan: pl.DataFrame, column: str) -> Iterator[tuple[Any, Any, np.ndarray]]:
     """(split, class, row positions) for every split and class, in a fixed order."""
     order = _split_values(plan)
-    index: dict[tuple, list[int]] = {}
+    index: dict[tuple[Any, ...], list[int]] = {}
     for i, key in enumerate(zip(plan[SPLIT].to_list(), plan[column].to_list())):
         index.setdefault(key, []).append(i)
     for split, klass in sorted(index, key=lambda k: (order.index(k[0]), _natural(k[1]))):
         yield split, klass, np.asarray(index[(split, klass)])
 
 
-def _add(counts: dict, split: str, stratum: str, values: dict) -> None:
+def _add(counts: dict[str, Any], split: str, stratum: str, values: dict[str, Any]) -> None:
     counts.setdefault(split, {}).setdefault(stratum, {}).update(values)
 
 
-def _natural(value: str) -> tuple:
+def _natural(value: str) -> tuple[Any, ...]:
     """Sort key: integers numerically, then text."""
     try:
         return (0, int(value), "")

@@ -64,10 +64,10 @@ class Drain:
         chord = np.subtract(end, start)
         normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
         bend = rng.uniform(*_DRAIN_BEND) * size * (1 if rng.integers(2) else -1)
-        control = tuple(float(v) for v in np.add(start, end) / 2 + bend * normal)
+        middle = np.add(start, end) / 2 + bend * normal
         return cls(
             start=start,
-            control=control,  # type: ignore[arg-type]
+            control=(float(middle[0]), float(middle[1])),
             end=end,
             width=max(1.0, rng.uniform(*_DRAIN_WIDTH) * size),
             strength=float(rng.uniform(*_DRAIN_STRENGTH)),
@@ -126,7 +126,8 @@ class Lesion:
         dy, dx = y - self.centre[0], x - self.centre[1]
         cos, sin = np.cos(self.angle), np.sin(self.angle)
         u, v = dx * cos + dy * sin, -dx * sin + dy * cos
-        return np.exp(-0.5 * ((u / self.sigma[0]) ** 2 + (v / self.sigma[1]) ** 2))
+        profile: np.ndarray = np.exp(-0.5 * ((u / self.sigma[0]) ** 2 + (v / self.sigma[1]) ** 2))
+        return profile
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         return brighten(image, self.coverage(*image.shape), self.contrast)

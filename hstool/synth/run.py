@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -51,7 +52,7 @@ from hstool.synth.plan import (
     check_classes,
     count_planted,
     ground_truth_columns,
-    make_plan,
+    plan_images,
     plant_noisy,
     plant_rare,
     plant_spurious,
@@ -75,7 +76,7 @@ class Synthesised:
 
     built: Built
     labels: pl.DataFrame
-    record: dict
+    record: dict[str, Any]
 
     def summary(self) -> list[str]:
         """Lines for the terminal: the manifest's one-liner, then planted counts per split."""
@@ -95,10 +96,10 @@ def run_synth(
     inputs = [source.npz, source.manifest, *[f for _, i, lab in source.idx for f in (i, lab)]]
     refuse_overwriting_inputs([folder / MANIFEST_NAME, folder / LABELS_NAME], inputs)
     base = read_base(source)
-    plan = make_plan(base, spec)
+    plan = plan_images(base, spec)
     check_classes(plan, spec)
     positive = positive_class(plan, spec)
-    planted: dict[str, dict] = {}
+    planted: dict[str, dict[str, Any]] = {}
     plan = sample_per_class(plan, spec)
     plan = apply_superclasses(plan, spec)
     plan = plant_rare(plan, spec, planted, base.has_splits)
@@ -190,9 +191,11 @@ def _write_images(
     total = plan.height
     for done, (image_id, ref, drain, faint) in enumerate(zip(plan[KEY], plan[REF], drains, subtle), 1):
         pixels = base.pixels(ref, spec.size)
+        height, width = pixels.shape
         if faint is not None:  # every image of the --subtle class has a lesion
-            contrast = spec.subtle.contrast if faint == YES else CLEAR_CONTRAST  # type: ignore[union-attr]
-            pixels = Lesion.random(seeded_rng(spec.seed, "lesion", image_id), *pixels.shape, contrast).apply(pixels)
+            assert spec.subtle is not None  # the column is planted only for a --subtle class
+            contrast = spec.subtle.contrast if faint == YES else CLEAR_CONTRAST
+            pixels = Lesion.random(seeded_rng(spec.seed, "lesion", image_id), height, width, contrast).apply(pixels)
         if drain == YES:
             tube = Drain.random(seeded_rng(spec.seed, "drain", image_id), *pixels.shape)
             coverage = tube.coverage(*pixels.shape)
@@ -206,7 +209,7 @@ def _write_images(
     return regions
 
 
-def _write_labels(folder: Path, labels: pl.DataFrame, record: dict, has_splits: bool) -> None:
+def _write_labels(folder: Path, labels: pl.DataFrame, record: dict[str, Any], has_splits: bool) -> None:
     files = [(folder / LABELS_NAME, labels)]
     if has_splits:
         for split in SPLITS:
@@ -233,7 +236,7 @@ def _remove_stale_labels(folder: Path, force: bool) -> None:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _brief(value: dict) -> str:
+def _brief(value: dict[str, Any]) -> str:
     """`pos 180/200, neg 20/200` or `faint 30/100` for the terminal summary."""
     if "of" in value:
         return f"faint {value['faint']}/{value['of']}"

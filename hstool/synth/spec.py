@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from hstool.data.manifest import SPLITS
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 
 SPURIOUS_KINDS = ("drain",)
 SIDES = ("pos", "neg")
@@ -83,7 +84,7 @@ class Spurious:
     def splits_named(self) -> set[str]:
         return {split for split, _ in self.fractions if split is not None}
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "fractions": {f"{s}.{side}" if s else side: f for (s, side), f in self.fractions.items()},
@@ -141,9 +142,13 @@ def parse_superclasses(items: list[str]) -> dict[str, tuple[str, ...]]:
         name = name.strip()
         classes = tuple(c.strip() for c in rest.split(","))
         if not eq or not name or not all(classes):
-            raise UsageError(f"{option}: expected NAME=CLASS[,CLASS...]; e.g. --superclass summer=0,3,5,6")
+            raise UsageError(
+                f"{option}: expected NAME=CLASS[,CLASS...]; e.g. {option_ref('superclass')} summer=0,3,5,6"
+            )
         if name in out:
-            raise UsageError(f"{option}: superclass {name!r} is given twice; list all its classes in one --superclass")
+            raise UsageError(
+                f"{option}: superclass {name!r} is given twice; list all its classes in one {option_ref('superclass')}"
+            )
         for c in classes:
             if c in seen:
                 raise UsageError(
@@ -196,7 +201,7 @@ def parse_idx_source(text: str) -> tuple[str | None, str, str]:
     paths = [p.strip() for p in files.split(",")]
     if len(paths) != 2 or not all(paths):
         raise UsageError(
-            f"{option}: expected [SPLIT=]IMAGES,LABELS; e.g. --from-idx "
+            f"{option}: expected [SPLIT=]IMAGES,LABELS; e.g. {option_ref('idx')} "
             "train=train-images-idx3-ubyte.gz,train-labels-idx1-ubyte.gz"
         )
     return (_split_name(split.strip(), option) if eq else None), paths[0], paths[1]
@@ -218,7 +223,7 @@ class SynthSpec:
 
     def __post_init__(self) -> None:
         if self.seed < 0:
-            raise UsageError(f"--seed {self.seed}: must be a whole number >= 0")
+            raise OptionError("seed", self.seed, "must be a whole number >= 0", quoted=False)
         for option, items in (("--rare", self.rare), ("--noisy", self.noisy)):
             names = [i.klass for i in items]
             if len(set(names)) != len(names):
@@ -253,7 +258,7 @@ class SynthSpec:
             size=parse_size(size) if size else None,
         )
 
-    def parameters(self) -> dict:
+    def parameters(self) -> dict[str, Any]:
         """Every parameter, JSON-ready, for the sidecars."""
         return {
             "per_class": {k or "*": v for k, v in self.per_class.items()} or None,

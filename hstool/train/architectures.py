@@ -10,12 +10,13 @@ their input channels when loaded, see weights.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
 
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import UsageError
+from hstool.errors import OptionError
 
 SMALL_CNN = "smallcnn"
 
@@ -47,7 +48,7 @@ DEFAULT_LARGE = "densenet121"
 
 def arch_spec(name: str) -> ArchSpec:
     if name not in ARCHITECTURES:
-        raise UsageError(f"--arch {name!r}: unknown architecture; choose one of {', '.join(ARCHITECTURES)}")
+        raise OptionError("arch", name, f"unknown architecture; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]
 
 
@@ -71,6 +72,9 @@ class Normalise(nn.Module):
     arithmetic as `Preprocessing.normalise`, on the model's device without a host copy per
     batch, and part of the exported ONNX graph."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, preprocessing: Preprocessing) -> None:
         super().__init__()
         shape = (1, preprocessing.channels, 1, 1)
@@ -89,6 +93,7 @@ def build_model(arch: str, *, n_outputs: int, channels: int) -> Classifier:
     import torchvision
 
     model = getattr(torchvision.models, arch)(weights=None)
+    assert spec.head is not None and spec.first_conv is not None  # every torchvision ArchSpec names both
     head = getattr(model, spec.head)
     setattr(model, spec.head, nn.Identity())  # the forward then ends at the pooled features
     if channels != 3:
@@ -123,5 +128,12 @@ def _replace_first_conv(model: nn.Module, path: str, channels: int) -> None:
     setattr(
         parent,
         name,
-        nn.Conv2d(channels, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None),
+        nn.Conv2d(
+            channels,
+            old.out_channels,
+            cast(tuple[int, int], old.kernel_size),  # a Conv2d's are 2-tuples; the stub says tuple[int, ...]
+            cast(tuple[int, int], old.stride),
+            cast("str | tuple[int, int]", old.padding),
+            bias=old.bias is not None,
+        ),
     )

@@ -15,13 +15,13 @@ Every file is written atomically (temporary file, then rename).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.atomic import atomic_path
 
 FORMAT = "hs.train-checkpoint/1"
@@ -50,7 +50,7 @@ class ResumeState:
     """The progress of a run; saved every epoch inside checkpoints/last.pt."""
 
     epoch: int = 0  # last completed epoch
-    history: list[dict[str, Any]] | None = None  # train_log.csv rows so far
+    history: list[dict[str, Any]] = field(default_factory=list)  # train_log.csv rows so far
     best_epoch: int | None = None
     best_value: float | None = None
     stale: int = 0  # epochs since the best one
@@ -73,7 +73,7 @@ class ResumeState:
         else:
             self.stale += 1
         self.epoch = row["epoch"]
-        self.history = [*(self.history or []), row]
+        self.history = [*self.history, row]
         for r in self.history:
             r["best"] = r["epoch"] == self.best_epoch
         return improved
@@ -81,7 +81,7 @@ class ResumeState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
-            "history": self.history or [],
+            "history": self.history,
             "best_epoch": self.best_epoch,
             "best_value": self.best_value,
             "stale": self.stale,
@@ -109,24 +109,26 @@ def load_last(path: Path, *, fingerprint: dict, manifest_sha256: str) -> tuple[d
     """Read checkpoints/last.pt and check it belongs to this run (same options that decide
     what is learnt, same manifest); returns the raw checkpoint and the progress."""
     if not path.is_file():
-        raise UsageError(f"--resume: {path} does not exist; nothing to resume (drop --resume to start a new run)")
+        raise UsageError(
+            f"{option_ref('resume')}: {path} does not exist; nothing to resume (drop {option_ref('resume')} to start a new run)"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
         raise InputError(
-            f"{path}: not a readable hs checkpoint ({type(exc).__name__}); start again with --force"
+            f"{path}: not a readable hs checkpoint ({type(exc).__name__}); start again with {option_ref('force')}"
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise InputError(f"{path}: not an hs training checkpoint ({FORMAT}); start again with --force")
+        raise InputError(f"{path}: not an hs training checkpoint ({FORMAT}); start again with {option_ref('force')}")
     saved = json.loads(checkpoint["fingerprint"])
     differ = sorted(k for k in set(saved) | set(fingerprint) if saved.get(k) != fingerprint.get(k))
     if differ:
         shown = ", ".join(f"{k}: {saved.get(k)!r} then, {fingerprint.get(k)!r} now" for k in differ[:3])
         raise UsageError(
-            f"--resume: options differ from the run being resumed ({shown}); use the same options, or --force to start again"
+            f"{option_ref('resume')}: options differ from the run being resumed ({shown}); use the same options, or {option_ref('force')} to start again"
         )
     if checkpoint["manifest_sha256"] != manifest_sha256:
         raise UsageError(
-            "--resume: the manifest changed since the run started (sha256 differs); use the same manifest, or --force to start again"
+            f"{option_ref('resume')}: the manifest changed since the run started (sha256 differs); use the same manifest, or {option_ref('force')} to start again"
         )
     return checkpoint, ResumeState(**checkpoint["state"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 from hstool.io.table_format import KEY, TableFormat
 
 OPTIMIZERS = ("adam", "sgd")
@@ -79,19 +79,25 @@ class TrainConfig:
             if value < low:
                 raise UsageError(f"{name} {value}: must be at least {low}")
         if not self.lr > 0:
-            raise UsageError(f"--lr {self.lr}: must be positive")
+            raise OptionError("lr", self.lr, "must be positive", quoted=False)
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
-            raise UsageError("--weight-decay must be >= 0 and --momentum in [0, 1)")
+            raise UsageError(f"{option_ref('weight_decay')} must be >= 0 and {option_ref('momentum')} in [0, 1)")
         if self.val_frac is not None and not 0 <= self.val_frac < 1:
-            raise UsageError(f"--val-frac {self.val_frac}: must be in [0, 1)")
+            raise OptionError("val_frac", self.val_frac, "must be in [0, 1)", quoted=False)
         if self.patience is not None and self.patience < 1:
-            raise UsageError(f"--patience {self.patience}: must be at least 1 (leave it out for no early stopping)")
+            raise OptionError(
+                "patience", self.patience, "must be at least 1 (leave it out for no early stopping)", quoted=False
+            )
         if self.workers is not None and self.workers < 0:
-            raise UsageError(f"--workers {self.workers}: must be 0 or more")
+            raise OptionError("workers", self.workers, "must be 0 or more", quoted=False)
         if self.rotation < 0 or not 0 <= self.translation < 1 or not 0 <= self.zoom < 1:
-            raise UsageError("--rotation must be >= 0 degrees, --translation and --zoom in [0, 1)")
+            raise UsageError(
+                f"{option_ref('rotation')} must be >= 0 degrees, {option_ref('translation')} and {option_ref('zoom')} in [0, 1)"
+            )
         if self.resume and self.force:
-            raise UsageError("--resume continues the run in the output folder and --force starts it again: choose one")
+            raise UsageError(
+                f"{option_ref('resume')} continues the run in the output folder and {option_ref('force')} starts it again: choose one"
+            )
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that decide what is learnt: a resumed run must match these. Epochs and

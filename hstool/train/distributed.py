@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from hstool.errors import UsageError
+from hstool.errors import UsageError, option_ref
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ class Context:
 def start(device: str) -> Context:
     """Pick the device (`auto`: CUDA when available) and join the process group under torchrun."""
     if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu (or auto)")
+        raise UsageError(
+            f"{option_ref('device')} cuda: no CUDA GPU is visible to PyTorch; use {option_ref('device')} cpu (or auto)"
+        )
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))

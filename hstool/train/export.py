@@ -152,7 +152,8 @@ def export_onnx(
 
 def _cpu_copy(model: nn.Module) -> nn.Module:
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    clone = copy.deepcopy(module).to(device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format)
+    # torch's stub lacks the (device, dtype, memory_format) form of Module.to that torch accepts.
+    clone = copy.deepcopy(module).to(device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     return clone.eval()
 
 
@@ -195,7 +196,7 @@ def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, outpu
             )
             proto = onnx.load(str(Path(folder) / "model.onnx"))
         else:
-            proto = torch.onnx.export(
+            program = torch.onnx.export(
                 module,
                 (example,),
                 None,
@@ -205,7 +206,9 @@ def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, outpu
                 input_names=[input_name],
                 output_names=list(output_names),
                 dynamic_shapes=({0: torch.export.Dim("batch")},),
-            ).model_proto
+            )
+            assert program is not None  # the dynamo exporter always returns a program
+            proto = program.model_proto
     strip_local_info(proto)
     return bytes(proto.SerializeToString())
 

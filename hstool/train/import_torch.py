@@ -89,7 +89,7 @@ def import_torchscript(path: str, out: str, options: ImportOptions) -> Imported:
     refuse_overwriting_inputs([out], [path])
     check_writable(out)
     try:
-        module: nn.Module = torch.jit.load(path, map_location="cpu").eval()  # type: ignore[no-untyped-call]
+        module: nn.Module = torch.jit.load(path, map_location="cpu").eval()
     except Exception as exc:  # a zip that is not TorchScript, a version torch cannot read
         raise InputError(f"{path}: not a TorchScript file readable by torch.jit.load ({first_line(exc)})") from None
     if options.size is None:

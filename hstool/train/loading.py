@@ -13,7 +13,6 @@ one-line ImageError, even from a worker process.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -123,10 +122,3 @@ class ImageSource:
             if failed:
                 raise ImageError(failed)
             yield images, index
-
-
-def default_workers(world_size: int) -> int:
-    """Worker processes per training process: the CPUs left after the training processes
-    themselves, shared between them, at most 8 each."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cpus // world_size - 1))

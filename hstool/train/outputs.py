@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hstool.errors import OutputError
+from hstool.errors import OutputError, option_ref
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import sidecar_path, write_sidecar
 from hstool.io.tables import KEY
@@ -52,7 +52,7 @@ def check_out_dir(out_dir: str, *, resume: bool, force: bool, inputs: list[str |
     previous = any((folder / n).exists() for n in _RUN_FILES) or any((folder / FOLDER).glob("*.pt"))
     if previous and not (resume or force):
         raise OutputError(
-            f"-o {out_dir}: holds an earlier run; pass --resume to continue it, --force to start again, or choose a new folder"
+            f"-o {out_dir}: holds an earlier run; pass {option_ref('resume')} to continue it, {option_ref('force')} to start again, or choose a new folder"
         )
     return folder
 
@@ -91,7 +91,7 @@ def write_affected(folder: Path, plan: TrainPlan, meta: dict) -> int:
     """One row per (flag, affected image): image_id, experiment, column, value, label (from
     the manifest) and new_label (the wrong label given; empty for subsample). Returns rows."""
     ids = plan.manifest.table[KEY].to_list()
-    labels = [v.strip() for v in plan.manifest.labels]
+    labels = [v.strip() for v in plan.manifest.required_labels()]
     rows = []
     for outcome in plan.experiments:
         spec = outcome.spec

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hstool.data.manifest import LABEL, SPLIT, Manifest, read_manifest
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.train.config import TrainConfig
 from hstool.train.experiments import LABEL_NOISE, SUBSAMPLE, Outcome, apply_experiments, parse_spec
 
@@ -59,7 +59,7 @@ class TrainPlan:
         return {name: int(n) for name, n in zip(self.class_names, counts)}
 
 
-def make_plan(config: TrainConfig) -> TrainPlan:
+def plan_training(config: TrainConfig) -> TrainPlan:
     """Read and check the manifest and decide classes, rows and experiments (InputError or
     UsageError with a one-line message on bad input)."""
     manifest = read_manifest(
@@ -69,7 +69,7 @@ def make_plan(config: TrainConfig) -> TrainPlan:
     source = manifest.source.name
     class_names, positive = _classes(manifest, config.positive)
     index = {name: i for i, name in enumerate(class_names)}
-    targets = np.array([index[v.strip()] for v in manifest.labels], dtype=np.int64)
+    targets = np.array([index[v.strip()] for v in manifest.required_labels()], dtype=np.int64)
     train_rows, val_rows, validation = _rows(manifest, targets, config)
     train_rows, targets, outcomes = apply_experiments(
         manifest.table,
@@ -86,7 +86,7 @@ def make_plan(config: TrainConfig) -> TrainPlan:
         absent = [class_names[i] for i in np.flatnonzero(present == 0)]
         raise InputError(
             f"{source}: the training rows have no image of class {', '.join(map(repr, absent))}"
-            f"{' after --subsample' if config.subsample else ''}; every class needs training images"
+            f"{' after ' + option_ref('subsample') if config.subsample else ''}; every class needs training images"
         )
     task = BINARY if len(class_names) == 2 else MULTICLASS
     metric = _metric(config, task, targets[val_rows], class_names, source)
@@ -111,12 +111,12 @@ def _classes(manifest: Manifest, positive: str | None) -> tuple[list[str], str |
         raise InputError(f"{where}: labels differ only by spaces ({classes}); write each class one way")
     if len(classes) > 2:
         if positive is not None:
-            raise UsageError(f"--positive {positive!r}: only for two classes; the manifest has {len(classes)}")
+            raise OptionError("positive", positive, f"only for two classes; the manifest has {len(classes)}")
         return classes, None
     if positive is not None:
         if positive not in classes:
             raise UsageError(
-                f"--positive {positive!r}: not a class of {manifest.source.name} (classes: {', '.join(classes)})"
+                f"{option_ref('positive')} {positive!r}: not a class of {manifest.source.name} (classes: {', '.join(classes)})"
             )
         return [c for c in classes if c != positive] + [positive], positive
     lowered = [c.lower() for c in classes]
@@ -125,7 +125,7 @@ def _classes(manifest: Manifest, positive: str | None) -> tuple[list[str], str |
     if len(neg) != 1 or len(pos) != 1:
         raise UsageError(
             f"{where}: labels {classes[0]!r} and {classes[1]!r} do not say which class is positive; "
-            f"pass --positive {classes[1]} (or {classes[0]})"
+            f"pass {option_ref('positive')} {classes[1]} (or {classes[0]})"
         )
     return [neg[0], pos[0]], pos[0]
 
@@ -144,7 +144,7 @@ def _rows(manifest: Manifest, targets: np.ndarray, config: TrainConfig) -> tuple
             return train, np.empty(0, dtype=np.int64), "none"
         if len(val) and config.val_frac is not None:
             raise UsageError(
-                f"--val-frac {config.val_frac:g}: {source} already has {len(val)} 'val' rows; drop --val-frac to use them"
+                f"{option_ref('val_frac')} {config.val_frac:g}: {source} already has {len(val)} 'val' rows; drop {option_ref('val_frac')} to use them"
             )
         if len(val):
             return train, val, "split"
@@ -162,8 +162,8 @@ def _rows(manifest: Manifest, targets: np.ndarray, config: TrainConfig) -> tuple
     val = np.sort(np.concatenate(chosen))
     if len(val) == 0:
         raise InputError(
-            f"{source}: --val-frac {frac:g} of {len(train)} training rows is no image; "
-            "raise --val-frac, add 'val' rows, or pass --val-frac 0 to train without validation"
+            f"{source}: {option_ref('val_frac')} {frac:g} of {len(train)} training rows is no image; "
+            f"raise {option_ref('val_frac')}, add 'val' rows, or pass {option_ref('val_frac')} 0 to train without validation"
         )
     return np.setdiff1d(train, val, assume_unique=True), val, "val-frac"
 
@@ -172,7 +172,9 @@ def _metric(config: TrainConfig, task: str, val_targets: np.ndarray, class_names
     """The validation metric that picks the best epoch: AUC (binary) or accuracy by default."""
     if len(val_targets) == 0:
         if config.patience is not None:
-            raise UsageError("--patience needs validation rows; drop --val-frac 0 (or add 'val' rows)")
+            raise UsageError(
+                f"{option_ref('patience')} needs validation rows; drop {option_ref('val_frac')} 0 (or add 'val' rows)"
+            )
         return None
     metric = config.metric
     if metric == "auto":
@@ -180,12 +182,12 @@ def _metric(config: TrainConfig, task: str, val_targets: np.ndarray, class_names
     if metric == "auc":
         if task != BINARY:
             raise UsageError(
-                f"--metric auc: for two classes only; {source} has {len(class_names)} (use accuracy or loss)"
+                f"{option_ref('metric')} auc: for two classes only; {source} has {len(class_names)} (use accuracy or loss)"
             )
         if len(np.unique(val_targets)) < 2:
             only = class_names[int(val_targets[0])]
             raise InputError(
                 f"{source}: every validation image has the class {only!r}, so AUC is undefined; "
-                "add validation images of both classes, raise --val-frac, or pass --metric loss"
+                f"add validation images of both classes, raise {option_ref('val_frac')}, or pass {option_ref('metric')} loss"
             )
     return metric

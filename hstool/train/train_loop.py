@@ -89,9 +89,9 @@ class Trainer:
         mine = list(range(self.context.rank, source.n, self.context.world_size))
         order = [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]
         positions, outputs = [], []
-        for images, index in source.batches(order):
+        for images, batch_index in source.batches(order):
             outputs.append(self._forward(model, images.to(self.context.device, non_blocking=True)).cpu())
-            positions.append(index)
+            positions.append(batch_index)
         local = (
             torch.cat(positions).numpy() if positions else np.empty(0, dtype=np.int64),
             torch.cat(outputs).numpy() if outputs else np.empty((0, 0), dtype=np.float32),
@@ -115,7 +115,14 @@ class Trainer:
 def epoch_batches(n: int, batch_size: int, *, seed: int, epoch: int, context: Context) -> list[list[int]]:
     """This process's batches of positions for `epoch`: a seeded shuffle (DistributedSampler:
     the same permutation in every process, each taking every world_size-th index)."""
-    sampler = DistributedSampler(range(n), num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=seed)
+    # The sampler only takes len() of its dataset, so the positions themselves stand in for it.
+    sampler: DistributedSampler[int] = DistributedSampler(
+        range(n),  # type: ignore[arg-type]  # the stub wants a Dataset; only len() is used
+        num_replicas=context.world_size,
+        rank=context.rank,
+        shuffle=True,
+        seed=seed,
+    )
     sampler.set_epoch(epoch)
     order = list(sampler)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

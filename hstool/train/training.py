@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,8 +38,8 @@ from hstool.train.architectures import (
 from hstool.train.augment import Augmentation
 from hstool.train.checkpoints import ResumeState
 from hstool.train.config import CACHE_LIMIT_BYTES, TrainConfig
-from hstool.train.export import OPSET, SCHEMA, export_onnx
-from hstool.train.loading import ImageSource, default_workers
+from hstool.train.export import OPSET, SCHEMA, Exported, export_onnx
+from hstool.train.loading import ImageSource
 from hstool.train.outputs import (
     AFFECTED_SCHEMA,
     LOG_SCHEMA,
@@ -48,9 +49,10 @@ from hstool.train.outputs import (
     write_affected,
     write_log,
 )
-from hstool.train.plan import BINARY, TrainPlan, make_plan
+from hstool.train.plan import BINARY, TrainPlan, plan_training
 from hstool.train.train_loop import Trainer, epoch_batches
 from hstool.train.weights import load_weights
+from hstool.workers import default_workers
 
 # ImageNet statistics (RGB), and their mean for grey input: the default normalisation.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -112,7 +114,7 @@ class _Run:
 
     def run(self) -> TrainResult:
         config, context = self.config, self.context
-        plan = self.plan = make_plan(config)
+        plan = plan_training(config)
         folder = check_out_dir(
             config.out_dir, resume=config.resume, force=config.force, inputs=[config.manifest, config.weights]
         )
@@ -125,7 +127,8 @@ class _Run:
             notes.append(load_weights(model, config.weights, arch))
         amp_dtype = _amp_dtype(config.amp, context.device)
         channels_last = context.device.type == "cuda" if config.channels_last is None else config.channels_last
-        model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+        # torch's stub lacks the (device, memory_format) form of Module.to that torch accepts.
+        model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
         optimizer = _optimizer(config, model)
         scaler = torch.amp.GradScaler(context.device.type, enabled=amp_dtype == torch.float16)
         fingerprint, sha = config.fingerprint(), plan.manifest.source.sha256
@@ -139,12 +142,12 @@ class _Run:
             notes.append(f"resuming after epoch {state.epoch} from {last}")
         for line in notes:
             self.report(line)
-        self.meta_base = self._meta_base(plan, arch, prep, amp_dtype)
+        provenance = _Provenance(config, plan, self._meta_base(plan, arch, prep, amp_dtype))
         context.barrier()  # every process has checked the output folder before rank 0 changes it
         if context.is_main:
             prepare_out_dir(folder, resume=config.resume)
             if plan.experiments and not config.resume:
-                write_affected(folder, plan, self._meta(AFFECTED_SCHEMA, None, state))
+                write_affected(folder, plan, provenance.sidecar(AFFECTED_SCHEMA, None, state))
         context.barrier()
         trainer = Trainer(
             model=nn.parallel.DistributedDataParallel(
@@ -164,11 +167,11 @@ class _Run:
             if config.augment
             else None,
         )
-        stopped = self._epochs(plan, prep, trainer, state, folder, fingerprint, sha)
+        stopped = self._epochs(plan, prep, trainer, state, folder, fingerprint, sha, provenance)
         exported = None
         if context.is_main and config.export:
-            exported = self._export(plan, arch, prep, model, folder, state)
-        meta = self._meta(SCHEMA, len(plan.train_rows), state, exported)
+            exported = self._export(plan, arch, prep, model, folder, state, provenance)
+        meta = provenance.sidecar(SCHEMA, len(plan.train_rows), state, exported)
         return TrainResult(
             out_dir=folder,
             model=exported.path if exported else None,
@@ -186,8 +189,9 @@ class _Run:
         trainer: Trainer,
         state: ResumeState,
         folder: Path,
-        fingerprint: dict,
+        fingerprint: dict[str, Any],
         sha: str,
+        provenance: _Provenance,
     ) -> bool:
         """Train from the epoch after `state` to --epochs (or early stop); returns whether
         early stopping ended the run."""
@@ -197,7 +201,10 @@ class _Run:
         cache = config.cache == "on" or (
             config.cache == "auto" and per_image * len(plan.manifest.paths) <= CACHE_LIMIT_BYTES
         )
-        workers = default_workers(context.world_size) if config.workers is None else config.workers
+        if config.workers is None:  # each training process computes while its loaders decode
+            workers = default_workers(processes=context.world_size, main_computes=True)
+        else:
+            workers = config.workers
         paths = plan.manifest.paths
 
         def source(rows: np.ndarray) -> ImageSource:
@@ -244,7 +251,7 @@ class _Run:
                 row.update(trainer.evaluate(val_src, val_targets, config.batch_size))
             improved = state.record(row, plan.metric)
             if context.is_main:
-                self._save_epoch(folder, trainer, state, improved, fingerprint, sha)
+                self._save_epoch(folder, trainer, state, improved, fingerprint, sha, provenance)
             context.barrier()
             self.report(_epoch_line(row, config.epochs, plan.metric, seen * context.world_size / max(seconds, 1e-9)))
             if config.patience is not None and state.stale >= config.patience:
@@ -255,7 +262,14 @@ class _Run:
         return False
 
     def _save_epoch(
-        self, folder: Path, trainer: Trainer, state: ResumeState, improved: bool, fingerprint: dict, sha: str
+        self,
+        folder: Path,
+        trainer: Trainer,
+        state: ResumeState,
+        improved: bool,
+        fingerprint: dict[str, Any],
+        sha: str,
+        provenance: _Provenance,
     ) -> None:
         weights = checkpoints.weights_of(trainer.model)
         if improved:
@@ -271,11 +285,18 @@ class _Run:
             fingerprint=fingerprint,
             manifest_sha256=sha,
         )
-        write_log(folder, state.history, self._meta(LOG_SCHEMA, len(state.history), state))
+        write_log(folder, state.history, provenance.sidecar(LOG_SCHEMA, len(state.history), state))
 
     def _export(
-        self, plan: TrainPlan, arch: str, prep: Preprocessing, model: Classifier, folder: Path, state: ResumeState
-    ):
+        self,
+        plan: TrainPlan,
+        arch: str,
+        prep: Preprocessing,
+        model: Classifier,
+        folder: Path,
+        state: ResumeState,
+        provenance: _Provenance,
+    ) -> Exported:
         best = torch.load(folder / checkpoints.MODEL, map_location="cpu", weights_only=True)
         model.load_state_dict(best)
         rows = plan.val_rows if len(plan.val_rows) else plan.train_rows
@@ -291,11 +312,13 @@ class _Run:
             positive_class=plan.positive_class,
             train_manifest_sha256=plan.manifest.source.sha256,
         )
-        write_sidecar(folder / ONNX, self._meta(SCHEMA, len(plan.train_rows), state, exported))
+        write_sidecar(folder / ONNX, provenance.sidecar(SCHEMA, len(plan.train_rows), state, exported))
         self.report(f"model: {exported.path} (epoch {state.best_epoch}; ONNX parity {exported.max_abs_diff:.1e})")
         return exported
 
-    def _meta_base(self, plan: TrainPlan, arch: str, prep: Preprocessing, amp_dtype: torch.dtype | None) -> dict:
+    def _meta_base(
+        self, plan: TrainPlan, arch: str, prep: Preprocessing, amp_dtype: torch.dtype | None
+    ) -> dict[str, Any]:
         return {
             "task": plan.task,
             "class_names": plan.class_names,
@@ -317,16 +340,29 @@ class _Run:
             "experiments": [o.summary() for o in plan.experiments],
             "device": self.context.device.type,
             "world_size": self.context.world_size,
-            "amp": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp_dtype, "off"),
+            "amp": "off"
+            if amp_dtype is None
+            else {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp_dtype, "off"),
         }
 
-    def _meta(self, schema: str, rows: int | None, state: ResumeState, exported=None) -> dict:
+
+@dataclass(frozen=True)
+class _Provenance:
+    """What every sidecar of one training run records; fixed once the run's inputs are checked."""
+
+    config: TrainConfig
+    plan: TrainPlan
+    base: dict[str, Any]  # task, classes, preprocessing, split sizes, device (_Run._meta_base)
+
+    def sidecar(
+        self, schema: str, rows: int | None, state: ResumeState, exported: Exported | None = None
+    ) -> dict[str, Any]:
         config = self.config
         inputs = [self.plan.manifest.source.provenance()]
         if config.weights:
             inputs.append({"path": config.weights, "sha256": file_sha256(config.weights), "rows": None})
         extra = {
-            **self.meta_base,
+            **self.base,
             "epochs_run": state.epoch,
             "best_epoch": state.best_epoch,
             "best_value": state.best_value,

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import torch
 
-from hstool.errors import InputError
+from hstool.errors import LISTED, InputError, option_ref
 from hstool.train.architectures import SMALL_CNN, Classifier, arch_spec
 
-_SHOWN = 3
 # torchvision's DenseNet files predate a rename: 'denselayer1.norm.1.weight' is now 'denselayer1.norm1.weight'.
 _OLD_DENSENET = re.compile(
     r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
@@ -53,7 +52,7 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
     wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
     if missing or unexpected or wrong:
         parts = [
-            f"{len(keys)} {what} ({', '.join(keys[:_SHOWN])}{', ...' if len(keys) > _SHOWN else ''})"
+            f"{len(keys)} {what} ({', '.join(keys[:LISTED])}{', ...' if len(keys) > LISTED else ''})"
             for what, keys in (
                 ("missing keys", missing),
                 ("unexpected keys", unexpected),
@@ -62,7 +61,7 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
             if keys
         ]
         raise InputError(
-            f"--weights {path}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from the same architecture"
+            f"{option_ref('weights')} {path}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from the same architecture"
         )
     model.load_state_dict(state, strict=not new_head)
     return f"initialised {len(state)} tensors from {path}" + (" (new classification head)" if new_head else "")
@@ -73,7 +72,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     removed), read with weights_only=True: a pickled model object is refused, never unpickled."""
     if not Path(path).is_file():
         raise InputError(
-            f"--weights {path}: no such file; pass a local state dict (.pt/.pth); hs never downloads weights"
+            f"{option_ref('weights')} {path}: no such file; pass a local state dict (.pt/.pth); hs never downloads weights"
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -86,14 +85,14 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
                 "unpickled; save model.state_dict() with torch.save and pass that file"
             ) from None
         raise InputError(
-            f"--weights {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
+            f"{option_ref('weights')} {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
         ) from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise InputError(
-            f"--weights {path}: holds no state dict (a mapping of names to tensors); save model.state_dict()"
+            f"{option_ref('weights')} {path}: holds no state dict (a mapping of names to tensors); save model.state_dict()"
         )
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
@@ -121,5 +120,5 @@ def _adapt_channels(weight: torch.Tensor, channels: int, path: str) -> torch.Ten
     if have == 1 and channels == 3:
         return weight.repeat(1, 3, 1, 1) / 3
     raise InputError(
-        f"--weights {path}: the first convolution takes {have} channels, the model {channels}; pass --channels {have}"
+        f"{option_ref('weights')} {path}: the first convolution takes {have} channels, the model {channels}; pass {option_ref('channels')} {have}"
     )

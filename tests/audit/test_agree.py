@@ -105,7 +105,7 @@ def test_fixed_thresholds_without_reference(files):
 
 
 def test_scores_need_a_reference_or_a_fixed_threshold(files):
-    with pytest.raises(UsageError, match="--reference"):
+    with pytest.raises(UsageError, match="pass reference LABELS, or a fixed threshold"):
         run_agree(files["paths"]["a"], files["paths"]["b"], AgreeOptions())
 
 
@@ -169,3 +169,13 @@ def test_plot_without_matplotlib_is_a_clear_usage_error(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(UsageError, match=r"pip install 'hstool\[plots\]'"):
         write_agreement_plot(tmp_path / "x.png", result=None)
+
+
+def test_options_check_themselves():
+    """A library caller gets the command line's checks, named by field."""
+    with pytest.raises(UsageError, match="^correction='bonferroni': choose one of holm, bh, none$"):
+        AgreeOptions(correction="bonferroni")
+    with pytest.raises(UsageError, match="^level=0: must be between 0 and 1"):
+        AgreeOptions(level=0)
+    with pytest.raises(UsageError, match="^min_n=0: must be at least 1$"):
+        AgreeOptions(min_n=0)

@@ -126,7 +126,11 @@ def test_numeric_target_binned(data):
 
 
 def test_errors(data, tmp_path):
-    with pytest.raises(UsageError, match="folds"):
-        run_probe(*data, ProbeOptions(target="sex", folds=1))
+    with pytest.raises(UsageError, match="^folds=1: cross-validation needs at least 2 folds$"):
+        ProbeOptions(target="sex", folds=1)  # the options check themselves, before any file is read
+    with pytest.raises(UsageError, match="^permutations=-1: must be 0"):
+        ProbeOptions(target="sex", permutations=-1)
+    with pytest.raises(UsageError, match="^level=1.5: must be between 0 and 1"):
+        ProbeOptions(target="sex", level=1.5)
     with pytest.raises(InputError, match="no column 'nope'"):
         run_probe(*data, ProbeOptions(target="nope"))

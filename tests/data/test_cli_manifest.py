@@ -16,7 +16,7 @@ from PIL import Image
 from hstool.data.build import manifest_from_idx, manifest_from_npz
 from hstool.data.folder import manifest_from_folder
 from hstool.data.manifest import read_manifest
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OptionError, OutputError, UsageError
 
 FASHION = "T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
 
@@ -74,7 +74,7 @@ def test_folder_split_dirs_and_unlabelled(tmp_path):
         ("train/dog/2", "s/train/dog/2.png", "dog", "train"),
     ]
     png(tmp_path / "s" / "other" / "cat" / "4.png")
-    with pytest.raises(InputError, match="with --split-dirs every image must be under"):
+    with pytest.raises(InputError, match="with split_dirs every image must be under"):
         manifest_from_folder(str(tmp_path / "s"), manifest_dir=tmp_path, split_dirs=True)
     for name in ("1.png", "2.png"):
         png(tmp_path / "flat" / name)
@@ -177,11 +177,11 @@ def test_npz_refuses_non_empty_out_dir_unless_forced(tiny_npz, tmp_path, run_hs)
 def test_npz_errors(tiny_npz, tmp_path):
     with pytest.raises(InputError, match="no val_images/val_labels arrays .found: test_images"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o1"), splits=["val"])
-    with pytest.raises(UsageError, match="--splits 'dev'"):
+    with pytest.raises(OptionError, match="^splits='dev': choose among train, val, test"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o2"), splits=["dev"])
-    with pytest.raises(InputError, match="class index 2 has no name .2 --class-names given"):
+    with pytest.raises(InputError, match="class index 2 has no name .2 class_names given"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o3"), class_names=["a", "b"])
-    with pytest.raises(UsageError, match="--limit 0"):
+    with pytest.raises(OptionError, match="^limit=0: must be at least 1"):
         manifest_from_npz(str(tiny_npz), str(tmp_path / "o4"), limit=0)
     np.savez(
         tmp_path / "multi.npz", train_images=np.zeros((2, 3, 3), np.uint8), train_labels=np.zeros((2, 14), np.uint8)
@@ -276,7 +276,7 @@ def test_idx_uncompressed_without_split_and_errors(tmp_path):
     (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + b"\x00" * 20)
     with pytest.raises(InputError, match="bad.gz: corrupt gzip"):
         manifest_from_idx(str(tmp_path / "bad.gz"), str(tmp_path / "l.idx"), str(tmp_path / "o4"))
-    with pytest.raises(UsageError, match="--split 'dev'"):
+    with pytest.raises(OptionError, match="^split='dev': choose one of train, val, test"):
         manifest_from_idx(str(tmp_path / "i.idx"), str(tmp_path / "l.idx"), str(tmp_path / "o5"), split="dev")
     with pytest.raises(OutputError, match="is a file"):
         manifest_from_idx(str(tmp_path / "i.idx"), str(tmp_path / "l.idx"), str(tmp_path / "i.idx"))

@@ -51,7 +51,7 @@ def test_paths_relative_to_root_option_and_absolute_inside(root, tmp_path):
     path = write(elsewhere, f"image_id,path\n1,a.png\n2,{root / 'c.png'}\n")
     manifest = read_manifest(path, root=str(root))
     assert manifest.paths == [root.resolve() / "a.png", root.resolve() / "c.png"]
-    with pytest.raises(InputError, match="--root .*nowhere: no such folder"):
+    with pytest.raises(InputError, match="^root .*nowhere: no such folder"):
         read_manifest(path, root=str(tmp_path / "nowhere"))
 
 

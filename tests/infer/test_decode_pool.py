@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 from hstool.data.preprocess import Preprocessing, load_batch
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError
 from hstool.infer import decode_pool
-from hstool.infer.decode_pool import DecodePool, default_workers
+from hstool.infer.decode_pool import DecodePool
+from hstool.workers import default_workers
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +82,18 @@ def test_too_little_shared_memory_is_a_clear_error(images, monkeypatch):
         free = 1000
 
     monkeypatch.setattr(decode_pool.shutil, "disk_usage", lambda path: Usage())
-    with pytest.raises(UsageError, match="--workers 0"):
+    with pytest.raises(UsageError, match="use workers 0"):
         with DecodePool(images, PREP, batch_size=64, workers=2):
             pass
 
 
 def test_bad_settings_are_refused(images):
     for kwargs, match in [
-        ({"batch_size": 0, "workers": 0}, "--batch-size"),
-        ({"batch_size": 1, "workers": -1}, "--workers"),
-        ({"batch_size": 1, "workers": 1, "prefetch": 0}, "--prefetch"),
+        ({"batch_size": 0, "workers": 0}, "^batch_size=0: must be at least 1"),
+        ({"batch_size": 1, "workers": -1}, "^workers=-1: must be 0"),
+        ({"batch_size": 1, "workers": 1, "prefetch": 0}, "^prefetch=0: must be at least 1"),
     ]:
-        with pytest.raises(UsageError, match=match):
+        with pytest.raises(OptionError, match=match):
             DecodePool(images, PREP, **kwargs)
 
 

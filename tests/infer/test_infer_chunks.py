@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hstool.errors import UsageError
-from hstool.infer.chunks import ChunkResult, DiskChunks, Shard, make_plan, parts_folder
+from hstool.errors import OptionError, UsageError
+from hstool.infer.chunks import ChunkResult, DiskChunks, Shard, parts_folder, plan_chunks
 
 
 @pytest.mark.parametrize("text, index, count", [("0/1", 0, 1), ("3/4", 3, 4), (" 2 / 8 ", 2, 8)])
@@ -18,15 +18,15 @@ def test_shard_parse(text, index, count):
 
 @pytest.mark.parametrize("text", ["4/4", "1/0", "-1/4", "1", "a/b", "1/2/3"])
 def test_shard_parse_refuses(text):
-    with pytest.raises(UsageError, match="--shard"):
+    with pytest.raises(OptionError, match=r"^shard='.*': expected i/N"):
         Shard.parse(text)
 
 
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(0, 500), batch=st.integers(1, 40), chunk=st.integers(1, 100), count=st.integers(1, 12))
 def test_shards_tile_the_manifest_on_the_global_batch_grid(n, batch, chunk, count):
-    plans = [make_plan(n, batch_size=batch, chunk_size=chunk, shard=Shard(i, count)) for i in range(count)]
-    whole = make_plan(n, batch_size=batch, chunk_size=chunk, shard=None)
+    plans = [plan_chunks(n, batch_size=batch, chunk_size=chunk, shard=Shard(i, count)) for i in range(count)]
+    whole = plan_chunks(n, batch_size=batch, chunk_size=chunk, shard=None)
     assert (whole.start, whole.end) == (0, n)
     # Contiguous, in order, covering every row once.
     assert plans[0].start == 0 and plans[-1].end == n
@@ -47,15 +47,15 @@ def test_shards_tile_the_manifest_on_the_global_batch_grid(n, batch, chunk, coun
 
 
 def test_chunk_size_is_rounded_up_to_whole_batches():
-    plan = make_plan(100, batch_size=8, chunk_size=10, shard=None)
+    plan = plan_chunks(100, batch_size=8, chunk_size=10, shard=None)
     assert plan.chunk_size == 16
     assert plan.chunks()[:2] == [(0, 16), (16, 32)] and plan.chunks()[-1] == (96, 100)
 
 
-@pytest.mark.parametrize("batch, chunk, match", [(0, 4, "--batch-size"), (4, 0, "--chunk-size")])
+@pytest.mark.parametrize("batch, chunk, match", [(0, 4, "^batch_size=0"), (4, 0, "^chunk_size=0")])
 def test_plan_refuses_bad_sizes(batch, chunk, match):
-    with pytest.raises(UsageError, match=match):
-        make_plan(10, batch_size=batch, chunk_size=chunk, shard=None)
+    with pytest.raises(OptionError, match=match):
+        plan_chunks(10, batch_size=batch, chunk_size=chunk, shard=None)
 
 
 def _result(rows, k=2):

@@ -162,6 +162,24 @@ def test_strata_file_fixes_the_threshold_and_mismatches_are_noted(tmp_path, run_
     assert done.returncode == 0 and "computed from other files" in done.stderr.decode()
 
 
+@pytest.mark.parametrize("key", ["max_levels", "bins", "correction"])
+def test_a_stratify_sidecar_without_a_setting_the_report_reads_is_an_error(tmp_path, run_hs, key):
+    """No silent default in place of a recorded setting: a renamed field would change the strata."""
+    write_study(tmp_path)
+    assert run_hs("stratify", "preds.csv", "labels.csv", "-o", "strata.csv").returncode == 0
+    sidecar = tmp_path / "strata.csv.meta.json"
+    meta = json.loads(sidecar.read_text())
+    del meta["parameters"][key]
+    sidecar.write_text(json.dumps(meta))
+    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-s", "strata.csv", "-o", "r.html")
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        f"hs: error: strata.csv.meta.json: its parameters lack '{key}'; "
+        "write the stratify output again with this version of hs stratify -o\n"
+    )
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_clusters_alone(tmp_path):
     study = write_study(tmp_path)
     report = build_report(ReportInputs(clusters=str(study["clusters"])), ReportOptions())

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from hstool.data.manifest import read_manifest
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OptionError, OutputError, UsageError
 from hstool.synth.base import BaseSource
 from hstool.synth.run import run_synth
 from hstool.synth.spec import SynthSpec
@@ -216,9 +216,9 @@ def test_named_binary_classes_need_positive_and_write_0_1(tmp_path):
         train_labels=np.arange(10)[:, None] % 2,
     )
     source = BaseSource(npz=str(tmp_path / "b.npz"), class_names=("normal", "pneumonia"))
-    with pytest.raises(UsageError, match="the classes are 'normal' and 'pneumonia': pass --positive"):
+    with pytest.raises(UsageError, match="the classes are 'normal' and 'pneumonia': pass positive"):
         run_synth(source, SynthSpec(), str(tmp_path / "x"))
-    with pytest.raises(UsageError, match="--positive 'sick': not a class"):
+    with pytest.raises(OptionError, match="^positive='sick': not a class"):
         run_synth(source, SynthSpec(positive="sick"), str(tmp_path / "x"))
     assert not (tmp_path / "x").exists()
     run_synth(source, SynthSpec.from_options(positive="pneumonia", spurious="drain:pos=1"), str(tmp_path / "out"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError
 from hstool.train.architectures import ARCHITECTURES, arch_spec, build_model
 from hstool.train.weights import load_weights
 
@@ -31,7 +31,7 @@ def test_every_architecture_builds_offline_and_returns_logits_and_embedding(arch
 
 
 def test_unknown_architecture():
-    with pytest.raises(UsageError, match="--arch 'vgg16': unknown architecture; choose one of smallcnn, densenet121"):
+    with pytest.raises(OptionError, match="^arch='vgg16': unknown architecture; choose one of smallcnn, densenet121"):
         arch_spec("vgg16")
 
 
@@ -98,7 +98,7 @@ def test_weights_that_do_not_fit_give_one_line(tmp_path):
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(
-        f"--weights {tmp_path / 'r18.pt'}: does not fit smallcnn: 15 missing keys (net.0.weight, net.1.bias, "
+        f"weights {tmp_path / 'r18.pt'}: does not fit smallcnn: 15 missing keys (net.0.weight, net.1.bias, "
     )
     assert "unexpected keys" in message and message.endswith("pass weights saved from the same architecture")
     with pytest.raises(InputError, match="no such file; pass a local state dict"):

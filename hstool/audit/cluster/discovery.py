@@ -47,7 +47,7 @@ def average_precision(score: np.ndarray, member: np.ndarray) -> float:
     return float(np.sum(hits / seen * recall_gain))
 
 
-def cluster_membership_score(labels: np.ndarray, distance: np.ndarray, cluster) -> np.ndarray:
+def cluster_membership_score(labels: np.ndarray, distance: np.ndarray, cluster: object) -> np.ndarray:
     """Members of `cluster` first (closest to the centroid highest), everything else tied at 0."""
     member = np.asarray(labels) == cluster
     return np.where(member, 1.0 + 1.0 / (1.0 + np.asarray(distance, dtype=np.float64)), 0.0)
@@ -77,12 +77,14 @@ class SliceRecovery:
 def recover(labels: np.ndarray, distance: np.ndarray, member: np.ndarray) -> SliceRecovery:
     """Domino's best-slice metrics and GEORGE's cluster precision/recall for one planted slice."""
     member = np.asarray(member, dtype=bool)
-    best = None
+    best: tuple[float, object, np.ndarray] | None = None
     for cluster in np.unique(labels):
         score = cluster_membership_score(labels, distance, cluster)
         ap = average_precision(score, member)
         if best is None or ap > best[0]:
             best = (ap, cluster, score)
+    if best is None:
+        raise ValueError("no clusters to credit with the slice")
     ap, cluster, score = best
     precision, recall = cluster_precision_recall(labels, member)
     return SliceRecovery(
@@ -90,7 +92,7 @@ def recover(labels: np.ndarray, distance: np.ndarray, member: np.ndarray) -> Sli
     )
 
 
-def cluster_precision_recall(labels: np.ndarray, member: np.ndarray, cluster=None) -> tuple[float, float]:
+def cluster_precision_recall(labels: np.ndarray, member: np.ndarray, cluster: object = None) -> tuple[float, float]:
     """Precision and recall of `cluster` (default: the one holding most slice members)."""
     labels = np.asarray(labels)
     member = np.asarray(member, dtype=bool)

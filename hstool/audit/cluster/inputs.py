@@ -9,12 +9,13 @@ the result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from hstool.audit.operating_point import OperatingPoint, parse_operating_point
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.arrays import read_embeddings
 from hstool.io.label_coding import binary_labels
 from hstool.io.preds_labels import read_labels, read_predictions
@@ -34,7 +35,7 @@ class ClusterInputs:
     rows: np.ndarray  # each case's row in `matrix`
     matrix: np.ndarray  # the embedding array as read (rows in the ids file's order)
     mode: str  # 'binary' or 'multiclass'
-    threshold: dict | None  # {'rule', 'value'} for binary scores
+    threshold: dict[str, Any] | None  # {'rule', 'value'} for binary scores
     sources: list[Source]
     dropped: dict[str, int]
 
@@ -100,6 +101,6 @@ def _resolve(option: OperatingPoint, scores: np.ndarray, y: np.ndarray, labels_s
     if option.needs_labels and (y.all() or not y.any()):
         which = "positive" if y.all() else "negative"
         raise InputError(
-            f"{labels_src.name}: every analysed label is {which}; --threshold {option.text} needs both classes"
+            f"{labels_src.name}: every analysed label is {which}; {option_ref('threshold')} {option.text} needs both classes"
         )
     return option.resolve(scores, y)

@@ -21,6 +21,7 @@ is. Rows with no more dimensions than 2 x SKETCH_DIM are clustered directly.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -63,15 +64,17 @@ class KMeansSearch:
         convergence.
         """
         if self.sketch is None:
-            return _kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_.astype(np.int64)
+            return np.asarray(_kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_, dtype=np.int64)
         rough = _kmeans(self.sketch, k, seed=seed, n_init=max(self.n_init, SKETCH_RESTARTS))
         start = member_means(self.z, rough.labels_, k)
         if np.isnan(start).any():  # the sketch lost a cluster: cluster the full rows directly
-            return _kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_.astype(np.int64)
-        return _kmeans(self.z, k, init=start.astype(np.float32)).labels_.astype(np.int64)
+            return np.asarray(_kmeans(self.z, k, seed=seed, n_init=self.n_init).labels_, dtype=np.int64)
+        return np.asarray(_kmeans(self.z, k, init=start.astype(np.float32)).labels_, dtype=np.int64)
 
 
-def _kmeans(x: np.ndarray, k: int, *, seed: int | None = None, n_init: int = 1, init: np.ndarray | None = None):
+def _kmeans(
+    x: np.ndarray, k: int, *, seed: int | None = None, n_init: int = 1, init: np.ndarray | None = None
+) -> Any:  # a fitted sklearn KMeans (sklearn is untyped)
     """scikit-learn's Lloyd k-means: best of `n_init` k-means++ starts, or one run from `init`."""
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
@@ -91,7 +94,7 @@ def _kmeans(x: np.ndarray, k: int, *, seed: int | None = None, n_init: int = 1, 
 def nearest(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid of each row (empty clusters, NaN centroids, never win)."""
     c = np.asarray(centroids, dtype=np.float64)
-    empty = np.isnan(c).any(axis=1)
+    empty = np.asarray(np.isnan(c).any(axis=1))
     c = np.where(empty[:, None], 0.0, c)
     c_sq = np.where(empty, np.inf, (c**2).sum(axis=1))
     labels = np.empty(z.shape[0], dtype=np.int64)

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-COVARIANCES = ("diag", "full", "tied", "spherical")
 _REG = 1e-6  # added to every variance, as scikit-learn's reg_covar
 _TOL = 1e-3  # stop when the mean log-likelihood per case changes less than this
 _MAX_ITER = 200
 
 
-def fit_gmm(z: np.ndarray, k: int, seed: int, n_init: int, covariance: str):
+def fit_gmm(z: np.ndarray, k: int, seed: int, n_init: int, covariance: str) -> Any:  # sklearn is untyped
     """scikit-learn GaussianMixture, the best of `n_init` restarts by likelihood."""
     from sklearn.mixture import GaussianMixture
 
@@ -55,18 +55,22 @@ class ErrorMixture:
         precision = 1.0 / self.variances
         quad = (z**2) @ precision.T - 2.0 * z @ (self.means * precision).T + ((self.means**2) * precision).sum(axis=1)
         log_det = np.log(self.variances).sum(axis=1)
-        return np.log(self.weights) - 0.5 * (quad + log_det + z.shape[1] * np.log(2 * np.pi))
+        density: np.ndarray = np.log(self.weights) - 0.5 * (quad + log_det + z.shape[1] * np.log(2 * np.pi))
+        return density
 
     def error_log_likelihood(self, errors: np.ndarray) -> np.ndarray:
         e = np.asarray(errors, dtype=np.float64)[:, None]
-        return self.error_weight * (e * np.log(self.error_rates) + (1 - e) * np.log1p(-self.error_rates))
+        likelihood: np.ndarray = self.error_weight * (
+            e * np.log(self.error_rates) + (1 - e) * np.log1p(-self.error_rates)
+        )
+        return likelihood
 
     def assign(self, z: np.ndarray, errors: np.ndarray | None = None) -> np.ndarray:
         """Most probable component: with the errors for fitted cases, without for held-out ones."""
         log_p = self.embedding_log_density(z)
         if errors is not None:
             log_p = log_p + self.error_log_likelihood(errors)
-        return np.argmax(log_p, axis=1).astype(np.int64)
+        return np.asarray(np.argmax(log_p, axis=1), dtype=np.int64)
 
 
 def fit_error_mixture(
@@ -89,6 +93,7 @@ def fit_error_mixture(
         if abs(mean_ll - previous) < _TOL:
             break
         previous = mean_ll
+    assert model is not None  # _MAX_ITER >= 1
     return model
 
 

@@ -10,13 +10,15 @@ the reported k (never used to form them). Returns plain data: the per-case assig
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from hstool.audit.cluster.inputs import LABEL, ClusterInputs, read_cluster_inputs
-from hstool.audit.cluster.search import Clustering, SearchOptions, search_superclass
+from hstool.audit.cluster.options import ClusterOptions
+from hstool.audit.cluster.search import Clustering, search_superclass
 from hstool.audit.cluster.select import Partition, Selection, select
 from hstool.audit.cluster.stats import (
     ALL,
@@ -28,13 +30,12 @@ from hstool.audit.cluster.stats import (
     prevalence_rows,
     superclass_row,
 )
-from hstool.audit.cluster.views import prevalence_view, summary_lines, summary_view
+from hstool.audit.cluster.views import Outcome, prevalence_view, summary_lines, summary_view
 from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.io.sidecar import build_sidecar
-from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY
 
-ASSIGNMENT_SCHEMA: dict = {
+ASSIGNMENT_SCHEMA: dict[str, Any] = {
     KEY: str,
     LABEL: str,
     "cluster": str,
@@ -47,39 +48,17 @@ ASSIGNMENT_SCHEMA: dict = {
 
 
 @dataclass(frozen=True)
-class ClusterOptions:
-    """Every knob of `hs cluster` (defaults as on the command line)."""
-
-    search: SearchOptions = field(default_factory=SearchOptions)
-    min_size: int = 100
-    select: str = "paper"  # paper | silhouette
-    holdout: float = 0.0  # fraction of each superclass held out of the fit and used for the tests
-    threshold: str = "0.5"
-    positive: str | None = None
-    by: list[str] | None = None  # known-subclass columns that describe clusters; None: all
-    max_levels: int = 20
-    ci: str = "wilson"
-    level: float = 0.95
-    correction: str = "holm"
-    alpha: float = 0.05
-    allow_unmatched: bool = False
-    ids: str | None = None
-    columns: ColumnMap = field(default_factory=ColumnMap)  # which file columns are id, score, label
-    table_format: TableFormat = field(default_factory=TableFormat)
-
-
-@dataclass(frozen=True)
 class ClusterResult:
     assignments: pl.DataFrame
-    summary: pl.DataFrame
+    summary_table: pl.DataFrame  # the --summary file
     summary_view: pl.DataFrame
     prevalence: pl.DataFrame
     prevalence_view: pl.DataFrame
-    meta: dict  # sidecar of the summary; the other artifacts' sidecars differ in `schema`/`rows`
-    lines: list[str]  # plain-words summary for stderr
+    meta: dict[str, Any]  # sidecar of the summary; the other artifacts' sidecars differ in `schema`/`rows`
+    summary: list[str]  # in plain words, for stderr (as every result's `summary`)
     n_flagged: int
 
-    def sidecar(self, schema: str, rows: int) -> dict:
+    def sidecar(self, schema: str, rows: int) -> dict[str, Any]:
         return {**self.meta, "schema": schema, "rows": rows}
 
 
@@ -91,8 +70,8 @@ class _Superclass:
     idx: np.ndarray  # its rows among the analysed cases
     selection: Selection | None  # None: skipped
     reason: str
-    rows: list[dict]  # summary rows: its (all) row, then every cluster at every k
-    prevalence: list[dict]
+    rows: list[dict[str, Any]]  # summary rows: its (all) row, then every cluster at every k
+    prevalence: list[dict[str, Any]]
     chosen: Clustering | None = None  # the clustering at the reported k
 
 
@@ -127,15 +106,15 @@ def run_cluster(emb_path: str, preds_path: str, labels_path: str, options: Clust
     n_flagged = adjust_and_flag([r for r in summary if r["cluster"] != ALL], options.correction, options.alpha)
     summary_df = pl.DataFrame(summary, schema=SUMMARY_SCHEMA, orient="row")
     prevalence_df = pl.DataFrame([row for r in results for row in r.prevalence], schema=PREVALENCE_SCHEMA, orient="row")
-    outcomes = [(r.name, r.selection, r.reason) for r in results]
+    outcomes: list[Outcome] = [(r.name, r.selection, r.reason) for r in results]
     return ClusterResult(
         assignments=_assignments(data, results, fit, options),
-        summary=summary_df,
+        summary_table=summary_df,
         summary_view=summary_view(summary_df),
         prevalence=prevalence_df,
         prevalence_view=prevalence_view(prevalence_df),
         meta=_meta(data, options, summary_df, n_flagged, outcomes),
-        lines=summary_lines(outcomes, summary_df, options),
+        summary=summary_lines(outcomes, summary_df, options.correction, options.alpha),
         n_flagged=n_flagged,
     )
 
@@ -147,7 +126,7 @@ def _superclass(
     idx = np.flatnonzero(data.superclass == name)
     sc_fit, errors = fit[idx], data.errors[idx]
     tested = ~sc_fit if not sc_fit.all() else sc_fit
-    stats = {"level": options.level, "ci": options.ci}
+    stats: dict[str, Any] = {"level": options.level, "ci": options.ci}
     needed = 2 * (options.min_size + 1)
     if len(idx) < needed:
         reason = f"{len(idx)} cases: fewer than {needed}, so no two clusters can have more than --min-size {options.min_size} members"
@@ -185,12 +164,12 @@ def _superclass_order(superclass: np.ndarray) -> list[str]:
 def _fit_mask(data: ClusterInputs, options: ClusterOptions) -> np.ndarray:
     """Which cases form the clusters: all, or a seeded random part of each superclass."""
     fit = np.ones(len(data.superclass), dtype=bool)
-    if options.holdout <= 0:
+    if options.held_out <= 0:
         return fit
     rng = np.random.default_rng([options.search.seed, 1])
     for name in _superclass_order(data.superclass):
         idx = np.flatnonzero(data.superclass == name)
-        held = rng.permutation(idx)[: int(round(options.holdout * len(idx)))]
+        held = rng.permutation(idx)[: int(round(options.held_out * len(idx)))]
         fit[held] = False
     return fit
 
@@ -218,13 +197,13 @@ def _assignments(
     cluster, role = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
     k_of, distance = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
     for r in results:
-        if r.chosen is None:
+        if r.chosen is None or r.selection is None:  # a clustering is chosen only by a selection
             continue
         roles = _roles(r.selection)
         cluster[r.idx] = [cluster_id(r.name, r.chosen.k, j) for j in r.chosen.labels]
         role[r.idx] = [roles.get(j) for j in r.chosen.labels]
         k_of[r.idx], distance[r.idx] = r.chosen.k, r.chosen.distance
-    split = np.where(fit, "fit", "holdout") if options.holdout > 0 else np.full(n, "all")
+    split = np.where(fit, "fit", "holdout") if options.held_out > 0 else np.full(n, "all")
     columns = {
         KEY: data.table[KEY],
         LABEL: data.table[LABEL].cast(pl.String),
@@ -238,12 +217,21 @@ def _assignments(
     return pl.DataFrame(columns, schema=ASSIGNMENT_SCHEMA)
 
 
-def _meta(data: ClusterInputs, options: ClusterOptions, summary: pl.DataFrame, n_flagged: int, outcomes) -> dict:
+def _meta(
+    data: ClusterInputs, options: ClusterOptions, summary: pl.DataFrame, n_flagged: int, outcomes: list[Outcome]
+) -> dict[str, Any]:
     parameters = asdict(options)
     parameters["search"]["ks"] = list(options.search.ks)
     selections = []
     for name, selection, reason in outcomes:
-        entry = {"superclass": name, "k": None, "high": None, "low": None, "pair_distance": None, "reason": reason}
+        entry: dict[str, Any] = {
+            "superclass": name,
+            "k": None,
+            "high": None,
+            "low": None,
+            "pair_distance": None,
+            "reason": reason,
+        }
         if selection is not None and selection.k is not None:
             entry["k"] = selection.k
         if selection is not None and selection.pair is not None:

@@ -16,23 +16,8 @@ import numpy as np
 
 from hstool.audit.cluster.kmeans import KMeansSearch, distance_to, nearest, stream_seed
 from hstool.audit.cluster.mixture import fit_error_mixture, fit_gmm
+from hstool.audit.cluster.options import SearchOptions
 from hstool.audit.cluster.space import clustering_space, member_means
-
-METHODS = ("kmeans", "gmm", "error-gmm")
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    ks: tuple[int, ...] = (2, 3, 4, 5)
-    method: str = "kmeans"
-    normalise: bool = False
-    pca: int | None = None
-    n_init: int = 3
-    covariance: str = "diag"  # gmm only
-    error_weight: float = 1.0  # error-gmm only
-    silhouette: bool = False  # compute the mean silhouette of each clustering
-    silhouette_sample: int = 2000
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,25 +65,36 @@ def search_superclass(
 AssignHeldOut = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rows, components in use) -> labels
 
 
-def _fit(k, seed, z_fit, e_fit, kmeans, options) -> tuple[np.ndarray, AssignHeldOut]:
+def _fit(
+    k: int, seed: int, z_fit: np.ndarray, e_fit: np.ndarray, kmeans: KMeansSearch | None, options: SearchOptions
+) -> tuple[np.ndarray, AssignHeldOut]:
     """Labels of the fitting rows, and how held-out rows are assigned (embedding only)."""
+    if options.method == "gmm":
+        model = fit_gmm(z_fit, k, seed, options.n_init, options.covariance)
+        return model.predict(z_fit).astype(np.int64), lambda rows, used: _best_allowed(model.predict_proba(rows), used)
+    assert kmeans is not None  # built for both k-means-started methods
     if options.method == "kmeans":
         fit_labels = kmeans.fit(k, seed)
         centroids = member_means(z_fit, fit_labels, k)
         return fit_labels, lambda rows, used: nearest(rows, centroids)
-    if options.method == "gmm":
-        model = fit_gmm(z_fit, k, seed, options.n_init, options.covariance)
-        return model.predict(z_fit).astype(np.int64), lambda rows, used: _best_allowed(model.predict_proba(rows), used)
     mixture = fit_error_mixture(z_fit, e_fit, kmeans.fit(k, seed), k, options.error_weight)
     return mixture.assign(z_fit, e_fit), lambda rows, used: _best_allowed(mixture.embedding_log_density(rows), used)
 
 
 def _best_allowed(score: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Most probable component (by probability or log density) among those with fitting rows."""
-    return np.argmax(np.where(allowed[None, :], score, -np.inf), axis=1).astype(np.int64)
+    return np.asarray(np.argmax(np.where(allowed[None, :], score, -np.inf), axis=1), dtype=np.int64)
 
 
-def _ordered(k, z, z_fit, labels, fit, errors, options) -> Clustering:
+def _ordered(
+    k: int,
+    z: np.ndarray,
+    z_fit: np.ndarray,
+    labels: np.ndarray,
+    fit: np.ndarray,
+    errors: np.ndarray,
+    options: SearchOptions,
+) -> Clustering:
     """Renumber clusters by fitting error rate (highest first), then size; drop empty ones."""
     sizes = np.bincount(labels[fit], minlength=k)
     wrong = np.bincount(labels[fit], weights=errors[fit].astype(np.float64), minlength=k)

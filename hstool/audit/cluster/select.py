@@ -22,8 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SELECTION_RULES = ("paper", "silhouette")
-
 
 @dataclass(frozen=True)
 class Partition:
@@ -65,7 +63,7 @@ def candidate_pair(partition: Partition, min_size: int) -> Pair | None:
     sizes = np.asarray(partition.sizes)
     eligible = np.flatnonzero((partition.counted > min_size) & (sizes > 0))
     rates = np.asarray(partition.errors, dtype=np.float64) / np.maximum(sizes, 1)
-    best: tuple | None = None
+    best: tuple[tuple[float, float, int, int], Pair] | None = None
     for a_pos, a in enumerate(eligible):
         for b in eligible[a_pos + 1 :]:
             high, low = (a, b) if rates[a] >= rates[b] else (b, a)
@@ -93,11 +91,13 @@ def select(partitions: list[Partition], min_size: int, rule: str = "paper") -> S
         if not scored:
             return Selection(rule, None, None, candidates, "no clustering has a defined silhouette")
         chosen = max(scored, key=lambda p: (p.silhouette, -p.k))
-        pair = candidates[chosen.k]
+        chosen_pair = candidates[chosen.k]
         reason = (
-            "" if pair is not None else f"at k={chosen.k} (best silhouette): " + _no_pair_reason([chosen], min_size)
+            ""
+            if chosen_pair is not None
+            else f"at k={chosen.k} (best silhouette): " + _no_pair_reason([chosen], min_size)
         )
-        return Selection(rule, chosen.k, pair, candidates, reason)
+        return Selection(rule, chosen.k, chosen_pair, candidates, reason)
     raise ValueError(f"unknown selection rule {rule!r}")
 
 

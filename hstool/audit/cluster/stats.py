@@ -10,18 +10,19 @@ rule never reports them). See docs/cluster.md, "Statistics".
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from hstool.audit.cluster.search import Clustering
-from hstool.audit.cluster.select import Selection
+from hstool.audit.cluster.select import Pair, Selection
 from hstool.audit.groups import Stratifier
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import fisher_p, interval
 
 ALL = "(all)"
 
-SUMMARY_SCHEMA: dict = {
+SUMMARY_SCHEMA: dict[str, Any] = {
     "superclass": str,
     "k": int,
     "cluster": str,
@@ -43,7 +44,7 @@ SUMMARY_SCHEMA: dict = {
     "status": str,
     "reason": str,
 }
-PREVALENCE_SCHEMA: dict = {
+PREVALENCE_SCHEMA: dict[str, Any] = {
     "superclass": str,
     "k": int,
     "cluster": str,
@@ -63,7 +64,7 @@ def cluster_id(superclass: str, k: int, index: int) -> str:
     return f"{superclass}/k{k}/c{index}"
 
 
-def _rate_fields(wrong: int, n: int, level: float, ci: str) -> dict:
+def _rate_fields(wrong: int, n: int, level: float, ci: str) -> dict[str, Any]:
     if n == 0:
         return {"error_rate": None, "error_ci_low": None, "error_ci_high": None}
     low, high = interval(wrong, n, level, ci)
@@ -72,9 +73,14 @@ def _rate_fields(wrong: int, n: int, level: float, ci: str) -> dict:
 
 def superclass_row(
     name: str, errors: np.ndarray, selection: Selection | None, *, status: str, reason: str, level: float, ci: str
-) -> dict:
+) -> dict[str, Any]:
     """The `(all)` row of a superclass: its error rate, and what was reported for it."""
-    row = {"superclass": name, "k": selection.k if selection else None, "cluster": ALL, "n": len(errors)}
+    row: dict[str, Any] = {
+        "superclass": name,
+        "k": selection.k if selection else None,
+        "cluster": ALL,
+        "n": len(errors),
+    }
     row.update({"n_error": int(errors.sum()), **_rate_fields(int(errors.sum()), len(errors), level, ci)})
     if selection is not None and selection.pair is not None:
         row["pair_distance"] = selection.pair.distance
@@ -92,7 +98,7 @@ def cluster_rows(
     min_size: int,
     level: float,
     ci: str,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """One row per cluster of one clustering; counts over the held-out rows when there are any."""
     tested = ~fit if not fit.all() else fit
     labels, wrong_all = clustering.labels[tested], errors[tested]
@@ -140,7 +146,7 @@ def cluster_rows(
     return rows
 
 
-def _marks(j: int, candidate, reported) -> tuple[str, str]:
+def _marks(j: int, candidate: Pair | None, reported: Pair | None) -> tuple[str, str]:
     mark = ""
     if candidate is not None and j in (candidate.high, candidate.low):
         mark = "high" if j == candidate.high else "low"
@@ -150,7 +156,7 @@ def _marks(j: int, candidate, reported) -> tuple[str, str]:
     return mark, role
 
 
-def adjust_and_flag(rows: list[dict], correction: str, alpha: float) -> int:
+def adjust_and_flag(rows: list[dict[str, Any]], correction: str, alpha: float) -> int:
     """Adjust every cluster p-value of the run together; flag clusters significantly worse.
 
     A cluster is flagged when its adjusted p-value is below `alpha` and its error rate is
@@ -175,7 +181,7 @@ def prevalence_rows(
     *,
     level: float,
     ci: str,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """For each cluster and each known-subclass value: how many of its cases have that value.
 
     `rows_mask` selects the superclass's cases that are counted (the held-out ones when some

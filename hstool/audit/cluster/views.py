@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
+from hstool.audit.cluster.select import Selection
 from hstool.audit.cluster.stats import ALL, cluster_id
 from hstool.audit.strata_table import interval_text, p_text
 
@@ -41,7 +44,7 @@ def summary_view(summary: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _pair_text(row: dict) -> str:
+def _pair_text(row: dict[str, Any]) -> str:
     if row["cluster"] == ALL:
         return "" if row["pair_distance"] is None else f"reported k={row['k']}, distance {row['pair_distance']:.3g}"
     if row["role"]:
@@ -54,7 +57,7 @@ def _pair_text(row: dict) -> str:
 def prevalence_view(prevalence: pl.DataFrame) -> pl.DataFrame:
     """The paper's Table 4: each known-subclass value in the high- vs the low-error cluster."""
     pairs = prevalence.filter(pl.col("role") != "")
-    columns: dict[str, list] = {
+    columns: dict[str, list[Any]] = {
         "superclass": [],
         "column": [],
         "value": [],
@@ -76,13 +79,17 @@ def prevalence_view(prevalence: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(columns, schema={c: pl.String for c in columns})
 
 
-def _count_text(row: dict | None) -> str:
+def _count_text(row: dict[str, Any] | None) -> str:
     if row is None or not row["n"]:
         return "-"
     return f"{row['count']}/{row['n']} ({100 * row['prevalence']:.1f}%)"
 
 
-def summary_lines(outcomes, summary: pl.DataFrame, options) -> list[str]:
+# What one superclass came to: its name, what was selected (None: skipped) and why not, in words.
+Outcome = tuple[str, Selection | None, str]
+
+
+def summary_lines(outcomes: list[Outcome], summary: pl.DataFrame, correction: str, alpha: float) -> list[str]:
     """What was found, per superclass, in words (stderr)."""
     by_id = {r["cluster"]: r for r in summary.to_dicts()}
     lines = []
@@ -101,10 +108,10 @@ def summary_lines(outcomes, summary: pl.DataFrame, options) -> list[str]:
     n_flagged = int(summary["flag"].fill_null(False).sum())
     n_tests = int(summary["p"].is_not_null().sum())
     lines.append(
-        f"{n_flagged} of {n_tests} tested cluster(s) significantly worse than the rest of their superclass ({options.correction}, alpha {options.alpha:g})"
+        f"{n_flagged} of {n_tests} tested cluster(s) significantly worse than the rest of their superclass ({correction}, alpha {alpha:g})"
     )
     return lines
 
 
-def _rate(row: dict) -> str:
+def _rate(row: dict[str, Any]) -> str:
     return "-" if row["error_rate"] is None else f"{row['error_rate']:.3f}"

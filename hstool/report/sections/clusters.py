@@ -19,7 +19,7 @@ MAKEUP_VALUES = 3  # values listed per column in the make-up
 
 def members(data: ReportData) -> pl.DataFrame:
     """clusters.csv joined with the cases it shares ids with (score, outcome, labels columns)."""
-    table = data.clusters.table
+    table = data.given_clusters().table
     if data.cases is None:
         return table
     cases = data.cases.table.drop(LABEL, "cluster", "role", strict=False)
@@ -27,7 +27,7 @@ def members(data: ReportData) -> pl.DataFrame:
 
 
 def makeup_columns(data: ReportData) -> list[str]:
-    extra = data.clusters.extra_columns
+    extra = data.given_clusters().extra_columns
     known = data.cases.columns if data.cases else []
     return [c for c in dict.fromkeys(extra + known) if c not in ("cluster", "role", KEY, LABEL)]
 

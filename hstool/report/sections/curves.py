@@ -105,7 +105,8 @@ def build_roc(data: ReportData, options: ReportOptions) -> Section:
     missing = _binary_cases(data, "roc", "ROC curves", "ROC curves")
     if missing:
         return missing
-    scores, y = data.cases.table["score"].to_numpy(), data.cases.table[Y].to_numpy()
+    cases = data.given_cases().table
+    scores, y = cases["score"].to_numpy(), cases[Y].to_numpy()
     overall = roc_points(scores, y)
 
     def panel(stratifier: Stratifier) -> list:
@@ -139,7 +140,8 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
     missing = _binary_cases(data, "calibration", "Calibration", "calibration plots")
     if missing:
         return missing
-    scores, y = data.cases.table["score"].to_numpy(), data.cases.table[Y].to_numpy()
+    cases = data.given_cases().table
+    scores, y = cases["score"].to_numpy(), cases[Y].to_numpy()
     n_bins, level = options.calibration_bins, options.stratify.level
     overall = calibration_bins(scores, y, n_bins, level)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import PurePath
+from typing import Any
 
 from hstool import __version__
 from hstool.report.context import ReportData, ReportOptions
@@ -32,7 +33,7 @@ def build(data: ReportData, options: ReportOptions) -> Section:
     parts.append(_model(data))
     parts.append(el("h3", "Settings"))
     threshold = data.threshold
-    settings = [
+    settings: list[list[Any]] = [
         ["operating threshold", "-" if threshold is None else f"{threshold:.6g}"],
         ["seed (thumbnail sampling)", options.stratify.seed],
         ["thumbnails per gallery / per cluster montage", f"{options.gallery_size} / {options.montage_size}"],

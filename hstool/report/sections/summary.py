@@ -43,12 +43,13 @@ def build(data: ReportData) -> Section:
 
 
 def _overall(data: ReportData) -> str:
-    table = data.strata.table
+    strata = data.given_strata()
+    table = strata.table
     row = table.filter((pl.col("stratifier") == OVERALL) & (pl.col("group") == OVERALL)).to_dicts()
     if not row:
         return unavailable("The stratify output has no overall row.")
     r = row[0]
-    if data.strata.mode == "binary":
+    if strata.mode == "binary":
         metrics = ["auc", "sensitivity", "specificity", "ppv", "npv"]
         head = f"{int(r['n'])} cases, {int(r['n_pos'])} positive; operating threshold {r['threshold']:.4g} (a case is called positive when its score is at or above it)."
     else:
@@ -60,12 +61,11 @@ def _overall(data: ReportData) -> str:
 
 
 def _flags(data: ReportData) -> str:
-    table = data.strata.table
-    meta = data.strata.meta or {}
-    params = meta.get("parameters", {})
-    correction, alpha = params.get("correction"), params.get("alpha")
-    if correction is not None and alpha is not None:
-        lines = flagged_summary(table, correction, float(alpha), params.get("margins"))
+    strata = data.given_strata()
+    table = strata.table
+    if strata.meta:  # report.build checked that the sidecar records both
+        params = strata.meta["parameters"]
+        lines = flagged_summary(table, params["correction"], float(params["alpha"]), params.get("margins"))
     else:  # a stratify output without its sidecar: the settings are unknown here
         lines = flagged_summary(table, "the stratify run's", 0.05)[1:]
         lines.insert(
@@ -94,21 +94,22 @@ def _flags(data: ReportData) -> str:
                 cls="muted",
             )
         )
-    pooled = heterogeneity_lines(meta.get("heterogeneity") or {})
+    pooled = heterogeneity_lines((strata.meta or {}).get("heterogeneity") or {})
     if pooled:
         parts += [el("h3", "Heterogeneity across groups"), el("ul", *[el("li", line) for line in pooled])]
     return el("div", *parts)
 
 
 def _errors(data: ReportData) -> str:
-    counts = dict(data.cases.table[OUTCOME].value_counts().iter_rows())
-    if data.cases.mode == "binary":
+    cases = data.given_cases()
+    counts = dict(cases.table[OUTCOME].value_counts().iter_rows())
+    if cases.mode == "binary":
         text = (
             f"At the operating threshold: {counts.get('FN', 0)} false negatives (missed positives) and "
-            f"{counts.get('FP', 0)} false positives, of {data.cases.table.height} cases."
+            f"{counts.get('FP', 0)} false positives, of {cases.table.height} cases."
         )
     else:
-        text = f"{counts.get('wrong', 0)} of {data.cases.table.height} cases misclassified."
+        text = f"{counts.get('wrong', 0)} of {cases.table.height} cases misclassified."
     return el("div", el("h3", "Errors"), el("p", text, " See the error galleries to look at them."))
 
 

@@ -88,9 +88,10 @@ def test_fail_on_worse_exits_3(run_hs, files):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--k", "1,2"], b"at least 2"),
+        (["--k", "1,2"], b"--k '1,2': every k must be at least 2"),
+        (["--normalize", "--pca", "0"], b"--pca 0: give the number of components"),
         (["--method", "dbscan"], b"--method 'dbscan'"),
-        (["--method", "error-gmm", "--holdout", "0"], b"--holdout above 0"),
+        (["--method", "error-gmm", "--holdout", "0"], b"--holdout 0.0: error-gmm forms clusters from the errors"),
         (["--holdout", "0.95"], b"--holdout 0.95"),
         (["--threshold", "often"], b"--threshold"),
         (["-o", "preds.csv"], b"refusing to write preds.csv"),

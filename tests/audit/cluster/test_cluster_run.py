@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from hstool.audit.cluster.options import ClusterOptions, SearchOptions
 from hstool.audit.cluster.planted import planted_slice, write_planted
-from hstool.audit.cluster.run import ClusterOptions, run_cluster
-from hstool.audit.cluster.search import SearchOptions
+from hstool.audit.cluster.run import run_cluster
 from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, UsageError
@@ -53,12 +53,12 @@ def test_an_obvious_planted_slice_is_found(planted_files):
     # high-error cluster is made of slice members...
     high = (a["role"].to_numpy() == "high_error") & (a["label"].to_numpy() == "1")
     assert (high & member).sum() / high.sum() > 0.9
-    row = result.summary.filter((pl.col("role") == "high_error") & (pl.col("superclass") == "1")).to_dicts()[0]
+    row = result.summary_table.filter((pl.col("role") == "high_error") & (pl.col("superclass") == "1")).to_dicts()[0]
     assert row["flag"] and row["p_adj"] < 1e-6
     # ...though the paper's rule (farthest centroids over k = 2..5) may report a piece of it:
     # splitting both blobs at a larger k moves the extreme pieces' centroids apart. At k = 2,
     # the candidate high-error cluster is the whole slice.
-    k2 = result.summary.filter(
+    k2 = result.summary_table.filter(
         (pl.col("superclass") == "1") & (pl.col("k") == 2) & (pl.col("candidate") == "high")
     ).to_dicts()[0]
     assert k2["n"] == member.sum() and k2["error_rate"] > 0.7
@@ -67,7 +67,7 @@ def test_an_obvious_planted_slice_is_found(planted_files):
     by_role = {r["role"]: r["prevalence"] for r in rare}
     assert by_role["high_error"] > 0.9 and by_role["low_error"] < 0.05
     assert result.n_flagged >= 1
-    assert any("label=1: k=" in line for line in result.lines)
+    assert any("label=1: k=" in line for line in result.summary)
 
 
 def test_the_obvious_slice_is_recovered_whole_at_its_natural_k(planted_files):
@@ -82,7 +82,7 @@ def test_same_seed_same_output_and_row_order_does_not_matter(tmp_path, planted_f
     planted, paths = planted_files
     first = run(paths, search=SearchOptions(seed=3))
     again = run(paths, search=SearchOptions(seed=3))
-    assert first.assignments.equals(again.assignments) and first.summary.equals(again.summary)
+    assert first.assignments.equals(again.assignments) and first.summary_table.equals(again.summary_table)
     # The same cases in another order, in every file.
     order = np.random.default_rng(0).permutation(len(planted.ids))
     shuffled = tmp_path / "shuffled"
@@ -94,7 +94,7 @@ def test_same_seed_same_output_and_row_order_does_not_matter(tmp_path, planted_f
         {"emb": shuffled / "emb.npy", "preds": shuffled / "preds.csv", "labels": shuffled / "labels.csv"},
         search=SearchOptions(seed=3),
     )
-    assert other.assignments.equals(first.assignments) and other.summary.equals(first.summary)
+    assert other.assignments.equals(first.assignments) and other.summary_table.equals(first.summary_table)
 
 
 def test_clusters_csv_round_trips_through_stratify(tmp_path, planted_files):
@@ -110,7 +110,7 @@ def test_clusters_csv_round_trips_through_stratify(tmp_path, planted_files):
     high_id = result.assignments.filter((pl.col("role") == "high_error") & (pl.col("label") == "1"))["cluster"][0]
     high = groups.filter(pl.col("group") == high_id).to_dicts()[0]
     assert high["scope"] == "positives" and high["sensitivity"] < 0.4 and high["flag"]
-    assert high["n"] == result.summary.filter(pl.col("cluster") == high_id)["n"][0]
+    assert high["n"] == result.summary_table.filter(pl.col("cluster") == high_id)["n"][0]
     # A superclass without a reported clustering (empty cluster) is the comparison pool, no row.
     partial = tmp_path / "partial.csv"
     result.assignments.with_columns(
@@ -125,7 +125,7 @@ def test_clusters_csv_round_trips_through_stratify(tmp_path, planted_files):
 def test_small_superclasses_are_explained_not_a_crash(planted_files):
     _, paths = planted_files
     result = run(paths, min_size=400)  # 500 cases per class: no two clusters can exceed 400
-    rows = result.summary.to_dicts()
+    rows = result.summary_table.to_dicts()
     assert [r["status"] for r in rows] == ["skipped", "skipped"]
     assert "fewer than 802" in rows[0]["reason"]
     assert result.assignments["cluster"].null_count() == 1000
@@ -136,10 +136,10 @@ def test_no_qualifying_pair_is_explained(planted_files):
     _, paths = planted_files
     # 500 cases per class in 3 or 4 clusters: never two clusters with more than 240 members.
     result = run(paths, min_size=240, search=SearchOptions(ks=(3, 4)))
-    for row in result.summary.filter(pl.col("cluster") == "(all)").to_dicts():
+    for row in result.summary_table.filter(pl.col("cluster") == "(all)").to_dicts():
         assert row["status"] == "no_pair" and "more than --min-size 240" in row["reason"]
     assert result.assignments["cluster"].null_count() == 1000 and result.prevalence.height == 0
-    assert result.summary.filter(pl.col("cluster") != "(all)")["status"].unique().to_list() == ["too_small"]
+    assert result.summary_table.filter(pl.col("cluster") != "(all)")["status"].unique().to_list() == ["too_small"]
 
 
 def test_held_out_statistics_for_the_error_aware_mixture(planted_files):
@@ -149,7 +149,7 @@ def test_held_out_statistics_for_the_error_aware_mixture(planted_files):
     assert set(a["split"].to_list()) == {"fit", "holdout"}
     per_class = a.group_by("label").agg((pl.col("split") == "holdout").sum().alias("held"))
     held = dict(zip(per_class["label"].to_list(), per_class["held"].to_list()))
-    for row in result.summary.filter((pl.col("cluster") != "(all)") & (pl.col("k") == 2)).to_dicts():
+    for row in result.summary_table.filter((pl.col("cluster") != "(all)") & (pl.col("k") == 2)).to_dicts():
         assert row["n"] + row["rest_n"] == held[row["superclass"]]
 
 
@@ -205,3 +205,18 @@ def test_bad_inputs_name_the_file(tmp_path, planted_files):
     pl.DataFrame({"image_id": planted.ids, "prob": planted.scores}).write_csv(paths["preds"])
     with pytest.raises(InputError, match="no score column 'score'"):
         run(paths, allow_unmatched=True)
+
+
+def test_options_check_themselves_in_library_terms():
+    """A library caller gets the same rules as the command line, named by field."""
+    from hstool.errors import OptionError
+
+    with pytest.raises(OptionError, match=r"^holdout=0: error-gmm forms clusters from the errors"):
+        ClusterOptions(holdout=0, search=SearchOptions(method="error-gmm"))
+    with pytest.raises(OptionError, match=r"^method='dbscan': choose one of kmeans, gmm, error-gmm$"):
+        SearchOptions(method="dbscan")
+    with pytest.raises(OptionError, match=r"^ks='1,2': every k must be at least 2"):
+        SearchOptions(ks=(1, 2))
+    assert ClusterOptions(search=SearchOptions(method="error-gmm")).holdout == 0.5  # its own default
+    assert ClusterOptions().holdout == 0.0
+    assert ClusterOptions(holdout=0.3).holdout == 0.3

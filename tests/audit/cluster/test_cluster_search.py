@@ -10,7 +10,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from hstool.audit.cluster.kmeans import KMeansSearch, nearest
 from hstool.audit.cluster.mixture import fit_error_mixture
-from hstool.audit.cluster.search import SearchOptions, search_superclass
+from hstool.audit.cluster.options import SearchOptions
+from hstool.audit.cluster.search import search_superclass
 from hstool.audit.cluster.space import l2_normalise, member_means, principal_axes
 
 
