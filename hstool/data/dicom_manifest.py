@@ -40,10 +40,9 @@ from hstool.data.dicom_headers import (
 from hstool.data.folder import tree_inside, walk_files
 from hstool.data.manifest import PATH
 from hstool.errors import InputError, UsageError
-from hstool.infer.preds_format import errors_path_for
 from hstool.io.atomic import check_writable, write_text
 from hstool.io.render import emit
-from hstool.io.sidecar import build_sidecar, sidecar_path
+from hstool.io.sidecar import build_sidecar, errors_path_for, sidecar_path
 from hstool.io.tables import KEY
 
 ON_ERROR = ("fail", "skip")

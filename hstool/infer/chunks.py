@@ -168,13 +168,17 @@ class DiskChunks(MemoryChunks):
         elif resume:
             log(f"hs: --resume: no unfinished run in {folder}; starting from the beginning")
         folder.mkdir(parents=True, exist_ok=True)
-        for torn in folder.glob(".*.partial"):  # a chunk being written when the run was killed
-            torn.unlink(missing_ok=True)
+        self.discard_torn()
         if not state.is_file():
             write_text(state, json.dumps({"schema": PARTS_SCHEMA, "identity": identity}, indent=2) + "\n")
 
     def _path(self, index: int) -> Path:
         return self.folder / f"chunk-{index:06d}.npz"
+
+    def discard_torn(self) -> None:
+        """Remove chunks that were being written when the run was killed or interrupted."""
+        for torn in self.folder.glob(".*.partial"):
+            torn.unlink(missing_ok=True)
 
     def has(self, index: int) -> bool:
         """True when the chunk is saved and intact; a damaged one (possible only after a power

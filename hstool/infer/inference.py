@@ -28,7 +28,6 @@ from hstool.infer.preds_format import (
     PREDS_SCHEMA,
     check_outputs,
     errors_frame,
-    errors_path_for,
     preds_frame,
     write_preds_file,
     write_preds_text,
@@ -36,7 +35,7 @@ from hstool.infer.preds_format import (
 from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.arrays import ids_path_for, write_embeddings_streamed
 from hstool.io.atomic import atomic_path, check_writable, refuse_overwriting_inputs
-from hstool.io.sidecar import build_sidecar, sidecar_path, write_sidecar
+from hstool.io.sidecar import build_sidecar, errors_path_for, sidecar_path, write_sidecar
 from hstool.io.table_format import KEY, TableFormat
 from hstool.workers import default_workers
 
@@ -133,8 +132,11 @@ def run_inference(
         _compute(run, todo, resumed, progress or (lambda d, t: None))
         result = _finish(run, resumed)
     except KeyboardInterrupt:
-        if store.folder is None:
+        if not isinstance(store, DiskChunks):
             raise
+        # A Ctrl-C can land between creating a chunk's temporary file and the block that
+        # removes it on failure: no half-written chunk stays beside the finished ones.
+        store.discard_torn()
         # Keeping the finished chunks is what --resume is for; say where they are.
         raise Interrupted(
             f"interrupted; no output was written, the finished chunks are kept in {store.folder}: "

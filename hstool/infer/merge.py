@@ -20,10 +20,10 @@ import numpy as np
 
 from hstool.errors import InputError, UsageError, option_ref
 from hstool.infer.chunks import Shard
-from hstool.infer.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA, errors_path_for
+from hstool.infer.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA
 from hstool.io.arrays import ids_path_for, read_embeddings, write_embeddings_streamed
 from hstool.io.atomic import refuse_overwriting_inputs, write_bytes
-from hstool.io.sidecar import command_line, read_sidecar, sidecar_path, write_sidecar
+from hstool.io.sidecar import command_line, errors_path_for, read_sidecar, sidecar_path, write_sidecar
 from hstool.io.tables import read_table
 
 # Sidecar fields every shard of one run shares, with how to read them.

@@ -103,7 +103,3 @@ def errors_frame(ids: list[str], paths: list[str], reasons: list[str]) -> pl.Dat
         }
     )
 
-
-def errors_path_for(output: str | Path) -> Path:
-    """`preds.csv` -> `preds.csv.errors.csv` (like the `.meta.json` sidecar)."""
-    return Path(f"{output}.errors.csv")

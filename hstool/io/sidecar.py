@@ -23,6 +23,11 @@ def sidecar_path(artifact: str | Path) -> Path:
     return Path(f"{artifact}.meta.json")
 
 
+def errors_path_for(output: str | Path) -> Path:
+    """`preds.csv` -> `preds.csv.errors.csv`: the rows a command skipped (like the sidecar)."""
+    return Path(f"{output}.errors.csv")
+
+
 def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes, read in blocks (model weights can be hundreds of MB)."""
     digest = hashlib.sha256()

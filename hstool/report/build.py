@@ -106,7 +106,7 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
             f"{option_ref('root')} only applies to {option_ref('manifest')} paths; pass {option_ref('manifest')} too"
         )
     if inputs.saliency and not inputs.manifest:
-        raise UsageError(f"saliency overlays go beside the images: pass {option_ref('manifest')} too")
+        raise UsageError("saliency overlays go beside the images: pass the manifest too")
     for name, value in (
         ("--gallery-size", options.gallery_size),
         ("--montage-size", options.montage_size),

@@ -20,13 +20,30 @@ ROOMS: dict[str, set[str]] = {
     "workers": set(),
     "stats": set(),  # pure numerics: numpy and scipy only
     "io": {"errors"},
-    "data": {"errors", "io"},
+    "data": {"errors", "io", "workers"},
     "synth": {"errors", "io", "data"},
     "infer": {"errors", "io", "data", "workers"},
-    "train": {"errors", "io", "data", "stats", "workers"},
+    # ONNX graph surgery for hs import: onnx and onnxruntime, never torch.
+    "importer": {"errors", "io", "data", "infer"},
+    # Occlusion through ONNX Runtime; Grad-CAM only through train's lazily imported gradcam.
+    "saliency": {"errors", "io", "data", "infer", "train"},
+    "train": {"errors", "io", "data", "stats", "workers", "importer"},
     "audit": {"errors", "io", "stats"},
-    "report": {"errors", "io", "stats", "data", "audit", "workers"},
-    "cli": {"errors", "io", "stats", "data", "synth", "infer", "train", "audit", "report", "workers"},
+    "report": {"errors", "io", "stats", "data", "audit", "workers", "saliency"},
+    "cli": {
+        "errors",
+        "io",
+        "stats",
+        "data",
+        "synth",
+        "infer",
+        "importer",
+        "saliency",
+        "train",
+        "audit",
+        "report",
+        "workers",
+    },
     "__main__": {"cli"},
 }
 
@@ -38,9 +55,9 @@ CONFINED: dict[str, set[str]] = {
     "click": {"cli"},
     "torch": {"train"},
     "torchvision": {"train"},
-    "onnx": {"train"},
+    "onnx": {"train", "importer"},
     "onnxscript": {"train"},
-    "onnxruntime": {"infer", "train"},
+    "onnxruntime": {"infer", "train", "importer", "saliency"},
 }
 
 
