@@ -24,6 +24,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("cluster", "cluster"),
     ("report", "report"),
     ("audit", "audit"),
+    ("label-issues", "label_issues"),
     ("agree", "agree"),
     ("calibrate", "calibrate"),
     ("probe", "probe"),
