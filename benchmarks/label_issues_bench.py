@@ -41,10 +41,10 @@ from sklearn.metrics import roc_auc_score
 
 from hstool.audit.label_issues import ADJUSTED_MARGIN, MARGIN
 from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
-from hstool.synth.base import BaseSource
-from hstool.synth.run import run_synth
 from hstool.data.manifest import read_manifest
 from hstool.data.preprocess import Preprocessing, load_batch
+from hstool.synth.base import BaseSource
+from hstool.synth.run import run_synth
 from hstool.synth.spec import SynthSpec
 from hstool.train.config import TrainConfig
 from hstool.train.cross_fit import cross_fit
