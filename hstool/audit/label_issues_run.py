@@ -40,6 +40,7 @@ class LabelIssueOptions:
 @dataclass(frozen=True)
 class LabelIssueResult:
     table: pl.DataFrame  # COLUMNS, most suspect first
+    view: pl.DataFrame  # the same, numbers rounded for a terminal
     meta: dict[str, Any]
     warnings: list[str]
     summary: list[str]
@@ -78,7 +79,8 @@ def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptio
     absent = [name for name, t in zip(cases.class_names, issues.thresholds) if np.isnan(t)]
     if absent:
         summary.append(f"no case is labelled {', '.join(map(repr, absent))}: never suspected as a true class")
-    return LabelIssueResult(table, meta, warnings, summary)
+    view = table.with_columns(pl.col("score", "p_label", "p_suspected").round(3))
+    return LabelIssueResult(table, view, meta, warnings, summary)
 
 
 def _read_cases(preds_path: str, labels_path: str, positive: str | None) -> _Cases:

@@ -17,7 +17,7 @@ Examples:
 
   hs audit --preds preds.csv --labels labels.csv --clusters clusters.csv --manifest manifest.csv --by sex --per-group 10 -o sheet.csv
 
-  hs audit --preds oof/preds_oof.csv --labels manifest.csv --label-issues ranked.csv --manifest manifest.csv -o sheet.csv   # suspected label issues first
+  hs audit --preds oof/preds_oof.csv --labels manifest.csv --allow-unmatched --label-issues ranked.csv --manifest manifest.csv -o sheet.csv
 
   # after filling review_label in sheet.csv:
   hs stratify preds.csv sheet.csv --by review_label --allow-unmatched --threshold 0.5

@@ -18,7 +18,7 @@ Examples:
 
   hs label-issues oof/preds_oof.csv manifest.csv --score adjusted-margin --format table | head -20
 
-  hs audit -p oof/preds_oof.csv -l manifest.csv --label-issues ranked.csv -o sheet.csv   # mark the review sheet
+  hs audit -p oof/preds_oof.csv -l manifest.csv --allow-unmatched --label-issues ranked.csv -o sheet.csv   # mark the review sheet
 
 Output (hs.label-issues/1), most suspect first: rank, image_id, label (given), suspected_label (the class it more likely belongs to), score (label quality: lower = more suspect), issue (true when confident learning flags it: another class's probability reaches that class's threshold, the mean self-confidence), p_label, p_suspected. Labels rows without a prediction are ignored (counted in the sidecar). Details: docs/label_issues.md.
 """
@@ -58,7 +58,7 @@ def command(
         if not quiet:
             for line in result.warnings:
                 say(f"hs: warning: {line}")
-        emit(result.table, fmt=fmt, output=output, meta=result.meta)
+        emit(result.table, fmt=fmt, output=output, meta=result.meta, view=result.view)
         if not quiet:
             for line in result.summary:
                 say(line)

@@ -114,7 +114,7 @@ def cross_fit(
             str(result.model),
             str(folder / HELDOUT),
             Targets(preds=str(folder / HELDOUT_PREDS)),
-            InferenceOptions(device="cpu" if config.device == "cpu" else "auto", root=root, workers=0),
+            InferenceOptions(device="cpu" if config.device == "cpu" else "auto", root=root, workers=config.workers),
         )
         models.append(str(result.model))
         sizes.append(int((fold_of == i).sum()))
