@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from hstool.audit.label_issues import ADJUSTED_MARGIN, MARGIN
+from hstool.audit.label_issues import MARGIN, SCORES, rank_label_issues
 from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
 from hstool.data.manifest import read_manifest
 from hstool.data.preprocess import Preprocessing, load_batch
@@ -80,33 +80,38 @@ def precision_at(order: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(truth[order[:k]].sum()) / k
 
 
+VARIANTS = [(score, first) for first in (False, True) for score in SCORES]
+
+
+def variant_name(score: str, issues_first: bool) -> str:
+    return f"hs {score}{' +first' if issues_first else ''}"
+
+
 def evaluate(preds: Path, manifest: Path) -> dict[str, float]:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     table = pl.read_csv(manifest, schema_overrides={"image_id": pl.String, "label": pl.String})
     truth_of = dict(zip(table["image_id"], table["label_noisy"] == "yes"))
-    out: dict[str, float] = {}
-    ranked = {}
-    for method in (MARGIN, ADJUSTED_MARGIN):
-        result = run_label_issues(str(preds), str(manifest), LabelIssueOptions(score=method))
-        ranked[method] = result.table
-    base = ranked[MARGIN]
-    ids = base["image_id"].to_list()
+    # The command's own path once (file reading, joins), then every variant on the same arrays.
+    command = run_label_issues(str(preds), str(manifest), LabelIssueOptions()).table
+    ids = sorted(command["image_id"].to_list())
+    probs, given = _arrays(preds, manifest, ids)
     truth = np.array([truth_of[i] for i in ids])
     k = int(truth.sum())
-    out["k"] = k
-    out["n"] = len(ids)
-    for method, table in ranked.items():
-        t = np.array([truth_of[i] for i in table["image_id"]])
-        out[f"hs {method} P@k"] = precision_at(np.arange(len(t)), t, k)
-        out[f"hs {method} AUROC"] = float(roc_auc_score(t, -table["score"].to_numpy()))
-    flagged = base["issue"].to_numpy()
+    out: dict[str, float] = {"k": k, "n": len(ids)}
+    for score, first in VARIANTS:
+        result = rank_label_issues(probs, given, score, issues_first=first)
+        if (score, first) == (MARGIN, False):
+            assert [ids[i] for i in result.order] == command["image_id"].to_list()
+            flagged = result.issue
+        position = np.empty(len(ids))
+        position[result.order] = np.arange(len(ids))
+        out[f"{variant_name(score, first)} P@k"] = precision_at(result.order, truth, k)
+        out[f"{variant_name(score, first)} AUROC"] = float(roc_auc_score(truth, -position))
     out["hs issue n"] = int(flagged.sum())
     out["hs issue precision"] = float(truth[flagged].mean()) if flagged.any() else float("nan")
     out["hs issue recall"] = float(truth[flagged].sum() / k)
-    # The same probabilities as arrays, in the order of `ids`, for the loss and cleanlab.
-    probs, given = _arrays(preds, manifest, ids)
     p_given = probs[np.arange(len(given)), given]
     loss = -np.log(np.clip(p_given, 1e-12, 1.0))
     order = np.argsort(-loss, kind="stable")
@@ -220,27 +225,22 @@ def report(results: dict[tuple[str, str], list[dict[str, float]]], args: argpars
         return f"{statistics.mean(values):.3f} ± {sd:.3f}"
 
     model = f"small CNN, {args.epochs} epochs" if args.model == "cnn" else "pixel logistic regression"
-    print(f"\nMean ± sd over {args.seeds} seeds; {args.folds}-fold cross-fit, {model}.\n")
-    print(
-        "| data | noise | n | k | hs margin P@k | hs adjusted P@k | cleanlab P@k | loss P@k | hs margin AUROC | hs adjusted AUROC | cleanlab AUROC | loss AUROC |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (name, setting), rows in results.items():
-        keys = ["hs margin P@k", "hs adjusted-margin P@k", "cleanlab P@k", "loss P@k"]
-        keys += ["hs margin AUROC", "hs adjusted-margin AUROC", "cleanlab AUROC", "loss AUROC"]
-        print(
-            f"| {name} | {setting} | {int(rows[0]['n'])} | {statistics.mean(r['k'] for r in rows):.0f} | "
-            + " | ".join(cell(rows, k) for k in keys)
-            + " |"
-        )
+    print(f"\nMean ± sd over {args.seeds} seeds; {args.folds}-fold cross-fit, {model}.")
+    methods = [variant_name(s, f) for s, f in VARIANTS] + ["loss", "cleanlab"]
+    for metric in ("P@k", "AUROC"):
+        print(f"\n{metric}:\n")
+        print("| data | noise | n | k | " + " | ".join(methods) + " |")
+        print("| --- " * (4 + len(methods)) + "|")
+        for (name, setting), rows in results.items():
+            k = statistics.mean(r["k"] for r in rows)
+            cells = " | ".join(cell(rows, f"{m} {metric}") for m in methods)
+            print(f"| {name} | {setting} | {int(rows[0]['n'])} | {k:.0f} | {cells} |")
     print("\nFlagged sets (size, precision, recall):\n")
-    print(
-        "| data | noise | hs issue n | hs precision | hs recall | cleanlab n | cleanlab precision | cleanlab recall | cross-fit s |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    keys = ["hs issue n", "hs issue precision", "hs issue recall"]
+    keys += ["cleanlab issue n", "cleanlab issue precision", "cleanlab issue recall", "cross-fit seconds"]
+    print("| data | noise | " + " | ".join(keys) + " |")
+    print("| --- " * (2 + len(keys)) + "|")
     for (name, setting), rows in results.items():
-        keys = ["hs issue n", "hs issue precision", "hs issue recall"]
-        keys += ["cleanlab issue n", "cleanlab issue precision", "cleanlab issue recall", "cross-fit seconds"]
         print(f"| {name} | {setting} | " + " | ".join(cell(rows, k) for k in keys) + " |")
 
 

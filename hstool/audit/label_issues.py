@@ -20,6 +20,10 @@ The ranking orders every case by a label-quality score, lowest (most suspect) fi
 - `adjusted-margin`: the normalised margin after dividing each class's probability by its
   threshold (and renormalising), so that a class the model is less sure of overall (a rare or
   hard class) is not over-flagged.
+- `adjusted-self-confidence`: p_given after the same adjustment.
+
+With `issues_first`, the confident label issues come first (each part ordered by the score),
+as confident learning prunes them: the score then only orders within the two parts.
 
 The probabilities must be out of sample (`hs train --cross-fit K`): a model scoring the images
 it was trained on has memorised their labels, wrong ones included, and ranks them poorly.
@@ -39,7 +43,8 @@ from hstool.errors import InputError
 MARGIN = "margin"
 SELF_CONFIDENCE = "self-confidence"
 ADJUSTED_MARGIN = "adjusted-margin"
-SCORES = (MARGIN, SELF_CONFIDENCE, ADJUSTED_MARGIN)
+ADJUSTED_SELF_CONFIDENCE = "adjusted-self-confidence"
+SCORES = (MARGIN, SELF_CONFIDENCE, ADJUSTED_MARGIN, ADJUSTED_SELF_CONFIDENCE)
 NO_CLASS = -1  # a case no class is confident about: outside the confident joint
 
 Floats = NDArray[np.float64]
@@ -120,15 +125,17 @@ def label_scores(probs: Floats, given: Ints, method: str, thresholds: Floats) ->
         MARGIN: lambda: _margin(probs, given),
         SELF_CONFIDENCE: lambda: probs[np.arange(len(given)), given],
         ADJUSTED_MARGIN: lambda: _margin(_adjusted(probs, thresholds), given),
+        ADJUSTED_SELF_CONFIDENCE: lambda: _adjusted(probs, thresholds)[np.arange(len(given)), given],
     }
     return scorers[method]()
 
 
-def rank_label_issues(probs: Floats, given: Ints, method: str = MARGIN) -> LabelIssues:
+def rank_label_issues(probs: Floats, given: Ints, method: str = MARGIN, *, issues_first: bool = False) -> LabelIssues:
     """Rank n cases by how likely their given label is wrong.
 
     `probs`: (n, K) out-of-sample class probabilities, rows summing to 1; `given`: the given
-    label of each case as a class index in [0, K). At least two classes must occur in `given`
+    label of each case as a class index in [0, K); `method` one of SCORES; `issues_first`: the
+    confident label issues before the rest. At least two classes must occur in `given`
     (raises InputError otherwise: the thresholds of the other classes would be undefined).
     """
     k = probs.shape[1]
@@ -146,7 +153,8 @@ def rank_label_issues(probs: Floats, given: Ints, method: str = MARGIN) -> Label
     others[np.arange(len(given)), given] = -np.inf
     suspected = np.where(issue, confident, np.argmax(others, axis=1)).astype(np.int64)
     score = label_scores(probs, given, method, thresholds)
-    order = np.argsort(score, kind="stable").astype(np.int64)
+    # lexsort: the last key is the primary one; it is stable, so ties keep the input order.
+    order = np.lexsort((score, ~issue) if issues_first else (score,)).astype(np.int64)
     return LabelIssues(
         score=score,
         order=order,

@@ -34,6 +34,7 @@ _LINE, _POSITIVE = "__line", "__positive"
 @dataclass(frozen=True)
 class LabelIssueOptions:
     score: str = MARGIN  # one of label_issues.SCORES
+    issues_first: bool = False  # the confident label issues before the rest
     positive: str | None = None  # binary labels that are not 0/1: the positive class
 
 
@@ -67,13 +68,13 @@ def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptio
             f"{cases.sources[1].name}: every ranked case has the label {cases.labels[0]!r}; confident learning needs "
             "cases of at least two classes (its per-class thresholds compare them)"
         )
-    issues = rank_label_issues(cases.probs, cases.given, options.score)
+    issues = rank_label_issues(cases.probs, cases.given, options.score, issues_first=options.issues_first)
     warnings = _sample_warnings(preds_path)
     table = _table(cases, issues)
     meta = _meta(cases, issues, options, table, warnings)
     n_issue = int(issues.issue.sum())
     summary = [
-        f"{len(cases.ids)} cases ranked by {options.score}; {n_issue} confident label issue(s) "
+        f"{len(cases.ids)} cases ranked by {options.score}{' (confident issues first)' if options.issues_first else ''}; {n_issue} confident label issue(s) "
         f"(off the confident joint's diagonal), {issues.estimated_issues} estimated from the calibrated joint"
     ]
     absent = [name for name, t in zip(cases.class_names, issues.thresholds) if np.isnan(t)]
@@ -214,7 +215,7 @@ def _meta(
 ) -> dict[str, Any]:
     return build_sidecar(
         schema=SCHEMA_NAME,
-        parameters={"score": options.score, "positive": options.positive},
+        parameters={"score": options.score, "issues_first": options.issues_first, "positive": options.positive},
         inputs=[s.provenance() for s in cases.sources],
         rows=table.height,
         extra={

@@ -35,12 +35,19 @@ def command(
         str, typer.Argument(metavar="LABELS", help="The given labels: image_id,label (a labels file or the manifest).")
     ],
     score: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--score",
-            help="Ranking score: margin (p_label - max other p), self-confidence (p_label) or adjusted-margin (margin after dividing each class's p by its threshold).",
+            help="Ranking score: margin (p_label - max other p), self-confidence (p_label), adjusted-margin or adjusted-self-confidence (the same after dividing each class's p by its threshold and renormalising). Default: margin.",
         ),
-    ] = "margin",
+    ] = None,
+    issues_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--issues-first/--by-score",
+            help="Put the confident label issues first (each part ordered by --score), or rank by the score alone. Default: by score.",
+        ),
+    ] = None,
     positive: Positive = None,
     output: Output = None,
     fmt: Format = None,
@@ -49,12 +56,20 @@ def command(
 ) -> None:
     """Rank cases by how likely their label is wrong (confident learning on out-of-fold probabilities)."""
     with handled(verbose):
+        from dataclasses import replace
+
         from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
 
         refuse_overwriting_inputs([output], [preds, labels])
-        result = run_label_issues(preds, labels, LabelIssueOptions(score=score, positive=positive))
+        # Unset options keep LabelIssueOptions' defaults (their one home).
+        options = LabelIssueOptions(positive=positive)
+        if score is not None:
+            options = replace(options, score=score)
+        if issues_first is not None:
+            options = replace(options, issues_first=issues_first)
+        result = run_label_issues(preds, labels, options)
         if not quiet:
             for line in result.warnings:
                 say(f"hs: warning: {line}")

@@ -14,6 +14,7 @@ from sklearn.model_selection import cross_val_predict
 
 from hstool.audit.label_issues import (
     ADJUSTED_MARGIN,
+    ADJUSTED_SELF_CONFIDENCE,
     MARGIN,
     NO_CLASS,
     SCORES,
@@ -47,13 +48,18 @@ def test_hand_worked_thresholds_joint_and_issues():
     # Margins: 0.7, -0.5, 0.1, 0.5, 0.5 -> order 1, 2, 3, 4, 0 (ties in input order).
     np.testing.assert_allclose(result.score, [0.7, -0.5, 0.1, 0.5, 0.5])
     np.testing.assert_array_equal(result.order, [1, 2, 3, 4, 0])
+    # Issues first: case 1 is the only issue and already first; with self-confidence too.
+    np.testing.assert_array_equal(rank_label_issues(PROBS, GIVEN, issues_first=True).order, [1, 2, 3, 4, 0])
     # Calibrated joint: row 0 (2 cases) split 1:1, rows 1 and 2 on the diagonal; total 5.
     np.testing.assert_allclose(result.joint, np.array([[1, 1, 0], [0, 2, 0], [0, 0, 1]]) / 5)
     assert result.estimated_issues == 1
 
 
-def test_self_confidence_and_adjusted_margin_by_hand():
+def test_self_confidence_and_adjusted_scores_by_hand():
     np.testing.assert_allclose(rank_label_issues(PROBS, GIVEN, SELF_CONFIDENCE).score, [0.8, 0.2, 0.5, 0.7, 0.7])
+    # Case 0: (0.8/0.5, 0.1/0.6, 0.1/0.7) normalised, the given class's share.
+    q0 = np.array([0.8 / 0.5, 0.1 / 0.6, 0.1 / 0.7])
+    assert rank_label_issues(PROBS, GIVEN, ADJUSTED_SELF_CONFIDENCE).score[0] == pytest.approx(q0[0] / q0.sum())
     # Case 2 divided by the thresholds: (0.2, 0.8333, 0.5714) / 1.6048 -> margin (0.8333 - 0.5714) / 1.6048.
     adjusted = rank_label_issues(PROBS, GIVEN, ADJUSTED_MARGIN).score
     q = np.array([0.1 / 0.5, 0.5 / 0.6, 0.4 / 0.7])
@@ -118,6 +124,11 @@ def test_row_order_and_class_names_do_not_matter(case, method, rnd):
     t = np.where(np.isnan(base.thresholds), np.inf, base.thresholds)
     assert base.confident_joint.sum() == int((probs >= t).any(axis=1).sum())
     assert base.joint.sum() == pytest.approx(1.0)
+    first = rank_label_issues(probs, given_, method, issues_first=True)
+    flagged = first.issue[first.order]
+    assert (np.diff(flagged.astype(int)) <= 0).all()  # every issue before every other case
+    for part in (first.order[flagged], first.order[~flagged]):
+        assert (np.diff(first.score[part]) >= 0).all()
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])

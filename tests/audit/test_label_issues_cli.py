@@ -134,4 +134,16 @@ def test_a_model_trained_on_another_manifest_gives_no_warning(run_hs, files):
 def test_unknown_score_is_a_usage_error(run_hs, files):
     res = run_hs("label-issues", "preds_multiclass.csv", "labels_multiclass.csv", "--score", "loss")
     assert res.returncode == 2
-    assert "score 'loss': choose one of margin, self-confidence, adjusted-margin" in res.stderr.decode()
+    assert "score 'loss': choose one of margin, self-confidence, adjusted-margin, adjusted-self-confidence" in (
+        res.stderr.decode()
+    )
+
+
+def test_issues_first_puts_the_flagged_cases_on_top(run_hs, files):
+    res = run_hs(
+        "label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--issues-first", "--format", "csv"
+    )
+    assert res.returncode == 0, res.stderr
+    table = _ranked(res)
+    assert table["issue"].to_list()[:2] == [True, True] and not table["issue"][2:].any()
+    assert "(confident issues first)" in res.stderr.decode()
