@@ -15,12 +15,12 @@ Dataset Labels", JAIR 70, 2021), implemented from the paper:
 
 The ranking orders every case by a label-quality score, lowest (most suspect) first:
 
-- `margin` (default): the normalised margin p_given - max_{j != given} p_j, in [-1, 1].
+- `margin`: the normalised margin p_given - max_{j != given} p_j, in [-1, 1].
 - `self-confidence`: p_given.
 - `adjusted-margin`: the normalised margin after dividing each class's probability by its
   threshold (and renormalising), so that a class the model is less sure of overall (a rare or
   hard class) is not over-flagged.
-- `adjusted-self-confidence`: p_given after the same adjustment.
+- `adjusted-self-confidence` (the default): p_given after the same adjustment.
 
 With `issues_first`, the confident label issues come first (each part ordered by the score),
 as confident learning prunes them: the score then only orders within the two parts.
@@ -45,6 +45,8 @@ SELF_CONFIDENCE = "self-confidence"
 ADJUSTED_MARGIN = "adjusted-margin"
 ADJUSTED_SELF_CONFIDENCE = "adjusted-self-confidence"
 SCORES = (MARGIN, SELF_CONFIDENCE, ADJUSTED_MARGIN, ADJUSTED_SELF_CONFIDENCE)
+# The best of the four on planted noise (benchmarks/label_issues_bench.py, docs/benchmarks.md).
+DEFAULT_SCORE = ADJUSTED_SELF_CONFIDENCE
 NO_CLASS = -1  # a case no class is confident about: outside the confident joint
 
 Floats = NDArray[np.float64]
@@ -130,7 +132,9 @@ def label_scores(probs: Floats, given: Ints, method: str, thresholds: Floats) ->
     return scorers[method]()
 
 
-def rank_label_issues(probs: Floats, given: Ints, method: str = MARGIN, *, issues_first: bool = False) -> LabelIssues:
+def rank_label_issues(
+    probs: Floats, given: Ints, method: str = DEFAULT_SCORE, *, issues_first: bool = False
+) -> LabelIssues:
     """Rank n cases by how likely their given label is wrong.
 
     `probs`: (n, K) out-of-sample class probabilities, rows summing to 1; `given`: the given

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from hstool.audit.label_issues import MARGIN, SCORES, LabelIssues, rank_label_issues
+from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, LabelIssues, rank_label_issues
 from hstool.errors import InputError, UsageError
 from hstool.io.columns import binary_labels, probabilities
 from hstool.io.sidecar import build_sidecar, read_sidecar
@@ -33,7 +33,7 @@ _LINE, _POSITIVE = "__line", "__positive"
 
 @dataclass(frozen=True)
 class LabelIssueOptions:
-    score: str = MARGIN  # one of label_issues.SCORES
+    score: str = DEFAULT_SCORE  # one of label_issues.SCORES
     issues_first: bool = False  # the confident label issues before the rest
     positive: str | None = None  # binary labels that are not 0/1: the positive class
 

@@ -16,7 +16,7 @@ Examples:
 
   hs label-issues oof/preds_oof.csv manifest.csv -o ranked.csv
 
-  hs label-issues oof/preds_oof.csv manifest.csv --score adjusted-margin --format table | head -20
+  hs label-issues oof/preds_oof.csv manifest.csv --score margin --issues-first --format table | head -20
 
   hs audit -p oof/preds_oof.csv -l manifest.csv --allow-unmatched --label-issues ranked.csv -o sheet.csv   # mark the review sheet
 
@@ -38,7 +38,7 @@ def command(
         str | None,
         typer.Option(
             "--score",
-            help="Ranking score: margin (p_label - max other p), self-confidence (p_label), adjusted-margin or adjusted-self-confidence (the same after dividing each class's p by its threshold and renormalising). Default: margin.",
+            help="Ranking score: margin (p_label - max other p), self-confidence (p_label), adjusted-margin or adjusted-self-confidence (the same after dividing each class's p by its threshold and renormalising). Default: adjusted-self-confidence.",
         ),
     ] = None,
     issues_first: Annotated[

@@ -38,7 +38,7 @@ GIVEN = np.array([0, 0, 1, 1, 2])
 
 
 def test_hand_worked_thresholds_joint_and_issues():
-    result = rank_label_issues(PROBS, GIVEN)
+    result = rank_label_issues(PROBS, GIVEN, MARGIN)
     # t_0 = mean(0.8, 0.2) = 0.5; t_1 = mean(0.5, 0.7) = 0.6; t_2 = 0.7.
     np.testing.assert_allclose(result.thresholds, [0.5, 0.6, 0.7])
     # Case 0 -> C[0,0]; case 1: p0 0.2 < 0.5, p1 0.7 >= 0.6 -> C[0,1]; case 2: none; case 3 -> C[1,1]; case 4 -> C[2,2].
@@ -49,7 +49,7 @@ def test_hand_worked_thresholds_joint_and_issues():
     np.testing.assert_allclose(result.score, [0.7, -0.5, 0.1, 0.5, 0.5])
     np.testing.assert_array_equal(result.order, [1, 2, 3, 4, 0])
     # Issues first: case 1 is the only issue and already first; with self-confidence too.
-    np.testing.assert_array_equal(rank_label_issues(PROBS, GIVEN, issues_first=True).order, [1, 2, 3, 4, 0])
+    np.testing.assert_array_equal(rank_label_issues(PROBS, GIVEN, MARGIN, issues_first=True).order, [1, 2, 3, 4, 0])
     # Calibrated joint: row 0 (2 cases) split 1:1, rows 1 and 2 on the diagonal; total 5.
     np.testing.assert_allclose(result.joint, np.array([[1, 1, 0], [0, 2, 0], [0, 0, 1]]) / 5)
     assert result.estimated_issues == 1
@@ -67,7 +67,7 @@ def test_self_confidence_and_adjusted_scores_by_hand():
 
 
 def test_a_case_no_class_is_confident_about_is_outside_the_joint():
-    result = rank_label_issues(PROBS, GIVEN)
+    result = rank_label_issues(PROBS, GIVEN, MARGIN)
     assert result.confident_joint.sum() == 4  # case 2 is not counted
     assert not result.issue[2]
 
@@ -131,8 +131,9 @@ def test_row_order_and_class_names_do_not_matter(case, method, rnd):
         assert (np.diff(first.score[part]) >= 0).all()
 
 
+@pytest.mark.parametrize("method", [MARGIN, ADJUSTED_SELF_CONFIDENCE])
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_planted_flips_rank_above_chance(n_classes):
+def test_planted_flips_rank_above_chance(n_classes, method):
     """Out-of-fold probabilities of a logistic regression (scikit-learn) on separable data
     with 10% of the labels flipped: the flips come first far more often than chance."""
     x, y = make_classification(
@@ -145,7 +146,7 @@ def test_planted_flips_rank_above_chance(n_classes):
     probs = cross_val_predict(LogisticRegression(max_iter=1000), x, noisy, cv=5, method="predict_proba")
     truth = np.zeros(len(y), bool)
     truth[flipped] = True
-    result = rank_label_issues(probs, noisy, MARGIN)
+    result = rank_label_issues(probs, noisy, method)
     precision_at_k = truth[result.order[:40]].mean()
     assert precision_at_k > 0.5  # chance: 0.1
     assert roc_auc_score(truth, -result.score) > 0.85

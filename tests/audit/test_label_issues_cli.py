@@ -28,7 +28,9 @@ def _ranked(res) -> pl.DataFrame:
 
 
 def test_multiclass_ranking_matches_the_margin_computed_here(run_hs, files):
-    res = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--format", "csv")
+    res = run_hs(
+        "label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--score", "margin", "--format", "csv"
+    )
     assert res.returncode == 0, res.stderr
     table = _ranked(res)
     assert table.columns == COLUMNS
@@ -51,11 +53,29 @@ def test_multiclass_ranking_matches_the_margin_computed_here(run_hs, files):
     assert "sidecar" not in res.stderr.decode()  # out of sample: no warning
 
 
+def test_the_default_score_is_the_threshold_adjusted_self_confidence(run_hs, files):
+    res = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    table = _ranked(res)
+    preds = pl.read_csv(FIXTURES / "preds_multiclass.csv").sort("image_id")
+    given = dict(zip(*pl.read_csv(FIXTURES / "labels_multiclass.csv").select("image_id", "label")))
+    probs = preds.select("p_cat", "p_dog", "p_fox").to_numpy()
+    index = np.array([["cat", "dog", "fox"].index(given[i]) for i in preds["image_id"]])
+    thresholds = np.array([probs[index == j, j].mean() for j in range(3)])
+    q = probs / thresholds
+    q /= q.sum(axis=1, keepdims=True)
+    score = q[np.arange(len(index)), index]
+    expected = [preds["image_id"][int(i)] for i in np.argsort(score, kind="stable")]
+    assert table["image_id"].to_list() == expected
+    np.testing.assert_allclose(table["score"].to_numpy(), np.sort(score))
+    assert "ranked by adjusted-self-confidence" in res.stderr.decode()
+
+
 def test_binary_labels_keep_their_spelling(run_hs, files):
     res = run_hs("label-issues", "preds_binary.csv", "labels_binary.csv", "--positive", "pneumonia", "-o", "ranked.csv")
     assert res.returncode == 0, res.stderr
     table = pl.read_csv(files / "ranked.csv")
-    # margins 2 p_given - 1: b2 (pneumonia, .2) -0.6 and b5 (normal, .7) -0.4 come first.
+    # b2 (pneumonia, p .2) and b5 (normal, p .7) have the lowest p_label, adjusted or not.
     assert table["image_id"].to_list()[:2] == ["b2", "b5"]
     assert table["suspected_label"].to_list()[:2] == ["normal", "pneumonia"]
     meta = json.loads((files / "ranked.csv.meta.json").read_text())
@@ -141,7 +161,14 @@ def test_unknown_score_is_a_usage_error(run_hs, files):
 
 def test_issues_first_puts_the_flagged_cases_on_top(run_hs, files):
     res = run_hs(
-        "label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--issues-first", "--format", "csv"
+        "label-issues",
+        "out_of_sample_preds.csv",
+        "labels_multiclass.csv",
+        "--issues-first",
+        "--score",
+        "margin",
+        "-f",
+        "csv",
     )
     assert res.returncode == 0, res.stderr
     table = _ranked(res)
