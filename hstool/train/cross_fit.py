@@ -10,7 +10,8 @@ together give every training image a probability from a model that never saw it:
 
     OUT/preds_oof.csv (+ .meta.json)   preds.csv format, manifest order (hs.preds/1, out_of_sample: true)
     OUT/fold_<i>/                       an hs train output folder (model.onnx, train_log.csv, ...)
-    OUT/fold_<i>/manifest.csv           the run's manifest: split = train (other folds) or test (fold i)
+    OUT/fold_<i>/manifest.csv           the run's manifest: split = train (other folds) or test (fold i);
+                                        paths relative to the manifest's root (its folder or --root)
     OUT/fold_<i>/heldout.csv            fold i's images; heldout_preds.csv their predictions
 
 These are what confident learning needs (`hs label-issues`, docs/label_issues.md). Label noise
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hstool.data.manifest import LABEL, PATH, SPLIT, Manifest, read_manifest
+from hstool.data.manifest import LABEL, SPLIT, Manifest, read_manifest
 from hstool.errors import InputError, OutputError, UsageError
 from hstool.infer.inference import InferenceOptions, Targets, run_inference
 from hstool.infer.preds_format import PREDS_SCHEMA
@@ -87,7 +88,9 @@ def cross_fit(
     _check_classes(manifest, labels, folds)
     out = _check_out_dir(config, folds)
     fold_of = assign_folds(labels, folds, config.seed)
-    table = manifest.table[rows].with_columns(pl.Series(PATH, [str(manifest.paths[i]) for i in rows], dtype=pl.String))
+    # Paths as the manifest writes them, relative to its root: each fold's run reads its
+    # manifest with that root (pass `--root` the same way to reuse a fold manifest).
+    table = manifest.table[rows]
     root = str(manifest.root)
     models, sizes = [], []
     for i in range(folds):
