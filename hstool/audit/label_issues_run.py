@@ -24,7 +24,6 @@ from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_tabl
 SCHEMA_NAME = "hs.label-issues/1"
 LABEL = "label"
 PROB_PREFIX = "p_"
-COLUMNS = ("rank", KEY, LABEL, "suspected_label", "score", "issue", "p_label", "p_suspected")
 ROW_SUM_TOLERANCE = 1e-3  # float32 probabilities written as text sum to 1 within this
 _SHOWN = 3
 # Internal columns; the double underscore keeps them apart from labels columns.
@@ -40,7 +39,7 @@ class LabelIssueOptions:
 
 @dataclass(frozen=True)
 class LabelIssueResult:
-    table: pl.DataFrame  # COLUMNS, most suspect first
+    table: pl.DataFrame  # rank, image_id, label, suspected_label, score, issue, p_label, p_suspected
     view: pl.DataFrame  # the same, numbers rounded for a terminal
     meta: dict[str, Any]
     warnings: list[str]

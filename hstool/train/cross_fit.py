@@ -111,15 +111,14 @@ def cross_fit(
             progress=progress,
             report=report,
         )
-        if result.model is None:  # export=False: nothing to predict with
-            raise UsageError("cross-fitting needs each fold's exported model; leave the export on")
+        model = str(result.model)  # export is on (_check_options)
         run_inference(
-            str(result.model),
+            model,
             str(folder / HELDOUT),
             Targets(preds=str(folder / HELDOUT_PREDS)),
             InferenceOptions(device="cpu" if config.device == "cpu" else "auto", root=root, workers=config.workers),
         )
-        models.append(str(result.model))
+        models.append(model)
         sizes.append(int((fold_of == i).sum()))
     preds = _combine(out, manifest, rows, folds, models, sizes, config)
     say(f"out-of-fold predictions: {preds} ({len(rows)} images, {folds} folds)")
