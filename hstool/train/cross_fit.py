@@ -22,6 +22,7 @@ to be found must be in the manifest's labels (`hs synth --noisy`), so `--subsamp
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,9 @@ def _check_options(config: TrainConfig, folds: int) -> None:
         raise UsageError("cross-fitting needs each fold's exported model; leave the export on")
     if config.manifest == "-":
         raise UsageError("--cross-fit reads the manifest once per fold: give a file, not '-'")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Every process would write the same fold files and predictions.
+        raise UsageError("--cross-fit runs in one process: start it without torchrun")
 
 
 def _training_rows(manifest: Manifest) -> np.ndarray:

@@ -81,3 +81,10 @@ def test_refusals_come_before_any_training(run_hs, tmp_path, extra, code, messag
     assert res.returncode == code, err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "oof" / "fold_0").exists()
+
+
+def test_torchrun_is_refused(run_hs, tmp_path, monkeypatch):
+    manifest = separable_set(tmp_path / "data", n_per_class=12)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    res = run_hs("train", str(manifest), "-o", str(tmp_path / "oof"), "--cross-fit", "2", *QUICK)
+    assert res.returncode == 2 and "--cross-fit runs in one process" in res.stderr.decode()
