@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from hstool.audit.label_issues import MARGIN, SCORES, rank_label_issues
+from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, rank_label_issues
 from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
 from hstool.data.manifest import read_manifest
 from hstool.data.preprocess import Preprocessing, load_batch
@@ -102,7 +102,7 @@ def evaluate(preds: Path, manifest: Path) -> dict[str, float]:
     out: dict[str, float] = {"k": k, "n": len(ids)}
     for score, first in VARIANTS:
         result = rank_label_issues(probs, given, score, issues_first=first)
-        if (score, first) == (MARGIN, False):
+        if (score, first) == (DEFAULT_SCORE, False):
             assert [ids[i] for i in result.order] == command["image_id"].to_list()
             flagged = result.issue
         position = np.empty(len(ids))
