@@ -268,7 +268,10 @@ def _summary(cases: Cases, table: pl.DataFrame) -> list[str]:
     if "sample" not in table.columns:
         return [f"{table.height} cases on the sheet (blinded)"]
     n_err = int((table["sample"] == "error").sum())
-    line = f"{table.height} cases on the sheet: {n_err} errors and {table.height - n_err} controls"
+    n_issue = int((table["sample"] == "label_issue").sum())
+    line = f"{table.height} cases on the sheet: {n_err} errors and {table.height - n_err - n_issue} controls"
+    if n_issue:
+        line += f", {n_issue} more suspected label issues"
     if cases.threshold is not None:
         line += f" at threshold {cases.threshold:.6g}"
     return [line]

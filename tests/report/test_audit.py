@@ -193,7 +193,13 @@ def test_label_issues_come_first_and_every_case_is_marked(study, ranked):
     assert [rank_of[i] for i in first] == sorted(rank_of[i] for i in first)
     issue_of = dict(zip(table["image_id"], table["issue"]))
     assert all(("yes" if issue_of[i] else "no") == m for i, m in zip(sheet["image_id"], sheet["suspected_label_issue"]))
+    summary = build_audit_sheet(
+        inputs, AuditOptions(stratify=StratifyOptions(by=["drain"]), label_issues_top=7)
+    ).summary
     added = sheet.filter(pl.col("sample") == "label_issue")
+    assert f", {added.height} more suspected label issues" in summary[0]
+    n_controls = int((sheet["sample"] == "control").sum())
+    assert f"and {n_controls} controls" in summary[0]
     assert added.height >= 1 and set(added["suspected_label_issue"]) == {"yes"}
     suspected = dict(zip(table["image_id"], table["suspected_label"]))
     yes = sheet.filter(pl.col("suspected_label_issue") == "yes")
