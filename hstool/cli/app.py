@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("saliency", "saliency"),
     ("report", "report"),
     ("audit", "audit"),
+    ("label-issues", "label_issues"),
     ("agree", "agree"),
     ("calibrate", "calibrate"),
     ("probe", "probe"),

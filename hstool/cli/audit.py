@@ -29,10 +29,12 @@ Examples:
 
   hs audit --preds preds.csv --labels labels.csv --clusters clusters.csv --manifest manifest.csv --by sex --per-group 10 -o sheet.csv
 
+  hs audit --preds oof/preds_oof.csv --labels manifest.csv --allow-unmatched --label-issues ranked.csv --manifest manifest.csv -o sheet.csv
+
   # after filling review_label in sheet.csv:
   hs stratify preds.csv sheet.csv --by review_label --allow-unmatched --threshold 0.5
 
-Writes sheet.csv (image_id, label, score or pred, outcome FN/FP/TP/TN or wrong/right, sample error/control, sampled_for, path, and an empty review_label) and sheet.html (the same cases as a gallery, in the same order), each with a .meta.json sidecar. With --blind, only image_id and label, in a random order. Details: docs/report.md.
+Writes sheet.csv (image_id, label, score or pred, outcome FN/FP/TP/TN or wrong/right, sample error/control, sampled_for, path, and an empty review_label) and sheet.html (the same cases as a gallery, in the same order), each with a .meta.json sidecar. With --label-issues (from hs label-issues), also suspected_label_issue (yes/no, empty when not ranked) and suspected_label, with the top flagged cases added (sample label_issue) and listed first. With --blind, only image_id and label, in a random order. Details: docs/report.md.
 """
 
 
@@ -49,6 +51,17 @@ def command(
     root: Annotated[
         str | None,
         typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder)."),
+    ] = None,
+    label_issues: Annotated[
+        str | None,
+        typer.Option(
+            "--label-issues",
+            help="Ranked table from hs label-issues: mark suspected label issues, add the top ones, list them first.",
+        ),
+    ] = None,
+    label_issues_top: Annotated[
+        int | None,
+        typer.Option("--label-issues-top", help="With --label-issues: flagged cases added to the sheet (default 20)."),
     ] = None,
     html: Annotated[
         str | None, typer.Option("--html", help="The HTML gallery to write. Default: the CSV's name with .html.")
@@ -112,7 +125,7 @@ def command(
         html_path = html or str(Path(output).with_suffix(".html"))
         if Path(html_path).resolve() == Path(output).resolve():
             raise UsageError(f"--html {html_path} names the CSV output too; choose another name")
-        inputs = AuditInputs(preds, labels, clusters, manifest, root)
+        inputs = AuditInputs(preds, labels, clusters, manifest, root, label_issues)
         refuse_overwriting_inputs([output, html_path], inputs.paths())
         check_writable(output)
         check_writable(html_path)
@@ -144,6 +157,7 @@ def command(
             blind=blind,
             thumb_size=thumb_size,
             workers=workers,
+            **({} if label_issues_top is None else {"label_issues_top": label_issues_top}),
         )
         sheet = build_audit_sheet(inputs, options)
         write_text(output, sheet.table.write_csv())

@@ -30,6 +30,8 @@ Examples:
 
   hs train manifest.csv -o run/ --epochs 30 --resume                     # continue run/ up to epoch 30
 
+  hs train manifest.csv -o oof/ --cross-fit 5     # oof/preds_oof.csv: out-of-fold probabilities (for hs label-issues)
+
   torchrun --nproc-per-node 2 -m hstool train manifest.csv -o run/ --device cpu   # DDP (gloo; nccl on GPUs)
 
 Writes OUT/model.onnx (outputs probabilities and embedding, preprocessing in its metadata; hs.model/1), OUT/model.pt (best weights), OUT/train_log.csv (epoch, lr, train_loss, val_loss, val_accuracy, val_auc, best), OUT/checkpoints/ (last.pt for --resume, epoch_NNN.pt weights) and, with --subsample/--label-noise, OUT/affected.csv. Details: docs/training.md.
@@ -178,6 +180,14 @@ def command(
     delimiter: Delimiter = None,
     decimal_comma: DecimalComma = False,
     sheet: Sheet = None,
+    cross_fit: Annotated[
+        int | None,
+        typer.Option(
+            "--cross-fit",
+            metavar="K",
+            help="Train K models, each on all folds but one, and write OUT/preds_oof.csv: an out-of-fold probability for every train/val image (docs/label_issues.md).",
+        ),
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -232,4 +242,9 @@ def command(
             force=force,
         )
         with progress_bar("training", quiet=quiet, unit="images") as progress:
-            train(config, progress=progress, report=None if quiet else say)
+            if cross_fit is None:
+                train(config, progress=progress, report=None if quiet else say)
+            else:
+                from hstool.train.cross_fit import cross_fit as run_cross_fit
+
+                run_cross_fit(config, cross_fit, progress=progress, report=None if quiet else say)

@@ -102,4 +102,3 @@ def errors_frame(ids: list[str], paths: list[str], reasons: list[str]) -> pl.Dat
             "reason": pl.Series(reasons, dtype=pl.String),
         }
     )
-

@@ -121,6 +121,9 @@ class ModelInfo:
             "resize": self.preprocessing.resize,
             "hs_version": self.metadata.get("hs.version"),
             **({"import": _import_record(self.metadata)} if IMPORT_KEY in self.metadata else {}),
+            # sha256 of the manifest the model was trained on: hs label-issues compares it with
+            # the predicted manifest's to tell in-sample probabilities.
+            "train_manifest_sha256": self.metadata.get("hs.train_manifest_sha256") or None,
         }
 
 

@@ -7,6 +7,12 @@ classified cases of the same group and class as controls. The sheet is a CSV wit
 CSV is a labels file: `hs stratify preds.csv sheet.csv --by review_label --allow-unmatched
 --threshold T` measures what the reviewer saw as a subclass.
 
+With a label-issue ranking (`hs label-issues`, `--label-issues ranked.csv`), the sheet keeps
+"the model is wrong" apart from "the label is wrong": every case gets `suspected_label_issue`
+(yes when confident learning flags its label, no when ranked and not flagged, empty when not
+ranked) and `suspected_label`; the top flagged cases are added (sample `label_issue`), and the
+suspected label issues come first, most suspect first, so the expert sees them before the rest.
+
 Why controls: a label given only to errors is, by construction, a label of failures; any
 metric compared across it would look bad. With controls, the review label is seen on correct
 cases too, so hs stratify can compare error rates with and without it. The sample is still
@@ -24,9 +30,10 @@ import polars as pl
 from hstool.audit.groups import build_stratifiers
 from hstool.audit.operating_point import parse_operating_point
 from hstool.audit.strata_table import StratifyOptions
-from hstool.errors import OptionError
+from hstool.errors import InputError, OptionError
+from hstool.io.columns import numeric_values
 from hstool.io.sidecar import build_sidecar
-from hstool.io.tables import KEY
+from hstool.io.tables import KEY, Source, read_table
 from hstool.report.context import InputFile
 from hstool.report.gallery import Gallery, Item, ThumbTable
 from hstool.report.images import image_paths
@@ -38,6 +45,8 @@ from hstool.report.sections import Section, data_table
 
 CONTROL_OF = {"FN": "TP", "FP": "TN", "wrong": "right"}
 REVIEW = "review_label"
+SUSPECTED_ISSUE = "suspected_label_issue"
+_RANK, _FLAGGED, _SUSPECTED = "__rank", "__flagged", "__suspected"
 
 
 @dataclass(frozen=True)
@@ -47,9 +56,10 @@ class AuditInputs:
     clusters: str | None = None
     manifest: str | None = None
     root: str | None = None
+    label_issues: str | None = None  # a ranked table from hs label-issues
 
     def paths(self) -> list[str]:
-        return [p for p in (self.preds, self.labels, self.clusters, self.manifest) if p]
+        return [p for p in (self.preds, self.labels, self.clusters, self.manifest, self.label_issues) if p]
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class AuditOptions:
     blind: bool = False  # hide score, outcome and why each case was sampled
     thumb_size: int = 192
     workers: int | None = None
+    label_issues_top: int = 20  # flagged label issues added to the sheet (with a ranking)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
     clusters = read_clusters(inputs.clusters) if inputs.clusters else None
     groups = _groups(cases, clusters, inputs.labels, options.stratify)
     table = _sample(cases, groups, options)
+    ranking = read_label_issues(inputs.label_issues) if inputs.label_issues else None
+    if ranking is not None:
+        table = _with_label_issues(table, cases, ranking, options)
     paths, manifest_file = (
         image_paths(inputs.manifest, inputs.root, options.stratify.columns.id, options.stratify.table_format)
         if inputs.manifest
@@ -92,7 +106,7 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
         )
     table = table.with_columns(pl.lit(None, dtype=pl.String).alias(REVIEW))
     html = _html(table, cases, paths, options)
-    meta = _meta(options, cases, clusters, table, manifest_file)
+    meta = _meta(options, cases, clusters, table, manifest_file, ranking)
     return AuditSheet(table, html, meta, _summary(cases, table))
 
 
@@ -166,6 +180,61 @@ def _sample(cases: Cases, groups: list[tuple[str, np.ndarray]], options: AuditOp
     return sheet
 
 
+def read_label_issues(path: str) -> tuple[pl.DataFrame, Source]:
+    """The ranked table of hs label-issues: rank, image_id, suspected_label, issue."""
+    ranked, source = read_table(path, role="label-issue ranking", required=(KEY, "rank", "suspected_label", "issue"))
+    issue = ranked["issue"].cast(pl.String).str.to_lowercase()
+    bad = ~issue.is_in(["true", "false"]).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{source.at(i, 'issue')}: {ranked['issue'][i]!r} is not true/false; pass the table hs label-issues wrote"
+        )
+    ranked = ranked.select(
+        KEY,
+        pl.Series(_RANK, numeric_values(ranked, "rank", source, low=1).astype(np.int64)),
+        pl.Series(_FLAGGED, issue == "true"),
+        pl.col("suspected_label").cast(pl.String).alias(_SUSPECTED),
+    )
+    return ranked, source
+
+
+def _with_label_issues(
+    sheet: pl.DataFrame, cases: Cases, ranking: tuple[pl.DataFrame, Source], options: AuditOptions
+) -> pl.DataFrame:
+    """Add the top flagged cases not on the sheet yet, mark every case, and put the suspected
+    label issues first (by rank), the rest in their order."""
+    ranked, _ = ranking
+    on_sheet = set(sheet[KEY].to_list())
+    top = (
+        ranked.filter(pl.col(_FLAGGED))
+        .join(cases.table.select(KEY), on=KEY, how="semi")
+        .sort(_RANK)
+        .head(options.label_issues_top)
+    )
+    extra_ids = [i for i in top[KEY].to_list() if i not in on_sheet]
+    if extra_ids:
+        added = cases.table.filter(pl.col(KEY).is_in(extra_ids)).select(
+            KEY, LABEL, "score" if cases.mode == "binary" else "pred", pl.col(OUTCOME).alias("outcome")
+        )
+        added = added.with_columns(pl.lit("label_issue").alias("sample"), pl.lit("label issue").alias("sampled_for"))
+        sheet = pl.concat([sheet, added.select(sheet.columns)])
+    marked = sheet.join(ranked, on=KEY, how="left")
+    flag = marked[_FLAGGED]
+    marked = marked.with_columns(
+        pl.when(flag).then(pl.lit("yes")).when(flag.not_()).then(pl.lit("no")).alias(SUSPECTED_ISSUE),
+        pl.when(flag).then(pl.col(_SUSPECTED)).alias("suspected_label"),
+    )
+    hidden = [_RANK, _FLAGGED, _SUSPECTED]
+    if options.blind:
+        # A suspected label is the model's verdict too: blinded, the added cases are mixed in
+        # at random like the rest, and nothing says which were suspected.
+        order = np.argsort(priorities(marked[KEY].to_list(), options.stratify.seed), kind="stable")
+        return marked[order].drop([*hidden, SUSPECTED_ISSUE, "suspected_label"])
+    first = pl.when(flag).then(pl.col(_RANK)).alias("__first")
+    return marked.with_columns(first).sort("__first", nulls_last=True, maintain_order=True).drop([*hidden, "__first"])
+
+
 def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions) -> str:
     thumbs = ThumbTable(cap=max(table.height, 1), size=options.thumb_size)
     items = []
@@ -175,6 +244,8 @@ def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions)
             verdict = f"score {row['score']:.3f}" if cases.mode == "binary" else f"pred {row['pred']}"
             lines.append(f"{verdict} · {row['outcome']} ({row['sample']})")
             lines.append(f"for {row['sampled_for']}")
+            if row.get(SUSPECTED_ISSUE) == "yes":
+                lines.append(f"suspected label issue: {row['suspected_label']}?")
         items.append(Item(row[KEY], tuple(lines)))
     gallery = Gallery("Cases to review, in the order of the CSV", items, len(items))
     thumbs.admit([gallery])
@@ -205,18 +276,28 @@ def _summary(cases: Cases, table: pl.DataFrame) -> list[str]:
     if "sample" not in table.columns:
         return [f"{table.height} cases on the sheet (blinded)"]
     n_err = int((table["sample"] == "error").sum())
-    line = f"{table.height} cases on the sheet: {n_err} errors and {table.height - n_err} controls"
+    n_issue = int((table["sample"] == "label_issue").sum())
+    line = f"{table.height} cases on the sheet: {n_err} errors and {table.height - n_err - n_issue} controls"
+    if n_issue:
+        line += f", {n_issue} more suspected label issues"
     if cases.threshold is not None:
         line += f" at threshold {cases.threshold:.6g}"
     return [line]
 
 
 def _meta(
-    options: AuditOptions, cases: Cases, clusters: Clusters | None, table: pl.DataFrame, manifest_file: InputFile | None
+    options: AuditOptions,
+    cases: Cases,
+    clusters: Clusters | None,
+    table: pl.DataFrame,
+    manifest_file: InputFile | None,
+    ranking: tuple[pl.DataFrame, Source] | None,
 ) -> dict:
     files = [s.provenance() for s in cases.sources]
     if clusters is not None:
         files.append(clusters.source.provenance())
+    if ranking is not None:
+        files.append(ranking[1].provenance())
     if manifest_file:
         files.append({"path": manifest_file.shown, "sha256": manifest_file.sha256, "rows": manifest_file.rows})
     parameters = {
@@ -226,6 +307,7 @@ def _meta(
         "per_group": options.per_group,
         "controls": options.controls,
         "blind": options.blind,
+        "label_issues_top": options.label_issues_top if ranking is not None else None,
     }
     extra = {"threshold": cases.threshold, "mode": cases.mode}
     return build_sidecar(

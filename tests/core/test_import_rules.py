@@ -27,7 +27,7 @@ ROOMS: dict[str, set[str]] = {
     "importer": {"errors", "io", "data", "infer"},
     # Occlusion through ONNX Runtime; Grad-CAM only through train's lazily imported gradcam.
     "saliency": {"errors", "io", "data", "infer", "train"},
-    "train": {"errors", "io", "data", "stats", "workers", "importer"},
+    "train": {"errors", "io", "data", "stats", "workers", "importer", "infer"},  # cross-fit predicts through infer
     "audit": {"errors", "io", "stats"},
     "report": {"errors", "io", "stats", "data", "audit", "workers", "saliency"},
     "cli": {

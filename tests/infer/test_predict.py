@@ -63,6 +63,7 @@ def test_binary_predictions_match_the_numpy_model(run_hs, case):
     assert meta["schema"] == "hs.preds/1" and meta["rows"] == N
     assert meta["provider"] == "CPUExecutionProvider"
     assert meta["model"]["class_names"] == ["normal", "pneumonia"] and meta["model"]["architecture"] == "tiny-test-cnn"
+    assert meta["model"]["train_manifest_sha256"] == "0" * 64  # from the model's metadata, for hs label-issues
     assert meta["inputs"][1]["sha256"] and meta["images"] == {"selected": N, "written": N, "skipped": 0}
     assert "CPUExecutionProvider" in res.stderr.decode()  # the provider is logged
 

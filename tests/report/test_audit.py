@@ -165,3 +165,65 @@ def test_threshold_rule_is_resolved_as_stratify_does_and_stdin_works(study, tmp_
     assert json.loads((tmp_path / "sheet.csv.meta.json").read_text())["threshold"] == expected
     sheet = pl.read_csv(tmp_path / "sheet.csv")
     assert ((sheet["score"] >= expected) == sheet["outcome"].is_in(["TP", "FP"])).all()
+
+
+@pytest.fixture
+def ranked(study, tmp_path):
+    from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
+
+    result = run_label_issues(str(study["preds"]), str(study["labels"]), LabelIssueOptions())
+    path = tmp_path / "ranked.csv"
+    result.table.write_csv(path)
+    return path, result.table
+
+
+def test_label_issues_come_first_and_every_case_is_marked(study, ranked):
+    path, table = ranked
+    inputs = AuditInputs(str(study["preds"]), str(study["labels"]), label_issues=str(path))
+    sheet = build_audit_sheet(inputs, AuditOptions(stratify=StratifyOptions(by=["drain"]), label_issues_top=7)).table
+    assert sheet.columns[-3:] == ["suspected_label_issue", "suspected_label", "review_label"]
+    flagged = table.filter(pl.col("issue"))
+    assert flagged.height > 7
+    # The 7 most suspect flagged cases are on the sheet, first, in rank order; then the rest.
+    n_yes = int((sheet["suspected_label_issue"] == "yes").sum())
+    assert sheet["suspected_label_issue"].to_list()[:n_yes] == ["yes"] * n_yes
+    first = sheet["image_id"].to_list()[:n_yes]
+    assert first[:7] == flagged["image_id"].to_list()[:7]
+    rank_of = dict(zip(table["image_id"], table["rank"]))
+    assert [rank_of[i] for i in first] == sorted(rank_of[i] for i in first)
+    issue_of = dict(zip(table["image_id"], table["issue"]))
+    assert all(("yes" if issue_of[i] else "no") == m for i, m in zip(sheet["image_id"], sheet["suspected_label_issue"]))
+    summary = build_audit_sheet(
+        inputs, AuditOptions(stratify=StratifyOptions(by=["drain"]), label_issues_top=7)
+    ).summary
+    added = sheet.filter(pl.col("sample") == "label_issue")
+    assert f", {added.height} more suspected label issues" in summary[0]
+    n_controls = int((sheet["sample"] == "control").sum())
+    assert f"and {n_controls} controls" in summary[0]
+    assert added.height >= 1 and set(added["suspected_label_issue"]) == {"yes"}
+    suspected = dict(zip(table["image_id"], table["suspected_label"]))
+    yes = sheet.filter(pl.col("suspected_label_issue") == "yes")
+    assert yes["suspected_label"].to_list() == [str(suspected[i]) for i in yes["image_id"]]
+    assert sheet.filter(pl.col("suspected_label_issue") == "no")["suspected_label"].null_count() == sheet.height - n_yes
+
+
+def test_blind_sheet_hides_the_suspicion(study, ranked):
+    path, _ = ranked
+    inputs = AuditInputs(str(study["preds"]), str(study["labels"]), label_issues=str(path))
+    options = AuditOptions(stratify=StratifyOptions(by=["drain"]), blind=True)
+    sheet = build_audit_sheet(inputs, options)
+    assert sheet.table.columns == ["image_id", "label", "review_label"]
+    assert "suspected" not in sheet.html
+    plain = build_audit_sheet(AuditInputs(str(study["preds"]), str(study["labels"])), options).table
+    assert set(plain["image_id"]) < set(sheet.table["image_id"])  # the added label issues are there
+
+
+def test_a_ranking_that_is_not_from_label_issues_is_refused(study, tmp_path, run_hs):
+    bad = tmp_path / "issue_not_boolean_ranked.csv"
+    bad.write_text("rank,image_id,suspected_label,issue\n1,img0001,1,maybe\n")
+    res = run_hs(
+        "audit", "-p", str(study["preds"]), "-l", str(study["labels"]), "--label-issues", str(bad), "-o", "s.csv"
+    )
+    assert res.returncode == 1
+    assert "issue_not_boolean_ranked.csv, line 2, column 'issue': 'maybe' is not true/false" in res.stderr.decode()
+    assert not (tmp_path / "s.csv").exists()

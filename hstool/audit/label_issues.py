@@ -1,0 +1,170 @@
+"""Which training labels look wrong: confident learning on out-of-sample probabilities.
+
+Confident learning (Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in
+Dataset Labels", JAIR 70, 2021), implemented from the paper:
+
+- Per-class thresholds: t_j = the mean predicted probability of class j over the cases whose
+  given label is j (the class's average self-confidence). A class no case is labelled with has
+  no threshold, and is never a confident class.
+- Confident joint C (K x K): a case with given label i counts in C[i, j*], where j* is the
+  class with the highest probability among the classes whose probability reaches their
+  threshold (p_j >= t_j); a case where no class reaches its threshold is not counted. The cases
+  off the diagonal (j* != i) are the confident label issues (the paper's C_{y~,y*} method).
+- Calibrated joint Q: each row of C rescaled to the number of cases given that label, then
+  normalised to sum to 1; n x (1 - trace Q) estimates how many labels are wrong.
+
+The ranking orders every case by a label-quality score, lowest (most suspect) first:
+
+- `margin`: the normalised margin p_given - max_{j != given} p_j, in [-1, 1].
+- `self-confidence`: p_given.
+- `adjusted-margin`: the normalised margin after dividing each class's probability by its
+  threshold (and renormalising), so that a class the model is less sure of overall (a rare or
+  hard class) is not over-flagged.
+- `adjusted-self-confidence` (the default): p_given after the same adjustment.
+
+With `issues_first`, the confident label issues come first (each part ordered by the score),
+as confident learning prunes them: the score then only orders within the two parts.
+
+The probabilities must be out of sample (`hs train --cross-fit K`): a model scoring the images
+it was trained on has memorised their labels, wrong ones included, and ranks them poorly.
+No torch here; the file handling is in `label_issues_run.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hstool.errors import InputError
+
+MARGIN = "margin"
+SELF_CONFIDENCE = "self-confidence"
+ADJUSTED_MARGIN = "adjusted-margin"
+ADJUSTED_SELF_CONFIDENCE = "adjusted-self-confidence"
+SCORES = (MARGIN, SELF_CONFIDENCE, ADJUSTED_MARGIN, ADJUSTED_SELF_CONFIDENCE)
+# The best of the four on planted noise (benchmarks/label_issues_bench.py, docs/benchmarks.md).
+DEFAULT_SCORE = ADJUSTED_SELF_CONFIDENCE
+NO_CLASS = -1  # a case no class is confident about: outside the confident joint
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class LabelIssues:
+    """The ranking of n cases with K classes (arrays in the order of the input rows)."""
+
+    score: Floats  # label quality, lower = more suspect
+    order: Ints  # case indices, most suspect first (ties: the input order)
+    issue: NDArray[np.bool_]  # off the diagonal of the confident joint
+    suspected: Ints  # the class the case more likely belongs to (never its given label)
+    thresholds: Floats  # t_j per class, NaN for a class no case is labelled with
+    confident_joint: Ints  # (K, K), rows: given label, columns: confident class
+    joint: Floats  # calibrated joint distribution of (given, true) labels, (K, K)
+
+    @property
+    def estimated_issues(self) -> int:
+        """n x (off-diagonal mass of the calibrated joint), rounded."""
+        return int(round(len(self.score) * (1.0 - float(np.trace(self.joint)))))
+
+
+def confident_thresholds(probs: Floats, given: Ints) -> Floats:
+    """t_j = mean of p_j over the cases labelled j; NaN where no case is labelled j."""
+    k = probs.shape[1]
+    counts = np.bincount(given, minlength=k).astype(np.float64)
+    sums = np.zeros(k)
+    np.add.at(sums, given, probs[np.arange(len(given)), given])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def confident_class(probs: Floats, thresholds: Floats) -> Ints:
+    """Per case, the most probable class among those at or above their threshold; NO_CLASS
+    when none is."""
+    reached = probs >= np.where(np.isnan(thresholds), np.inf, thresholds)
+    masked = np.where(reached, probs, -np.inf)
+    best = np.argmax(masked, axis=1).astype(np.int64)
+    return np.where(reached.any(axis=1), best, NO_CLASS)
+
+
+def confident_joint(given: Ints, confident: Ints, k: int) -> Ints:
+    counted = confident != NO_CLASS
+    joint = np.zeros((k, k), dtype=np.int64)
+    np.add.at(joint, (given[counted], confident[counted]), 1)
+    return joint
+
+
+def calibrate_joint(joint: Ints, given: Ints) -> Floats:
+    """Rows rescaled to the number of cases with that given label, then normalised to sum 1.
+    A row without counted cases keeps its cases on the diagonal (no evidence of noise)."""
+    k = joint.shape[0]
+    given_counts = np.bincount(given, minlength=k).astype(np.float64)
+    rows = joint.sum(axis=1, keepdims=True).astype(np.float64)
+    calibrated = np.where(rows > 0, joint / np.where(rows > 0, rows, 1.0), np.eye(k)) * given_counts[:, None]
+    return np.asarray(calibrated / calibrated.sum(), dtype=np.float64)
+
+
+def _margin(probs: Floats, given: Ints) -> Floats:
+    rows = np.arange(len(given))
+    others = probs.copy()
+    others[rows, given] = -np.inf
+    return np.asarray(probs[rows, given] - others.max(axis=1), dtype=np.float64)
+
+
+def _adjusted(probs: Floats, thresholds: Floats) -> Floats:
+    # A class without a threshold gets no weight: nothing says how confident the model is in it.
+    scaled = probs / np.where(np.isnan(thresholds) | (thresholds <= 0), np.inf, thresholds)
+    totals = scaled.sum(axis=1, keepdims=True)
+    return scaled / np.where(totals > 0, totals, 1.0)
+
+
+def label_scores(probs: Floats, given: Ints, method: str, thresholds: Floats) -> Floats:
+    """The label-quality score of every case (lower = more suspect); see the module docstring."""
+    scorers: dict[str, Callable[[], Floats]] = {
+        MARGIN: lambda: _margin(probs, given),
+        SELF_CONFIDENCE: lambda: probs[np.arange(len(given)), given],
+        ADJUSTED_MARGIN: lambda: _margin(_adjusted(probs, thresholds), given),
+        ADJUSTED_SELF_CONFIDENCE: lambda: _adjusted(probs, thresholds)[np.arange(len(given)), given],
+    }
+    return scorers[method]()
+
+
+def rank_label_issues(
+    probs: Floats, given: Ints, method: str = DEFAULT_SCORE, *, issues_first: bool = False
+) -> LabelIssues:
+    """Rank n cases by how likely their given label is wrong.
+
+    `probs`: (n, K) out-of-sample class probabilities, rows summing to 1; `given`: the given
+    label of each case as a class index in [0, K); `method` one of SCORES; `issues_first`: the
+    confident label issues before the rest. At least two classes must occur in `given`
+    (raises InputError otherwise: the thresholds of the other classes would be undefined).
+    """
+    k = probs.shape[1]
+    present = np.unique(given)
+    if len(present) < 2:
+        raise InputError(
+            f"every case has the same label (class index {int(present[0]) if len(present) else '-'}); "
+            "label issues need cases of at least two classes"
+        )
+    thresholds = confident_thresholds(probs, given)
+    confident = confident_class(probs, thresholds)
+    joint = confident_joint(given, confident, k)
+    issue = (confident != NO_CLASS) & (confident != given)
+    others = _adjusted(probs, thresholds)
+    others[np.arange(len(given)), given] = -np.inf
+    suspected = np.where(issue, confident, np.argmax(others, axis=1)).astype(np.int64)
+    score = label_scores(probs, given, method, thresholds)
+    # lexsort: the last key is the primary one; it is stable, so ties keep the input order.
+    order = np.lexsort((score, ~issue) if issues_first else (score,)).astype(np.int64)
+    return LabelIssues(
+        score=score,
+        order=order,
+        issue=issue,
+        suspected=suspected,
+        thresholds=thresholds,
+        confident_joint=joint,
+        joint=calibrate_joint(joint, given),
+    )
