@@ -1,7 +1,8 @@
 """DICOM files for the tests of `hs manifest dicom` (and its benchmark), written with pydicom.
 
 `fixture_copy` re-tags a real DICOM (the SIIM-ACR fixture in ../shared/data/xray-fixtures);
-`small_dicom` writes a small uncompressed image (fast to decode for `hs predict`). Every file
+`small_dicom` writes a small uncompressed image (fast to decode for `hs predict`): seeded
+noise, or the pixels of a real image (the sample workspace's archive/). Every file
 carries identifiers (name, Patient ID, dates, accession number, study and series UIDs) so that
 the tests can check that none of them reaches an output.
 """
@@ -69,9 +70,11 @@ def small_dicom(
     pixels: bool = True,
     sop_class: str = DX,
     preamble: bool = True,
+    image: np.ndarray | None = None,
     **tags: object,
 ) -> Path:
-    """An uncompressed 8-bit MONOCHROME2 image (`frames` frames), or without pixel data."""
+    """An uncompressed 8-bit MONOCHROME2 image (`frames` frames), or without pixel data.
+    `image` (uint8, rows x columns): these pixels in every frame instead of `size` x `size` noise."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -80,15 +83,17 @@ def small_dicom(
     ds.SOPClassUID, ds.SOPInstanceUID = sop_class, uid(f"image-{i}")
     ds.Modality = "DX"
     if pixels:
-        rng = np.random.default_rng(i)
-        image = rng.integers(0, 256, (frames, size, size), dtype=np.uint8)
-        ds.Rows = ds.Columns = size
+        if image is None:
+            stack = np.random.default_rng(i).integers(0, 256, (frames, size, size), dtype=np.uint8)
+        else:
+            stack = np.repeat(np.asarray(image, dtype=np.uint8)[None], frames, axis=0)
+        ds.Rows, ds.Columns = stack.shape[1:]
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
         ds.PixelSpacing = [0.143, 0.139]
         if frames > 1:
             ds.NumberOfFrames = frames
-        ds.PixelData = image.tobytes()
+        ds.PixelData = stack.tobytes()
     _tag(ds, {**identifiers(i, patient), **tags})
     target.parent.mkdir(parents=True, exist_ok=True)
     if preamble:

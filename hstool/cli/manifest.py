@@ -195,7 +195,7 @@ def idx(
 DICOM_EPILOG = """\
 Examples:
 
-  hs manifest dicom archive/ -o archive/manifest.csv --labels-out archive/meta.csv
+  hs manifest dicom archive/ -o archive/manifest.csv --labels-out meta.csv
 
   hs manifest dicom archive/ -o archive/manifest.csv --patient-key --key-file site.key --tags ImagerPixelSpacing,KVP
 

@@ -13,11 +13,11 @@ from hstool.cli.options import Quiet, Verbose
 EPILOG = """\
 Examples:
 
-  hs saliency model/model.onnx sample_data/manifest.csv --ids ids.csv -o maps/
+  hs saliency model.onnx manifest.csv --ids ids.csv -o maps/
 
-  hs saliency model/model.onnx sample_data/manifest.csv --ids ids.csv --checkpoint model/model.pt -o maps/   # occlusion and Grad-CAM
+  hs saliency model/model.onnx manifest.csv --ids ids.csv --checkpoint model/model.pt -o maps/   # occlusion and Grad-CAM
 
-  hs saliency model/model.onnx manifest.csv -o maps/ --patch 8 --stride 4 --fill 0
+  hs saliency model.onnx manifest.csv -o maps/ --patch 8 --stride 4 --fill 0
 
   hs report -p preds.csv -l labels.csv -m manifest.csv --saliency maps/ -o report.html   # overlays beside the galleries
 

@@ -11,7 +11,7 @@ import onnx
 import polars as pl
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnx_models import TinyModel, write_manifest, write_pngs
+from onnx_models import TinyModel, foreign, write_manifest, write_pngs
 
 from hstool.data.build import file_sha256
 from hstool.data.preprocess import Preprocessing, load_batch
@@ -21,82 +21,6 @@ from hstool.importer.run import import_onnx
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOL = 1e-5  # onnxruntime float32 against the float64 twin on a few dozen terms
-
-
-def foreign(
-    tiny: TinyModel,
-    path: Path,
-    *,
-    batch_one: bool = False,
-    activation: str | None = None,
-    input_name: str = "image",
-    scale: tuple[float, float] | None = None,
-) -> Path:
-    """TinyModel's network as another tool would write it: no hs metadata, its own
-    normalisation, the embedding layer's output named `embedding` (a name hs uses), a head of
-    MatMul + Add, logits out (or `activation` applied). `batch_one`: input (1, C, H, W) and a
-    Reshape to (1, -1) instead of Flatten, which breaks if the batch is simply made dynamic.
-    `scale` (lo, hi): the network expects pixels in [lo, hi] and maps them back to [0, 1] first."""
-    c = tiny.channels
-    h, w = tiny.size
-    init = [
-        numpy_helper.from_array(np.asarray(tiny.mean, np.float32).reshape(1, c, 1, 1), "mean"),
-        numpy_helper.from_array(np.asarray(tiny.std, np.float32).reshape(1, c, 1, 1), "std"),
-        numpy_helper.from_array(tiny.conv_w, "conv_w"),
-        numpy_helper.from_array(tiny.conv_b, "conv_b"),
-        numpy_helper.from_array(tiny.emb_w, "emb_w"),
-        numpy_helper.from_array(tiny.emb_b, "emb_b"),
-        numpy_helper.from_array(tiny.cls_w, "cls_w"),
-        numpy_helper.from_array(tiny.cls_b, "cls_b"),
-        numpy_helper.from_array(np.asarray([1, -1], np.int64), "flat_shape"),
-    ]
-    nodes = []
-    x = input_name
-    if scale is not None:
-        lo, hi = scale
-        init += [
-            numpy_helper.from_array(np.asarray(lo, np.float32), "lo"),
-            numpy_helper.from_array(np.asarray(hi - lo, np.float32), "span"),
-        ]
-        nodes += [
-            helper.make_node("Sub", [x, "lo"], ["shifted"]),
-            helper.make_node("Div", ["shifted", "span"], ["unit"]),
-        ]
-        x = "unit"
-    nodes += [
-        helper.make_node("Sub", [x, "mean"], ["centred"]),
-        helper.make_node("Div", ["centred", "std"], ["normalised"]),
-        helper.make_node("Conv", ["normalised", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["conv"], ["relu"]),
-        helper.make_node("GlobalAveragePool", ["relu"], ["pooled"]),
-        helper.make_node("Reshape", ["pooled", "flat_shape"], ["flat"])
-        if batch_one
-        else helper.make_node("Flatten", ["pooled"], ["flat"]),
-        helper.make_node("Gemm", ["flat", "emb_w", "emb_b"], ["embedding"]),
-        helper.make_node("MatMul", ["embedding", "cls_w"], ["product"]),
-        helper.make_node("Add", ["product", "cls_b"], ["logits"]),
-    ]
-    out = "logits"
-    if activation is not None:
-        nodes.append(
-            helper.make_node(activation, ["logits"], ["scores"], **({"axis": 1} if activation == "Softmax" else {}))
-        )
-        out = "scores"
-    batch = 1 if batch_one else "N"
-    graph = helper.make_graph(
-        nodes,
-        "foreign",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [batch, c, h, w])],
-        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [batch, len(tiny.class_names)])],
-        init,
-    )
-    for node in graph.node:  # what an exporter leaves behind, with a local path
-        node.doc_string = "File /home/alice/secret/model.py, line 3"
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
