@@ -219,6 +219,12 @@ def derive_outputs(folder: Path, run: Run) -> None:
     run("stratify", "preds.csv", "labels.csv", "-o", "strata.csv", "-q")
     run("cluster", "emb.npy", "preds.csv", "labels.csv", "-o", "clusters.csv", "-q")
     run("calibrate", "preds.csv", "labels.csv", "-o", "preds_cal.csv", "-q")
+    # The label-issue examples read `hs train --cross-fit`'s out-of-fold file. The tiny models
+    # were never trained, so their predictions are out of sample for every image: a stand-in
+    # with the same format (its sidecar cannot say so; hs label-issues warns, -q silences it).
+    (folder / "oof").mkdir()
+    run("predict", "model.onnx", "manifest.csv", "-o", "oof/preds_oof.csv", "-q")
+    run("label-issues", "oof/preds_oof.csv", "manifest.csv", "-o", "ranked.csv", "-q")
     run("saliency", "model.onnx", "manifest.csv", "--ids", "ids.csv", "-o", "maps/", "-q")
     # hs manifest check --group-col needs a split column, which hs manifest dicom does not
     # write: the one each patient's images came from is joined in, as a user would (docs/data.md).

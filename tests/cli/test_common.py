@@ -46,6 +46,9 @@ NOT_RUNNABLE: dict[str, str] = {
         "needs Fashion-MNIST class names and trains a network; tests/train covers the experiments"
     ),
     "hs train manifest.csv -o run/ --epochs 30 --resume": "trains 30 epochs (minutes on CPU)",
+    "hs train manifest.csv -o oof/ --cross-fit 5": (
+        "trains five networks (minutes on CPU); tests/train/test_cross_fit.py cross-fits tiny ones"
+    ),
     "torchrun --nproc-per-node 2 -m hstool train manifest.csv -o run/ --device cpu": (
         "starts two processes under torchrun; tests/train runs DDP on CPU"
     ),
@@ -143,13 +146,16 @@ def workspace(sample_workspace: Path, tmp_path: Path) -> Path:
 
 
 def run_line(line: str, folder: Path, *extra: str) -> subprocess.CompletedProcess[bytes]:
-    """An example line, in-process, in `folder`: `hs` dropped, globs expanded, `> FILE` honoured."""
+    """An example line, in-process, in `folder`: `hs` dropped, globs expanded, `> FILE` honoured,
+    a trailing `| ...` (post-processing of the output) dropped."""
     from typer.testing import CliRunner
 
     from hstool.cli.app import app
 
     words = shlex.split(line, comments=True)
     assert words[0] == "hs", line
+    if "|" in words:  # what follows a pipe only post-processes the output (head, cut...)
+        words = words[: words.index("|")]
     redirect = None
     if ">" in words:
         at = words.index(">")
