@@ -123,14 +123,16 @@ class AgreementResult:
 def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: str, columns: ColumnMap) -> str:
     if wanted is not None:
         if wanted not in df.columns:
-            raise UsageError(f"{option} {wanted}: {source.name} has no such column (found: {', '.join(df.columns)})")
+            raise UsageError(
+                f"{option_ref(option)} {wanted}: {source.name} has no such column (found: {', '.join(df.columns)})"
+            )
         return wanted
     for default in (columns.score, columns.label):
         if default in df.columns:
             return default
     raise InputError(
         f"{source.name}: has neither a '{columns.score}' nor a '{columns.label}' column (found: {', '.join(df.columns)}); "
-        f"name the column to compare with {option} COL"
+        f"name the column to compare with {option_ref(option)} COL"
     )
 
 
@@ -151,7 +153,7 @@ def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: Col
 def _read_rater(
     path: str, tag: str, wanted: str | None, options: AgreeOptions
 ) -> tuple[pl.DataFrame, Source, str, str, np.ndarray]:
-    option = f"--{tag}-col"
+    option = f"{tag}_col"
     df, source = read_table(
         path, role=f"rater {tag.upper()}", fmt=options.table_format, columns=options.columns.pick(KEY)
     )
@@ -221,7 +223,7 @@ def _rater(
 ) -> Rater:
     if kind == LABELS:
         return Rater(tag, source, column, kind, values.astype(bool), None, None)
-    option = f"--{tag}-threshold"
+    option = f"{tag}_threshold"
     point = parse_operating_point(threshold_text, option)
     refuse_own_calibration(source.name, point, option)
     if point.needs_labels and y is None:

@@ -23,7 +23,7 @@ import polars as pl
 from hstool.data.images import DEFAULT_MAX_PIXELS
 from hstool.data.manifest import Manifest, read_manifest
 from hstool.data.preprocess import load_batch
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OutputError, UsageError, option_ref
 from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, write_sidecar
@@ -244,11 +244,11 @@ def _check_out_dir(out_dir: str, force: bool) -> Path:
     if folder.is_dir() and any(folder.iterdir()):
         if not force:
             raise OutputError(
-                f"-o {out_dir}: is not empty; choose a new folder, or --force to replace an earlier saliency folder"
+                f"-o {out_dir}: is not empty; choose a new folder, or {option_ref('force')} to replace an earlier saliency folder"
             )
         if not (folder / INDEX_NAME).is_file():
             raise OutputError(
-                f"-o {out_dir}: --force replaces only a saliency folder (with {INDEX_NAME}), and this is not one"
+                f"-o {out_dir}: {option_ref('force')} replaces only a saliency folder (with {INDEX_NAME}), and this is not one"
             )
     if not folder.resolve().parent.is_dir():
         raise OutputError(f"-o {out_dir}: its parent folder does not exist; create it first")
