@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from hstool.audit.options import BinSpec as BinSpec  # re-exported: its home is the light options module
 from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.columns import not_a_number, parse_numbers
 
@@ -36,35 +37,6 @@ class Stratifier:
 
     def sizes(self) -> np.ndarray:
         return np.bincount(self.codes, minlength=len(self.levels))
-
-
-@dataclass(frozen=True)
-class BinSpec:
-    edges: tuple[float, ...] = ()
-    quantiles: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> tuple[str, BinSpec]:
-        """`age=0,40,65,200` (edges) or `age=q4` (quartiles) -> (column, spec)."""
-        column, sep, rest = text.partition("=")
-        column, rest = column.strip(), rest.strip()
-        if not sep or not column or not rest:
-            raise OptionError("bins", text, "expected COLUMN=EDGES (age=0,40,65,200) or COLUMN=qN (age=q4)")
-        if rest.lower().startswith("q"):
-            try:
-                q = int(rest[1:])
-            except ValueError:
-                q = 0
-            if q < 2:
-                raise OptionError("bins", text, f"quantile bins need qN with N >= 2, e.g. {column}=q4")
-            return column, cls(quantiles=q)
-        try:
-            edges = tuple(float(v) for v in rest.split(","))
-        except ValueError:
-            raise OptionError("bins", text, "edges must be numbers separated by commas") from None
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-            raise OptionError("bins", text, "give at least two strictly increasing edges")
-        return column, cls(edges=edges)
 
 
 def _fmt(value: float) -> str:
