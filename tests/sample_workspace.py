@@ -88,6 +88,11 @@ def build_inputs(folder: Path) -> None:
     ).write_csv(folder / "meta.csv")
     # The cases a reviewer looks at (hs saliency --ids): two of each class.
     test.filter(pl.int_range(pl.len()).over("label") < 2).select("image_id").write_csv(folder / "ids.csv")
+    # The same as a PACS export names them (hs saliency --id-col Accession, ;-separated).
+    test.rename({"image_id": "Accession"}).write_csv(folder / "vendor_manifest.csv", separator=";")
+    test.filter(pl.int_range(pl.len()).over("label") < 2).select(pl.col("image_id").alias("Accession")).write_csv(
+        folder / "vendor_ids.csv", separator=";"
+    )
     # Another tool's tables (ids img0000..., its own column names, a semicolon-and-decimal-comma
     # export) for the examples of --id-col, --score-col, --label-col and --decimal-comma.
     for name in ("vendor_preds.csv", "vendor_labels.csv", "european_semicolon_decimal_comma.csv"):

@@ -17,19 +17,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
+from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
+from hstool.audit.options import AgreeOptions as AgreeOptions  # re-exported
 from hstool.audit.strata_table import OVERALL, interval_text, none_if_nan, p_text
-from hstool.errors import InputError, OptionError, UsageError, option_ref, require_choice
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.columns import parse_numbers, probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar
-from hstool.io.table_format import ColumnMap, TableFormat
+from hstool.io.table_format import ColumnMap
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 from hstool.stats.agreement import bland_altman, cohen_kappa, confusion_counts
 from hstool.stats.calibration import piecewise_calibrate
 from hstool.stats.delong import compare_aucs, paired_auc_covariance, wald_interval
-from hstool.stats.methods import CORRECTIONS, Correction
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import interval
 
@@ -46,37 +46,6 @@ SCHEMA.update({"ba_mean_diff": float, "ba_mean_diff_ci_low": float, "ba_mean_dif
 SCHEMA.update({"ba_sd_diff": float, "ba_loa_low": float, "ba_loa_high": float, "status": str, "reason": str})
 
 SCORES, LABELS = "scores", "labels"
-
-
-@dataclass(frozen=True)
-class AgreeOptions:
-    """Every knob of `hs agree` (defaults as on the command line)."""
-
-    a_col: str | None = None  # None: the score column (columns.score) if present, else the label column
-    b_col: str | None = None
-    reference: str | None = None
-    reference_col: str | None = None  # None: columns.label
-    threshold: str = "youden"  # operating point of score inputs without their own
-    a_threshold: str | None = None
-    b_threshold: str | None = None
-    positive: str | None = None
-    by: list[str] = field(default_factory=list)
-    crosses: list[list[str]] = field(default_factory=list)
-    bins: dict[str, BinSpec] = field(default_factory=dict)
-    max_levels: int = 20
-    level: float = 0.95
-    min_n: int = 10
-    correction: Correction = "holm"
-    allow_unmatched: bool = False
-    columns: ColumnMap = field(default_factory=ColumnMap)
-    table_format: TableFormat = field(default_factory=TableFormat)
-
-    def __post_init__(self) -> None:
-        require_choice("correction", self.correction, CORRECTIONS)
-        if not 0 < self.level < 1:
-            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
-        if self.min_n < 1:
-            raise OptionError("min_n", self.min_n, "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -123,14 +92,16 @@ class AgreementResult:
 def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: str, columns: ColumnMap) -> str:
     if wanted is not None:
         if wanted not in df.columns:
-            raise UsageError(f"{option} {wanted}: {source.name} has no such column (found: {', '.join(df.columns)})")
+            raise UsageError(
+                f"{option_ref(option)} {wanted}: {source.name} has no such column (found: {', '.join(df.columns)})"
+            )
         return wanted
     for default in (columns.score, columns.label):
         if default in df.columns:
             return default
     raise InputError(
         f"{source.name}: has neither a '{columns.score}' nor a '{columns.label}' column (found: {', '.join(df.columns)}); "
-        f"name the column to compare with {option} COL"
+        f"name the column to compare with {option_ref(option)} COL"
     )
 
 
@@ -151,7 +122,7 @@ def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: Col
 def _read_rater(
     path: str, tag: str, wanted: str | None, options: AgreeOptions
 ) -> tuple[pl.DataFrame, Source, str, str, np.ndarray]:
-    option = f"--{tag}-col"
+    option = f"{tag}_col"
     df, source = read_table(
         path, role=f"rater {tag.upper()}", fmt=options.table_format, columns=options.columns.pick(KEY)
     )
@@ -221,7 +192,7 @@ def _rater(
 ) -> Rater:
     if kind == LABELS:
         return Rater(tag, source, column, kind, values.astype(bool), None, None)
-    option = f"--{tag}-threshold"
+    option = f"{tag}_threshold"
     point = parse_operating_point(threshold_text, option)
     refuse_own_calibration(source.name, point, option)
     if point.needs_labels and y is None:

@@ -57,7 +57,7 @@ class CalibrationResult:
 def run_calibrate(preds_path: str, labels_path: str | None, options: CalibrateOptions) -> CalibrationResult:
     check_one_stdin(preds_path, labels_path)
     point = parse_operating_point(options.threshold)
-    targets = [parse_operating_point(t, "--target") for t in options.targets]
+    targets = [parse_operating_point(t, "targets") for t in options.targets]
     if labels_path is None and (point.needs_labels or any(t.needs_labels for t in targets)):
         raise UsageError(
             f"a threshold chosen on labels (youden, sens=, spec=) needs LABELS; or pass {option_ref('threshold')} NUMBER|FILE.json"

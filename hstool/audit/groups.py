@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError, UsageError
+from hstool.audit.options import BinSpec as BinSpec  # re-exported: its home is the light options module
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.columns import not_a_number, parse_numbers
 
 MISSING = "(missing)"
@@ -36,35 +37,6 @@ class Stratifier:
 
     def sizes(self) -> np.ndarray:
         return np.bincount(self.codes, minlength=len(self.levels))
-
-
-@dataclass(frozen=True)
-class BinSpec:
-    edges: tuple[float, ...] = ()
-    quantiles: int = 0
-
-    @classmethod
-    def parse(cls, text: str) -> tuple[str, BinSpec]:
-        """`age=0,40,65,200` (edges) or `age=q4` (quartiles) -> (column, spec)."""
-        column, sep, rest = text.partition("=")
-        column, rest = column.strip(), rest.strip()
-        if not sep or not column or not rest:
-            raise UsageError(f"--bins {text!r}: expected COLUMN=EDGES (age=0,40,65,200) or COLUMN=qN (age=q4)")
-        if rest.lower().startswith("q"):
-            try:
-                q = int(rest[1:])
-            except ValueError:
-                q = 0
-            if q < 2:
-                raise UsageError(f"--bins {text!r}: quantile bins need qN with N >= 2, e.g. {column}=q4")
-            return column, cls(quantiles=q)
-        try:
-            edges = tuple(float(v) for v in rest.split(","))
-        except ValueError:
-            raise UsageError(f"--bins {text!r}: edges must be numbers separated by commas") from None
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-            raise UsageError(f"--bins {text!r}: give at least two strictly increasing edges")
-        return column, cls(edges=edges)
 
 
 def _fmt(value: float) -> str:
@@ -108,15 +80,19 @@ def _binned(series: pl.Series, spec: BinSpec, name: str, decimal_comma: bool = F
         if series.dtype == pl.String:
             bad = parse_numbers(series, decimal_comma=decimal_comma).is_null() & series.is_not_null()
             value = series.filter(bad)[0]
-            raise UsageError(f"--bins {name}: {not_a_number(value, name, decimal_comma)}; bins need numbers")
-        raise UsageError(f"--bins {name}: column '{name}' is not numeric (type {series.dtype}); bins need numbers")
+            raise OptionError(
+                "bins", name, f"{not_a_number(value, name, decimal_comma)}; bins need numbers", quoted=False
+            )
+        raise OptionError(
+            "bins", name, f"column '{name}' is not numeric (type {series.dtype}); bins need numbers", quoted=False
+        )
     values = numbers.to_numpy()
     missing = np.isnan(values)
     note = ""
     if spec.quantiles:
         present = values[~missing]
         if present.size == 0:
-            raise UsageError(f"--bins {name}: column '{name}' has no values to cut into quantiles")
+            raise OptionError("bins", name, f"column '{name}' has no values to cut into quantiles", quoted=False)
         edges = tuple(np.unique(np.quantile(present, np.linspace(0, 1, spec.quantiles + 1))))
         if len(edges) < 2:
             edges = (edges[0], edges[0])
@@ -153,7 +129,7 @@ def _categorical(series: pl.Series, name: str, source_name: str) -> Stratifier:
         if s.null_count() and (s == MISSING).any():
             raise InputError(
                 f"{source_name}, column '{name}': holds the value {MISSING!r} and also missing cells, which would share one group; "
-                f"rename the value, or count it as missing with --na-values"
+                f"rename the value, or count it as missing with {option_ref('na_values')}"
             )
     present = s.drop_nulls().unique().sort()
     if numeric:
@@ -229,6 +205,8 @@ def build_stratifiers(
     result = [single(c) for c in by]
     for columns in crosses:
         if len(columns) < 2:
-            raise UsageError(f"--cross {','.join(columns)!r}: name at least two columns, e.g. --cross sex,age")
+            raise OptionError(
+                "cross", ",".join(columns), f"name at least two columns, e.g. {option_ref('cross')} sex,age"
+            )
         result.append(cross([single(c) for c in columns]))
     return result

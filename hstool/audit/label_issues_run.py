@@ -9,7 +9,7 @@ ranked table that other steps read (`hs audit --label-issues` marks the review s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from hstool.errors import InputError, UsageError
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar, read_sidecar
+from hstool.io.table_format import SCORE, ColumnMap, TableFormat
 from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
 
 SCHEMA_NAME = "hs.label-issues/1"
@@ -36,6 +37,8 @@ class LabelIssueOptions:
     score: str = DEFAULT_SCORE  # one of label_issues.SCORES
     issues_first: bool = False  # the confident label issues before the rest
     positive: str | None = None  # binary labels that are not 0/1: the positive class
+    columns: ColumnMap = field(default_factory=ColumnMap)  # the files' id, score and label columns
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptio
     if options.score not in SCORES:
         raise UsageError(f"score {options.score!r}: choose one of {', '.join(SCORES)}")
     check_one_stdin(preds_path, labels_path)
-    cases = _read_cases(preds_path, labels_path, options.positive)
+    cases = _read_cases(preds_path, labels_path, options)
     if len(set(cases.given.tolist())) < 2:
         raise InputError(
             f"{cases.sources[1].name}: every ranked case has the label {cases.labels[0]!r}; confident learning needs "
@@ -84,9 +87,17 @@ def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptio
     return LabelIssueResult(table, view, meta, warnings, summary)
 
 
-def _read_cases(preds_path: str, labels_path: str, positive: str | None) -> _Cases:
-    preds, preds_src = read_table(preds_path, role="predictions")
-    labels, labels_src = read_table(labels_path, role="labels", required=(KEY, LABEL), string_columns=(LABEL,))
+def _read_cases(preds_path: str, labels_path: str, options: LabelIssueOptions) -> _Cases:
+    positive, fmt = options.positive, options.table_format
+    preds, preds_src = read_table(preds_path, role="predictions", fmt=fmt, columns=options.columns.pick(KEY, SCORE))
+    labels, labels_src = read_table(
+        labels_path,
+        role="labels",
+        required=(KEY, LABEL),
+        string_columns=(LABEL,),
+        fmt=fmt,
+        columns=options.columns.pick(KEY, LABEL),
+    )
     # Values are checked in each file's own row order, so that messages give the file's lines.
     if "score" in preds.columns:
         class_names: list[str] = []
@@ -215,7 +226,7 @@ def _meta(
 ) -> dict[str, Any]:
     return build_sidecar(
         schema=SCHEMA_NAME,
-        parameters={"score": options.score, "issues_first": options.issues_first, "positive": options.positive},
+        parameters=asdict(options),  # with the files' columns and table format
         inputs=[s.provenance() for s in cases.sources],
         rows=table.height,
         extra={

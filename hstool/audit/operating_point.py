@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import sidecar_path
 from hstool.stats.thresholds import ThresholdRule, UninformativeScores
 
@@ -60,39 +60,42 @@ class OperatingPoint:
         return self.rule.describe() if self.rule is not None else self.text
 
 
-def read_calibration_threshold(path: str, option: str = "--threshold") -> tuple[float, str | None]:
+def read_calibration_threshold(path: str, field: str = "threshold") -> tuple[float, str | None]:
     """The original-scale threshold stored in a calibration JSON (e.g. X.csv.meta.json), and
     the file's `schema` when it has one."""
     file = Path(path)
     if not file.is_file():
-        raise UsageError(f"{option} {path}: no such calibration file")
+        raise OptionError(field, path, "no such calibration file", quoted=False)
     try:
         content = json.loads(file.read_text(encoding="utf-8"))
         value = content[THRESHOLD_KEY]
         return float(value["value"] if isinstance(value, dict) else value), content.get("schema")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-        raise UsageError(
-            f"{option} {path}: expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)"
+        raise OptionError(
+            field,
+            path,
+            f"expected a JSON object with a numeric '{THRESHOLD_KEY}' (as hs calibrate writes)",
+            quoted=False,
         ) from None
 
 
-def parse_operating_point(text: str, option: str = "--threshold") -> OperatingPoint:
+def parse_operating_point(text: str, field: str = "threshold") -> OperatingPoint:
     if text.lower().endswith(".json"):
-        value, schema = read_calibration_threshold(text, option)
+        value, schema = read_calibration_threshold(text, field)
         return OperatingPoint(text, None, value, schema)
     try:
         return OperatingPoint(text, ThresholdRule.parse(text), None)
     except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
+        raise UsageError(f"{option_ref(field)}: {exc}") from None
 
 
-def refuse_own_calibration(scores_path: str, point: OperatingPoint, option: str = "--threshold") -> None:
+def refuse_own_calibration(scores_path: str, point: OperatingPoint, field: str = "threshold") -> None:
     """A calibrated file's sidecar holds the threshold on the *original* scale: applying it to
     the calibrated scores themselves would be a silent mistake, so it is refused."""
     if point.rule is not None or point.schema != CALIBRATION_SCHEMA or scores_path == "-":
         return
     if Path(point.text).resolve() == sidecar_path(scores_path).resolve():
         raise UsageError(
-            f"{option} {point.text}: {scores_path} holds calibrated scores (operating point 0.5) and this threshold is on the "
-            f"original scale; use {option} 0.5 with the calibrated scores, or the .json with the original scores"
+            f"{option_ref(field)} {point.text}: {scores_path} holds calibrated scores (operating point 0.5) and this threshold is "
+            f"on the original scale; use {option_ref(field)} 0.5 with the calibrated scores, or the .json with the original scores"
         )

@@ -17,18 +17,17 @@ p-value for the null that the target is independent of the embeddings.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from hstool.audit.groups import MISSING, OUTSIDE, BinSpec, build_stratifiers
+from hstool.audit.groups import MISSING, OUTSIDE, build_stratifiers
+from hstool.audit.options import ProbeOptions as ProbeOptions  # re-exported
 from hstool.audit.strata_table import interval_text, p_text
-from hstool.errors import OptionError
 from hstool.io.arrays import read_embeddings
 from hstool.io.sidecar import build_sidecar
-from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY, join_on_id, read_table
 from hstool.stats.auc import auc_score, delong
 from hstool.stats.delong import compare_aucs, two_sided_p, wald_interval
@@ -41,34 +40,6 @@ SCHEMA.update(
 SCHEMA.update({"flag": bool, "status": str, "reason": str})
 ALL = "(all)"
 MACRO = "(macro mean)"
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    target: str
-    folds: int = 5
-    seed: int = 0
-    c: float = 1.0
-    max_iter: int = 1000
-    per_superclass: bool = False
-    label_col: str = "label"
-    bins: dict[str, BinSpec] = field(default_factory=dict)
-    max_levels: int = 20
-    level: float = 0.95
-    min_n: int = 10
-    warn_auc: float = 0.7
-    permutations: int = 0  # > 0: also a permutation p-value from this many shuffles
-    allow_unmatched: bool = False
-    id_col: str = KEY
-    table_format: TableFormat = field(default_factory=TableFormat)
-
-    def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise OptionError("folds", self.folds, "cross-validation needs at least 2 folds", quoted=False)
-        if self.permutations < 0:
-            raise OptionError("permutations", self.permutations, "must be 0 (none) or more, e.g. 99", quoted=False)
-        if not 0 < self.level < 1:
-            raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from hstool.audit.groups import MISSING, Stratifier
 from hstool.audit.strata_table import OVERALL, StratifyOptions, harm
-from hstool.errors import UsageError
+from hstool.errors import UsageError, option_ref
 from hstool.stats.auc import DelongComponents, class_counts, delong_components, rank_classes, shared_class_covariance
 from hstool.stats.auc_groups import Summary, Whole, group_and_rest
 from hstool.stats.auc_permutation import SMALL_CLASS, independent_auc_test, placement_test
@@ -211,7 +211,7 @@ def _reference_code(stratifier: Stratifier, options: StratifyOptions) -> int | N
         return None
     if wanted not in stratifier.levels:
         shown = ", ".join(stratifier.levels[:10])
-        raise UsageError(f"--reference {stratifier.name}={wanted}: no such group (groups: {shown})")
+        raise UsageError(f"{option_ref('reference')} {stratifier.name}={wanted}: no such group (groups: {shown})")
     return stratifier.levels.index(wanted)
 
 

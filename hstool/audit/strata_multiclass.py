@@ -14,7 +14,7 @@ import numpy as np
 
 from hstool.audit.groups import Stratifier
 from hstool.audit.strata_table import OVERALL, StratifyOptions
-from hstool.errors import UsageError
+from hstool.errors import OptionError, UsageError, option_ref
 from hstool.stats.proportions import compare_proportions, interval
 
 SCHEMA: dict[str, Any] = {"stratifier": str, "group": str, "comparator": str, "n": int, "n_correct": int}
@@ -28,8 +28,11 @@ def analyse(
     correct: np.ndarray, superclass: np.ndarray, stratifiers: list[Stratifier], options: StratifyOptions
 ) -> list[dict[str, Any]]:
     if options.ci == "bootstrap":
-        raise UsageError(
-            "--ci bootstrap is for binary scores; multi-class accuracy uses --ci wilson or clopper-pearson"
+        raise OptionError(
+            "ci",
+            "bootstrap",
+            f"is for binary scores; multi-class accuracy uses {option_ref('ci')} wilson or clopper-pearson",
+            quoted=False,
         )
     rows = [_row(OVERALL, OVERALL, correct, None, "", options)]
     for stratifier in stratifiers:
@@ -38,7 +41,7 @@ def analyse(
             wanted = options.reference[stratifier.name]
             if wanted not in stratifier.levels:
                 raise UsageError(
-                    f"--reference {stratifier.name}={wanted}: no such group (groups: {', '.join(stratifier.levels[:10])})"
+                    f"{option_ref('reference')} {stratifier.name}={wanted}: no such group (groups: {', '.join(stratifier.levels[:10])})"
                 )
             ref = stratifier.levels.index(wanted)
         for code, level in enumerate(stratifier.levels):

@@ -3,58 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
 import numpy as np
 import polars as pl
 
-from hstool.audit.groups import BinSpec
-from hstool.io.table_format import ColumnMap, TableFormat
+# Re-exported: the options and the metric families live in the light audit/options.py.
+from hstool.audit.options import DEFAULT_FAMILIES as DEFAULT_FAMILIES
+from hstool.audit.options import DEFAULT_FLAG_ON as DEFAULT_FLAG_ON
+from hstool.audit.options import FAMILIES as FAMILIES
+from hstool.audit.options import StratifyOptions as StratifyOptions
 from hstool.stats.multiplicity import adjust
 
 OVERALL = "(all)"
 
 
-# Metric families (`--metrics`): what is computed, tested and shown. `power` (the minimum
-# detectable differences) is always computed, since it is cheap; the family only shows it.
-FAMILIES = ("auc", "proportions", "calibration", "power")
-DEFAULT_FAMILIES = ("auc", "proportions")
-# Metrics that raise a flag by default: those that do not depend on the group's prevalence
-# (PPV and NPV do, so a group with fewer positives has a lower PPV with the same model).
-DEFAULT_FLAG_ON = ("auc", "sensitivity", "specificity", "brier", "calibration_intercept", "calibration_slope")
 # Which way is harm: lower (default), higher, or away from an ideal value.
 HIGHER_IS_WORSE = frozenset({"brier"})
 IDEAL = {"calibration_intercept": 0.0, "calibration_slope": 1.0}
-
-
-@dataclass(frozen=True)
-class StratifyOptions:
-    """Every knob of `hs stratify` (defaults as on the command line)."""
-
-    by: list[str] | None = None  # None: every non-key column of the labels file
-    crosses: list[list[str]] = field(default_factory=list)
-    bins: dict[str, BinSpec] = field(default_factory=dict)
-    threshold: str = "0.5"
-    ci: str = "wilson"  # wilson | clopper-pearson | bootstrap
-    n_boot: int = 1000
-    seed: int = 0
-    level: float = 0.95
-    correction: str = "holm"
-    alpha: float = 0.05
-    min_n: int = 10
-    reference: dict[str, str] = field(default_factory=dict)
-    max_levels: int = 20
-    positive: str | None = None
-    allow_unmatched: bool = False
-    columns: ColumnMap = field(default_factory=ColumnMap)  # which file columns are id, score, label
-    table_format: TableFormat = field(default_factory=TableFormat)
-    metrics: tuple[str, ...] = DEFAULT_FAMILIES
-    flag_on: tuple[str, ...] = DEFAULT_FLAG_ON
-    margins: dict[str, float] = field(default_factory=dict)  # smallest deficit that matters, per metric
-    ece_bins: int = 10
-    mdd_power: float = 0.8
-    permutations: int = 2000  # for AUC tests of groups with few positives or negatives
 
 
 def harm(metric: str, value: float, comparator: float) -> float:

@@ -6,6 +6,7 @@ from typing import Annotated, cast
 
 import typer
 
+from hstool.audit.options import AgreeOptions
 from hstool.cli.common import handled, say
 from hstool.cli.options import (
     DecimalComma,
@@ -21,6 +22,8 @@ from hstool.cli.options import (
     Verbose,
 )
 from hstool.io.table_format import ColumnMap
+
+_DEFAULTS = AgreeOptions()  # the one home of hs agree's defaults (a light module)
 
 EPILOG = """\
 Examples:
@@ -68,7 +71,7 @@ def command(
             "--threshold",
             help="Operating point of score inputs: youden, sens=0.9, spec=0.9 (on --reference), a number, or a calibration .json.",
         ),
-    ] = "youden",
+    ] = _DEFAULTS.threshold,
     a_threshold: Annotated[
         str | None, typer.Option("--a-threshold", help="Operating point of A only (same forms as --threshold).")
     ] = None,
@@ -91,15 +94,15 @@ def command(
     ] = None,
     max_levels: Annotated[
         int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")
-    ] = 20,
-    level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = 0.95,
+    ] = _DEFAULTS.max_levels,
+    level: Annotated[float, typer.Option("--level", help="Confidence level of every interval.")] = _DEFAULTS.level,
     min_n: Annotated[
         int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no statistics.")
-    ] = 10,
+    ] = _DEFAULTS.min_n,
     correction: Annotated[
         str,
         typer.Option("--correction", help="Multiplicity correction of the AUC tests across groups: holm, bh or none."),
-    ] = "holm",
+    ] = _DEFAULTS.correction,
     allow_unmatched: Annotated[
         bool,
         typer.Option("--allow-unmatched", help="Analyse ids present in every input; count the rest in the metadata."),
@@ -122,7 +125,7 @@ def command(
 ) -> None:
     """Agreement of two models or two label sources: Cohen's kappa, AUCs, Bland-Altman, per group."""
     with handled(verbose):
-        from hstool.audit.agree import AgreeOptions, run_agree
+        from hstool.audit.agree import run_agree
         from hstool.cli.stratify_args import parse_bins, parse_crosses
         from hstool.cli.table_args import column_map, table_format
         from hstool.errors import UsageError

@@ -82,7 +82,7 @@ def command(
     verbose: Verbose = False,
 ) -> None:
     """Operating thresholds (Youden, target sensitivity/specificity) and scores calibrated to 0.5."""
-    with handled(verbose):
+    with handled(verbose, flags={"targets": "--target"}):
         from hstool.audit.calibrate import CalibrateOptions, run_calibrate
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import refuse_overwriting_inputs

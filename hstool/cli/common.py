@@ -35,7 +35,7 @@ def handled(verbose: bool = False, flags: Mapping[str, str] | None = None) -> It
     try:
         yield
     except Interrupted as exc:  # not an error: the message says what was kept and how to go on
-        say(f"hs: {exc}")
+        say(f"hs: {exc.command_line_text(lambda field: flag_for(field, flags))}")
         raise typer.Exit(exc.exit_code) from None
     except HsError as exc:
         if verbose:

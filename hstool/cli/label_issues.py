@@ -7,7 +7,21 @@ from typing import Annotated
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.options import Format, Output, Positive, Quiet, Verbose
+from hstool.cli.options import (
+    DecimalComma,
+    Delimiter,
+    Format,
+    IdCol,
+    LabelCol,
+    NaValues,
+    Output,
+    Positive,
+    Quiet,
+    ScoreCol,
+    Sheet,
+    Verbose,
+)
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -17,6 +31,8 @@ Examples:
   hs label-issues oof/preds_oof.csv manifest.csv -o ranked.csv
 
   hs label-issues oof/preds_oof.csv manifest.csv --score margin --issues-first --format table | head -20
+
+  hs label-issues vendor_preds.csv vendor_labels.csv --id-col Accession --score-col PTX_prob --label-col Pneumothorax
 
   hs audit -p oof/preds_oof.csv -l manifest.csv --allow-unmatched --label-issues ranked.csv -o sheet.csv   # mark the review sheet
 
@@ -49,6 +65,13 @@ def command(
         ),
     ] = None,
     positive: Positive = None,
+    id_col: IdCol = ColumnMap.id,
+    score_col: ScoreCol = ColumnMap.score,
+    label_col: LabelCol = ColumnMap.label,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     output: Output = None,
     fmt: Format = None,
     quiet: Quiet = False,
@@ -59,12 +82,17 @@ def command(
         from dataclasses import replace
 
         from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
+        from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
 
         refuse_overwriting_inputs([output], [preds, labels])
         # Unset options keep LabelIssueOptions' defaults (their one home).
-        options = LabelIssueOptions(positive=positive)
+        options = LabelIssueOptions(
+            positive=positive,
+            columns=column_map(id_col, score_col, label_col),
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
+        )
         if score is not None:
             options = replace(options, score=score)
         if issues_first is not None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hstool.audit.options import ProbeOptions
 from hstool.cli.common import handled, say
 from hstool.cli.options import (
     DecimalComma,
@@ -49,57 +50,62 @@ def command(
     ids: Annotated[str | None, typer.Option("--ids", help="The ids file of EMB, when not EMB with .ids.csv.")] = None,
     per_superclass: Annotated[
         bool, typer.Option("--per-superclass", help="Also probe within each value of the label column.")
-    ] = False,
-    label_col: Annotated[str, typer.Option("--label-col", help="Superclass column for --per-superclass.")] = "label",
+    ] = ProbeOptions.per_superclass,
+    label_col: Annotated[
+        str, typer.Option("--label-col", help="Superclass column for --per-superclass.")
+    ] = ProbeOptions.label_col,
     bins: Annotated[
         list[str] | None, typer.Option("--bins", help="Bin a numeric target: age=0,40,65,200 (edges) or age=q4.")
     ] = None,
     max_levels: Annotated[
         int, typer.Option("--max-levels", help="A numeric target with more distinct values is binned into quartiles.")
-    ] = 20,
-    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
+    ] = ProbeOptions.max_levels,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = ProbeOptions.folds,
     c: Annotated[
         float, typer.Option("--C", help="Inverse L2 regularisation strength of the logistic regression.")
-    ] = 1.0,
-    max_iter: Annotated[int, typer.Option("--max-iter", help="Solver iterations of the logistic regression.")] = 1000,
-    level: Annotated[float, typer.Option("--level", help="Confidence level of the AUC intervals.")] = 0.95,
+    ] = ProbeOptions.c,
+    max_iter: Annotated[
+        int, typer.Option("--max-iter", help="Solver iterations of the logistic regression.")
+    ] = ProbeOptions.max_iter,
+    level: Annotated[
+        float, typer.Option("--level", help="Confidence level of the AUC intervals.")
+    ] = ProbeOptions.level,
     min_n: Annotated[
         int, typer.Option("--min-n", help="Classes with fewer cases are left out (status too_small).")
-    ] = 10,
-    warn_auc: Annotated[float, typer.Option("--warn-auc", help="Flag rows whose AUC reaches this value.")] = 0.7,
+    ] = ProbeOptions.min_n,
+    warn_auc: Annotated[
+        float, typer.Option("--warn-auc", help="Flag rows whose AUC reaches this value.")
+    ] = ProbeOptions.warn_auc,
     permutations: Annotated[
         int,
         typer.Option(
             "--permutations",
             help="Also a permutation p-value from this many shuffles of the target (each re-runs the probe; e.g. 99).",
         ),
-    ] = 0,
+    ] = ProbeOptions.permutations,
     allow_unmatched: Annotated[
         bool,
         typer.Option("--allow-unmatched", help="Probe ids present in both inputs; count the rest in the metadata."),
-    ] = False,
+    ] = ProbeOptions.allow_unmatched,
     id_col: IdCol = ColumnMap.id,
     na_values: NaValues = None,
     delimiter: Delimiter = None,
     decimal_comma: DecimalComma = False,
     sheet: Sheet = None,
-    seed: Seed = 0,
+    seed: Seed = ProbeOptions.seed,
     output: Output = None,
     fmt: Format = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Linear probe: cross-validated AUC of an attribute (race, sex, age, a nuisance) from embeddings."""
-    with handled(verbose):
-        from hstool.audit.probe import ProbeOptions, run_probe
+    with handled(verbose, flags={"c": "--C"}):
+        from hstool.audit.probe import run_probe
         from hstool.cli.stratify_args import check_min_n, parse_bins
         from hstool.cli.table_args import column_map, table_format
-        from hstool.errors import UsageError
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
 
-        if c <= 0:
-            raise UsageError(f"--C {c}: must be positive, e.g. 1.0")
         options = ProbeOptions(
             target=target,
             folds=folds,

@@ -8,7 +8,8 @@ import typer
 
 from hstool.cli.common import handled, say
 from hstool.cli.infer_args import Device, ManifestArg, Model, Root, Threads
-from hstool.cli.options import Quiet, Verbose
+from hstool.cli.options import DecimalComma, Delimiter, IdCol, NaValues, Quiet, Sheet, Verbose
+from hstool.io.table_format import ColumnMap
 
 EPILOG = """\
 Examples:
@@ -18,6 +19,8 @@ Examples:
   hs saliency model/model.onnx manifest.csv --ids ids.csv --checkpoint model/model.pt -o maps/   # occlusion and Grad-CAM
 
   hs saliency model.onnx manifest.csv -o maps/ --patch 8 --stride 4 --fill 0
+
+  hs saliency model.onnx vendor_manifest.csv --ids vendor_ids.csv --id-col Accession -o vendor_maps/   # both name the id column Accession
 
   hs report -p preds.csv -l labels.csv -m manifest.csv --saliency maps/ -o report.html   # overlays beside the galleries
 
@@ -86,6 +89,11 @@ def command(
         int | None, typer.Option("--max-pixels", help="Refuse images with more pixels than this (default 8192 x 8192).")
     ] = None,
     root: Root = None,
+    id_col: IdCol = ColumnMap.id,
+    na_values: NaValues = None,
+    delimiter: Delimiter = None,
+    decimal_comma: DecimalComma = False,
+    sheet: Sheet = None,
     device: Device = "auto",
     threads: Threads = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier saliency folder at -o.")] = False,
@@ -95,6 +103,7 @@ def command(
     """Saliency maps: occlusion sensitivity for any model, Grad-CAM from an hs train checkpoint."""
     with handled(verbose):
         from hstool.cli.progress import progress_bar
+        from hstool.cli.table_args import column_map, table_format
         from hstool.saliency.occlusion import parse_fill
         from hstool.saliency.run import SaliencyOptions, run_saliency
 
@@ -116,6 +125,8 @@ def command(
             device=device,
             threads=threads,
             force=force,
+            id_col=column_map(id_col).id,
+            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
             **{k: v for k, v in given.items() if v is not None},
         )
         with progress_bar("saliency", quiet=quiet, unit="images") as progress:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hstool.audit.options import StratifyOptions
 from hstool.cli.common import handled, say
 from hstool.cli.options import (
     Alpha,
@@ -27,6 +28,8 @@ from hstool.cli.options import (
     Verbose,
 )
 from hstool.io.table_format import ColumnMap
+
+_DEFAULTS = StratifyOptions()  # the one home of hs stratify's defaults (a light module)
 
 EPILOG = """\
 Examples:
@@ -65,19 +68,21 @@ def command(
         list[str] | None,
         typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 (edges) or age=q4 (quantiles)."),
     ] = None,
-    threshold: Threshold = "0.5",
+    threshold: Threshold = _DEFAULTS.threshold,
     positive: Positive = None,
     ci: Annotated[
         str,
         typer.Option("--ci", help="Intervals: wilson (DeLong for AUC), clopper-pearson, or bootstrap (stratified)."),
-    ] = "wilson",
-    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates with --ci bootstrap.")] = 1000,
-    level: Level = 0.95,
-    correction: Correction = "holm",
-    alpha: Alpha = 0.05,
+    ] = _DEFAULTS.ci,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", help="Bootstrap replicates with --ci bootstrap.")
+    ] = _DEFAULTS.n_boot,
+    level: Level = _DEFAULTS.level,
+    correction: Correction = _DEFAULTS.correction,
+    alpha: Alpha = _DEFAULTS.alpha,
     min_n: Annotated[
         int, typer.Option("--min-n", help="Groups with fewer cases get status too_small and no metrics.")
-    ] = 10,
+    ] = _DEFAULTS.min_n,
     reference: Annotated[
         list[str] | None,
         typer.Option(
@@ -86,11 +91,11 @@ def command(
     ] = None,
     max_levels: Annotated[
         int, typer.Option("--max-levels", help="Numeric columns with more distinct values are binned into quartiles.")
-    ] = 20,
+    ] = _DEFAULTS.max_levels,
     allow_unmatched: Annotated[
         bool,
         typer.Option("--allow-unmatched", help="Analyse ids present in both files; count the rest in the metadata."),
-    ] = False,
+    ] = _DEFAULTS.allow_unmatched,
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")
     ] = None,
@@ -118,7 +123,7 @@ def command(
             "[default: auc,sensitivity,specificity,calibration; PPV and NPV follow prevalence].",
         ),
     ] = None,
-    seed: Seed = 0,
+    seed: Seed = _DEFAULTS.seed,
     id_col: IdCol = ColumnMap.id,
     score_col: ScoreCol = ColumnMap.score,
     label_col: LabelCol = ColumnMap.label,

@@ -3,26 +3,17 @@ commands that share its grouping and interval options (`hs agree`)."""
 
 from __future__ import annotations
 
-from hstool.audit.groups import BinSpec
+from hstool.audit.options import CI_METHODS as CI_METHODS
+from hstool.audit.options import FAMILIES, BinSpec, StratifyOptions
 from hstool.audit.strata_binary import CALIBRATION, FAMILY_OF, TESTED
-from hstool.audit.strata_table import FAMILIES, StratifyOptions
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
-from hstool.stats.methods import CORRECTIONS
-
-CI_METHODS = ("wilson", "clopper-pearson", "bootstrap")
 
 
 def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise UsageError(f"{option} {value!r}: choose one of {', '.join(allowed)}")
     return value
-
-
-def check_level(level: float) -> float:
-    if not 0 < level < 1:
-        raise UsageError(f"--level {level}: must be between 0 and 1, e.g. 0.95")
-    return level
 
 
 def check_min_n(min_n: int) -> int:
@@ -123,15 +114,9 @@ def stratify_options(
     margin=None,
     flag_on=None,
 ) -> StratifyOptions:
-    choice("--ci", ci, CI_METHODS)
-    choice("--correction", correction, CORRECTIONS)
+    # ci, correction, level, alpha and n_boot are checked by StratifyOptions itself.
     if fail_on is not None:
         choice("--fail-on", fail_on, ("worse",))
-    check_level(level)
-    if not 0 < alpha < 1:
-        raise UsageError(f"--alpha {alpha}: must be between 0 and 1, e.g. 0.05")
-    if n_boot < 100:
-        raise UsageError(f"--n-boot {n_boot}: use at least 100 replicates (1000 or more for 95% intervals)")
     defaults = StratifyOptions()  # the one home of the defaults
     families = parse_metrics(metrics) or defaults.metrics
     flag_metrics = parse_flag_on(flag_on)

@@ -9,7 +9,7 @@ from typing import Any
 from hstool.data.images import ImageError, load_image
 from hstool.data.leakage import SCHEMA, Overlap, split_overlap
 from hstool.data.manifest import PATH, describe, read_manifest
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.sidecar import build_sidecar
 from hstool.io.table_format import KEY, TableFormat
 
@@ -81,5 +81,5 @@ def fail_on_overlap(checked: Checked) -> None:
     first = overlap.table.row(0, named=True)
     raise InputError(
         f"{overlap.source}: {overlap.table.height} {overlap.group_col} value(s) in more than one split (first: {first[overlap.group_col]!r}: "
-        f"{first['splits']}); put all images of a {overlap.group_col} in one split, or pass --allow-overlap to only report"
+        f"{first['splits']}); put all images of a {overlap.group_col} in one split, or pass {option_ref('allow_overlap')} to only report"
     )

@@ -27,6 +27,8 @@ from typing import Any
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from hstool.errors import option_ref
+
 AGE = "PatientAge"
 SPACING = "PixelSpacing"
 PATIENT_KEY = "patient_key"
@@ -121,7 +123,7 @@ def check_tags(keywords: list[str]) -> tuple[str, ...]:
         if vr in _REFUSED_VRS or keyword in _IDENTIFIERS:
             what = _REFUSED_VRS.get(vr, "an identifier")
             raise TagError(
-                f"{keyword} holds {what}, which hs never exports; use --patient-key for patient-level grouping"
+                f"{keyword} holds {what}, which hs never exports; use {option_ref('patient_key')} for patient-level grouping"
             )
         if keyword not in DEFAULT_TAGS and keyword not in out:
             out.append(keyword)

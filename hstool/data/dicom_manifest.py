@@ -39,7 +39,7 @@ from hstool.data.dicom_headers import (
 )
 from hstool.data.folder import tree_inside, walk_files
 from hstool.data.manifest import PATH
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.atomic import check_writable, write_text
 from hstool.io.render import emit
 from hstool.io.sidecar import build_sidecar, errors_path_for, sidecar_path
@@ -150,7 +150,9 @@ def manifest_from_dicom(
         if reason is not None:
             if options.on_error == "fail":
                 shown = Path(directory, rel).as_posix()  # as the user names it, not relative to the manifest
-                raise InputError(f"{shown}: {reason}; or pass --on-error skip to list such files and go on")
+                raise InputError(
+                    f"{shown}: {reason}; or pass {option_ref('on_error')} skip to list such files and go on"
+                )
             skipped.append({PATH: path, REASON: reason})
             continue
         rows.append({KEY: image_id, PATH: path, **(header.row or {})})
@@ -256,7 +258,7 @@ def _check_unique(table: pl.DataFrame) -> None:
         same = table.filter(table[KEY] == table[KEY][int(duplicated.arg_true()[0])])[PATH].to_list()
         raise InputError(
             f"{same[0]} and {same[1]} hold the same image (same image id): a copy of the file? "
-            "remove one, or use path-based image ids (--image-id path)"
+            f"remove one, or use path-based image ids ({option_ref('image_id')} path)"
         )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 from hstool.importer.head import Head
 from hstool.importer.parity import first_line
 from hstool.importer.strip import subgraphs
@@ -54,7 +54,9 @@ def load_source(path: str) -> Any:
     from google.protobuf.message import DecodeError
 
     if not Path(path).is_file():
-        raise InputError(f"{path}: no such file; pass an ONNX model, a TorchScript file, or --arch with --weights")
+        raise InputError(
+            f"{path}: no such file; pass an ONNX model, a TorchScript file, or {option_ref('arch')} with {option_ref('weights')}"
+        )
     try:
         model = onnx.load(path)
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:

@@ -199,6 +199,7 @@ class DecodePool:
             raise UsageError(
                 f"{_SHM_DIR} has {free / 2**20:.0f} MB free, too little for {needed} batches of "
                 f"{block_bytes / 2**20:.1f} MB; lower {option_ref('batch_size')} or {option_ref('workers')}, use {option_ref('workers')} 0, or "
+                # --shm-size is docker's flag, not an hs option: it stays spelled out (not option_ref).
                 "enlarge /dev/shm (docker run --shm-size=2g)"
             )
         return min(wanted, fits)

@@ -20,7 +20,7 @@ import polars as pl
 
 from hstool import __version__
 from hstool.data.manifest import PATH, Manifest, read_manifest
-from hstool.errors import LISTED, InputError, Interrupted, OptionError, UsageError
+from hstool.errors import LISTED, InputError, Interrupted, OptionError, UsageError, option_ref
 from hstool.infer.chunks import ChunkResult, DiskChunks, MemoryChunks, Plan, Shard, parts_folder, plan_chunks
 from hstool.infer.decode_pool import DecodePool
 from hstool.infer.preds_format import (
@@ -140,7 +140,7 @@ def run_inference(
         # Keeping the finished chunks is what --resume is for; say where they are.
         raise Interrupted(
             f"interrupted; no output was written, the finished chunks are kept in {store.folder}: "
-            f"run the same command with --resume to continue, or delete that folder"
+            f"run the same command with {option_ref('resume')} to continue, or delete that folder"
         ) from None
     except BaseException:
         # A failed run (a corrupt image, a decompression bomb...) leaves no hidden work folder,
@@ -174,7 +174,7 @@ def _check_options(targets: Targets, options: InferenceOptions) -> Shard | None:
     if targets.embeddings == "-":
         raise UsageError("embeddings cannot go to stdout; pass -o emb.npy (the ids go to emb.ids.csv)")
     if not targets.files and (options.resume or options.shard):
-        raise UsageError(f"--{'resume' if options.resume else 'shard'} needs an output file: pass -o PATH")
+        raise UsageError(f"{option_ref('resume' if options.resume else 'shard')} needs an output file: pass -o PATH")
     return Shard.parse(options.shard) if options.shard else None
 
 
@@ -314,7 +314,7 @@ def _image_error(manifest: Manifest, row: int, reason: str) -> InputError:
     image_id, path = manifest.table["image_id"][row], manifest.table[PATH][row]
     return InputError(
         f"{manifest.source.at(row, PATH)}: image {image_id!r} ({path}): {reason}; "
-        "or pass --on-error skip to list unreadable images in an errors file and go on"
+        f"or pass {option_ref('on_error')} skip to list unreadable images in an errors file and go on"
     )
 
 

@@ -33,7 +33,7 @@ _SAME: dict[str, Callable[[dict[str, Any]], object]] = {
     "manifest rows": lambda m: m["selection"]["manifest_rows"],
     "batch size": lambda m: m["selection"]["batch_size"],
     "shard count": lambda m: Shard.parse(m["selection"]["shard"]).count,
-    "--on-error": lambda m: m["parameters"]["on_error"],
+    option_ref("on_error"): lambda m: m["parameters"]["on_error"],
 }
 
 

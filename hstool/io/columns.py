@@ -7,7 +7,7 @@ import re
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.tables import Source
 
 # 0,5 or -12,75: what a number with a decimal comma looks like when read as text.
@@ -30,7 +30,7 @@ def not_a_number(value: str, column: str, decimal_comma: bool) -> str:
     """Why `value` is refused, with a hint when it is a decimal comma and the flag is absent."""
     text = f"{value!r} is not a number; {column} must be numeric"
     if not decimal_comma and _DECIMAL_COMMA.fullmatch(value.strip()):
-        text += " (it looks like a decimal comma: pass --decimal-comma for files that write 0,5 for 0.5)"
+        text += f" (it looks like a decimal comma: pass {option_ref('decimal_comma')} for files that write 0,5 for 0.5)"
     return text
 
 

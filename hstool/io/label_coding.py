@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.columns import parse_numbers
 from hstool.io.tables import Source
 
@@ -74,7 +74,7 @@ def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: st
         first = int(text.is_in(unknown).arg_true()[0])
         raise InputError(
             f"{source.at(first, column)}: labels are not binary (values: {_values_text(values)}); use 0/1, true/false, yes/no or "
-            f"positive/negative, or pass --positive VALUE to name the positive one of two values"
+            f"positive/negative, or pass {option_ref('positive')} VALUE to name the positive one of two values"
         )
     used = sorted({c for c in codings.values() if c is not None})
     if len(used) > 1:

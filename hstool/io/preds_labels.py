@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from hstool.errors import InputError
+from hstool.errors import InputError, option_ref
 from hstool.io.columns import probabilities
 from hstool.io.table_format import KEY, LABEL, SCORE, ColumnMap, TableFormat
 from hstool.io.tables import Source, read_table
@@ -38,7 +38,7 @@ def read_predictions(path: str, columns: ColumnMap, fmt: TableFormat) -> tuple[p
     found = ", ".join(source.file_column(c) for c in preds.columns)
     raise InputError(
         f"{source.name}: no score column '{columns.score}' (found: {found}); name the column that holds the "
-        f"probabilities with --score-col NAME (multi-class predictions are image_id,pred[,p_<class>...])"
+        f"probabilities with {option_ref('score_col')} NAME (multi-class predictions are image_id,pred[,p_<class>...])"
     )
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from hstool.errors import LISTED, InputError, UsageError
+from hstool.errors import LISTED, InputError, UsageError, option_ref
 from hstool.io.table_format import DELIMITERS, LABEL, SCORE, TableFormat, sniff_delimiter
 from hstool.io.table_format import KEY as KEY  # re-exported: most readers import KEY from here
 
 # The option that names each role's column, for messages that ask for it.
-_ROLE_OPTION = {KEY: "--id-col", SCORE: "--score-col", LABEL: "--label-col"}
+_ROLE_OPTION = {KEY: option_ref("id_col"), SCORE: option_ref("score_col"), LABEL: option_ref("label_col")}
 _GZIP_MAGIC = b"\x1f\x8b"
 _TRAILING_BLANK_LINES = re.compile(rb"(?:\r?\n[ \t]*)+\Z")
 
@@ -192,7 +192,9 @@ def _read_excel(data: bytes, name: str, role: str, sheet: str | None) -> pl.Data
         ) from None
     listed = ", ".join(repr(s) for s in sheets)
     if sheet is None and len(sheets) > 1:
-        raise InputError(f"{name}: the workbook has {len(sheets)} sheets ({listed}); name the one to read with --sheet")
+        raise InputError(
+            f"{name}: the workbook has {len(sheets)} sheets ({listed}); name the one to read with {option_ref('sheet')}"
+        )
     if sheet is not None and sheet not in sheets:
         raise InputError(f"{name}: the workbook has no sheet {sheet!r} (sheets: {listed})")
     # infer_schema_length=0 reads every cell as text, as for CSV.
@@ -249,7 +251,7 @@ def _check_columns(df: pl.DataFrame, source: Source, role: str, required: Sequen
         option = _ROLE_OPTION.get(missing[0])
         fix = f"name the file's {missing[0]} column with {option} NAME" if option else "rename the column"
         if df.width == 1 and any(d in df.columns[0] for d in DELIMITERS):
-            fix = "the header was read as one column: give the file's delimiter with --delimiter"
+            fix = f"the header was read as one column: give the file's delimiter with {option_ref('delimiter')}"
         raise InputError(
             f"{source.name}: the {role} file has no column '{missing[0]}' (found: {_found(df)}); "
             f"it needs {', '.join(source.file_column(c) for c in required)}: {fix}, or pass the right file"
@@ -308,7 +310,7 @@ def join_on_id(
                 shown = ", ".join(repr(v) for v in extra[key].head(LISTED).to_list())
                 raise InputError(
                     f"{has.name}: {extra.height} {key}s are missing from {lacks.name} (first: {shown}); "
-                    f"fix the files or pass --allow-unmatched to analyse only the ids in both"
+                    f"fix the files or pass {option_ref('allow_unmatched')} to analyse only the ids in both"
                 )
     if joined.height == 0:
         raise InputError(f"{left_source.name} and {right_source.name} share no {key}; are they from the same images?")

@@ -254,6 +254,7 @@ def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions)
         "Look at each image and write what you see in the review_label column of the CSV, one short word or phrase per "
         "case (for example: drain, no drain, portable, artefact). Use the same words for the same finding.",
         "Label every row, errors and controls alike: the controls are what makes the labels measurable.",
+        # A command line for the reviewer to type (hs stratify's flags), not an error: spelled out.
         "Then measure it: hs stratify preds.csv sheet.csv --by review_label --allow-unmatched "
         + (f"--threshold {cases.threshold:.6g}" if cases.threshold is not None else "")
         + " (only the rows on the sheet are analysed; rows left empty form the group (missing)).",

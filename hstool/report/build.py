@@ -91,8 +91,10 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
 
 def _check(inputs: ReportInputs, options: ReportOptions) -> None:
     if bool(inputs.preds) != bool(inputs.labels):
-        given, other = ("--preds", "--labels") if inputs.preds else ("--labels", "--preds")
-        raise UsageError(f"{given} needs {other} too: the report joins predictions and labels on image_id")
+        given, other = ("preds", "labels") if inputs.preds else ("labels", "preds")
+        raise UsageError(
+            f"{option_ref(given)} needs {option_ref(other)} too: the report joins predictions and labels on image_id"
+        )
     if not (inputs.preds or inputs.strata or inputs.clusters):
         raise UsageError(
             f"nothing to report: pass {option_ref('preds')} and {option_ref('labels')}, {option_ref('strata')}, or {option_ref('clusters')} (see hs report --help)"
@@ -108,13 +110,13 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
     if inputs.saliency and not inputs.manifest:
         raise UsageError("saliency overlays go beside the images: pass the manifest too")
     for name, value in (
-        ("--gallery-size", options.gallery_size),
-        ("--montage-size", options.montage_size),
-        ("--max-thumbnails", options.max_thumbnails),
-        ("--max-curves", options.max_curves),
+        ("gallery_size", options.gallery_size),
+        ("montage_size", options.montage_size),
+        ("max_thumbnails", options.max_thumbnails),
+        ("max_curves", options.max_curves),
     ):
         if value < 0:
-            raise UsageError(f"{name} {value}: must be 0 or more")
+            raise OptionError(name, value, "must be 0 or more")
     if options.workers is not None and options.workers < 1:
         raise OptionError("workers", options.workers, "use 1 or more processes", quoted=False)
     if not 16 <= options.thumb_size <= 1024:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ import polars as pl
 from hstool.data.images import DEFAULT_MAX_PIXELS
 from hstool.data.manifest import Manifest, read_manifest
 from hstool.data.preprocess import load_batch
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OutputError, UsageError, option_ref
 from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, write_sidecar
+from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY, read_table
 from hstool.saliency.index import INDEX_NAME, METHODS, SCHEMA, index_table, write_maps
 from hstool.saliency.occlusion import Occlusion, occlusion_maps
@@ -61,6 +62,8 @@ class SaliencyOptions:
     device: str = "auto"
     threads: int = 0
     force: bool = False
+    id_col: str = KEY  # the id column of the manifest and of the ids file
+    table_format: TableFormat = field(default_factory=TableFormat)  # how both tables are written
 
     def occlusion(self, size: tuple[int, int]) -> Occlusion:
         patch = self.patch if self.patch is not None else max(1, round(min(size) / 7))
@@ -122,7 +125,8 @@ def run_saliency(
             f"occluded copies per image, above the cap of {options.max_patches:,}; use a larger stride or patch"
         )
     target = _target_index(info.class_names, info.task, info.positive_class, options.target)
-    manifest = _selected(read_manifest(manifest_path, root=options.root), options.ids)
+    manifest = read_manifest(manifest_path, root=options.root, id_col=options.id_col, fmt=options.table_format)
+    manifest = _selected(manifest, options.ids, options)
     manifest.check_files()
     gradcam = _gradcam(options.checkpoint, info) if options.checkpoint and "gradcam" in methods else None
 
@@ -140,6 +144,8 @@ def run_saliency(
                 "checkpoint": options.checkpoint,
                 "ids": options.ids,
                 "root": options.root,
+                "id_col": options.id_col,
+                "table_format": asdict(options.table_format),
                 "batch_size": options.copies_per_call((info.preprocessing.channels, *info.preprocessing.size)),
             },
             inputs=_inputs(model, manifest, options),
@@ -215,17 +221,17 @@ def _target_index(class_names: tuple[str, ...], task: str, positive: str | None,
     return None
 
 
-def _selected(manifest: Manifest, ids_path: str | None) -> Manifest:
+def _selected(manifest: Manifest, ids_path: str | None, options: SaliencyOptions) -> Manifest:
     """The manifest's rows whose ids the ids file lists (in manifest order); every listed id must exist."""
     if ids_path is None:
         return manifest
-    ids, source = read_table(ids_path, role="ids")
+    ids, source = read_table(ids_path, role="ids", fmt=options.table_format, columns={KEY: options.id_col})
     wanted, present = set(ids[KEY].to_list()), set(manifest.ids)
     missing = [i for i in ids[KEY].to_list() if i not in present]
     if missing:
         shown = ", ".join(repr(i) for i in missing[:_SHOWN])
         raise InputError(
-            f"{source.name}, column '{KEY}': {len(missing)} id(s) are not in {manifest.source.name} (first: {shown}"
+            f"{source.name}, column '{source.file_column(KEY)}': {len(missing)} id(s) are not in {manifest.source.name} (first: {shown}"
             f"{', ...' if len(missing) > _SHOWN else ''}); list only ids of the manifest"
         )
     keep = [i in wanted for i in manifest.ids]
@@ -244,11 +250,11 @@ def _check_out_dir(out_dir: str, force: bool) -> Path:
     if folder.is_dir() and any(folder.iterdir()):
         if not force:
             raise OutputError(
-                f"-o {out_dir}: is not empty; choose a new folder, or --force to replace an earlier saliency folder"
+                f"-o {out_dir}: is not empty; choose a new folder, or {option_ref('force')} to replace an earlier saliency folder"
             )
         if not (folder / INDEX_NAME).is_file():
             raise OutputError(
-                f"-o {out_dir}: --force replaces only a saliency folder (with {INDEX_NAME}), and this is not one"
+                f"-o {out_dir}: {option_ref('force')} replaces only a saliency folder (with {INDEX_NAME}), and this is not one"
             )
     if not folder.resolve().parent.is_dir():
         raise OutputError(f"-o {out_dir}: its parent folder does not exist; create it first")
@@ -260,7 +266,7 @@ def _inputs(model: LoadedModel, manifest: Manifest, options: SaliencyOptions) ->
 
     items: list[dict[str, Any]] = [
         {"path": model.info.path, "sha256": model.info.sha256},
-        {"path": manifest.source.name, "sha256": manifest.source.sha256, "rows": manifest.source.rows},
+        manifest.source.provenance(),  # path, sha256, rows, and the renamed id column
     ]
     for path in (options.ids, options.checkpoint):
         if path:

@@ -44,7 +44,11 @@ class BaseSource:
     def __post_init__(self) -> None:
         given = [
             name
-            for name, on in (("--from-npz", self.npz), ("--from-idx", self.idx), ("--from-manifest", self.manifest))
+            for name, on in (
+                (option_ref("npz"), self.npz),
+                (option_ref("idx"), self.idx),
+                (option_ref("manifest"), self.manifest),
+            )
             if on
         ]
         if len(given) != 1:

@@ -49,8 +49,8 @@ def plan_images(base: BaseImages, spec: SynthSpec) -> pl.DataFrame:
         )
     present = set(base.table[SPLIT].drop_nulls().to_list())
     named: list[tuple[str, set[str]]] = [
-        ("--spurious", spec.spurious.splits_named() if spec.spurious else set()),
-        ("--per-class", {s for s in spec.per_class if s is not None}),
+        (option_ref("spurious"), spec.spurious.splits_named() if spec.spurious else set()),
+        (option_ref("per_class"), {s for s in spec.per_class if s is not None}),
     ]
     for option, splits in named:
         if splits - present:
@@ -109,8 +109,8 @@ def check_classes(plan: pl.DataFrame, spec: SynthSpec) -> None:
             raise UsageError(
                 f"{option_ref('superclass')}: class {sorted(listed - present, key=_natural)[0]!r} is not in the base images (classes: {shown})"
             )
-    named = [("--rare", r.klass) for r in spec.rare] + [("--noisy", n.klass) for n in spec.noisy]
-    named += [("--subtle", spec.subtle.klass)] if spec.subtle else []
+    named = [(option_ref("rare"), r.klass) for r in spec.rare] + [(option_ref("noisy"), n.klass) for n in spec.noisy]
+    named += [(option_ref("subtle"), spec.subtle.klass)] if spec.subtle else []
     for option, klass in named:
         if klass not in present:
             raise UsageError(f"{option} {klass}: no class {klass!r} in the base images (classes: {shown})")

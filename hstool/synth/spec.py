@@ -57,7 +57,7 @@ class Spurious:
 
     @classmethod
     def parse(cls, text: str) -> Spurious:
-        option = f"--spurious {text!r}"
+        option = f"{option_ref('spurious')} {text!r}"
         kind, sep, rest = text.partition(":")
         kind = kind.strip()
         if not sep or not rest.strip():
@@ -118,7 +118,7 @@ class Subtle:
 
     @classmethod
     def parse(cls, text: str) -> Subtle:
-        option, example = f"--subtle {text!r}", "1:0.3 or 1:0.3:0.1"
+        option, example = f"{option_ref('subtle')} {text!r}", "1:0.3 or 1:0.3:0.1"
         parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[0].strip():
             raise UsageError(f"{option}: expected CLASS:FRACTION[:CONTRAST]; e.g. {example}")
@@ -137,7 +137,7 @@ def parse_superclasses(items: list[str]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     seen: dict[str, str] = {}
     for item in items:
-        option = f"--superclass {item!r}"
+        option = f"{option_ref('superclass')} {item!r}"
         name, eq, rest = item.partition("=")
         name = name.strip()
         classes = tuple(c.strip() for c in rest.split(","))
@@ -163,7 +163,8 @@ def parse_per_class(text: str | None) -> dict[str | None, int]:
     """`N` (every split) or `SPLIT=N[,SPLIT=N...]` -> {split or None: N}."""
     if text is None:
         return {}
-    option, example = f"--per-class {text!r}", "--per-class 200 or --per-class train=200,test=100"
+    per_class = option_ref("per_class")
+    option, example = f"{per_class} {text!r}", f"{per_class} 200 or {per_class} train=200,test=100"
     out: dict[str | None, int] = {}
     for item in text.split(","):
         split, eq, value = item.rpartition("=")
@@ -194,7 +195,7 @@ def parse_list(text: str | None, option: str) -> tuple[str, ...] | None:
 
 def parse_idx_source(text: str) -> tuple[str | None, str, str]:
     """`[SPLIT=]IMAGES,LABELS` -> (split, images, labels)."""
-    option = f"--from-idx {text!r}"
+    option = f"{option_ref('idx')} {text!r}"
     split, eq, files = text.partition("=")
     if not eq:
         split, files = "", text
@@ -224,7 +225,7 @@ class SynthSpec:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise OptionError("seed", self.seed, "must be a whole number >= 0", quoted=False)
-        for option, items in (("--rare", self.rare), ("--noisy", self.noisy)):
+        for option, items in ((option_ref("rare"), self.rare), (option_ref("noisy"), self.noisy)):
             names = [i.klass for i in items]
             if len(set(names)) != len(names):
                 raise UsageError(f"{option}: a class is given twice ({', '.join(names)}); give each class once")
@@ -252,8 +253,8 @@ class SynthSpec:
             superclasses=parse_superclasses(superclass or []),
             positive=positive,
             spurious=Spurious.parse(spurious) if spurious else None,
-            rare=tuple(ClassFraction.parse(t, "--rare") for t in rare or []),
-            noisy=tuple(ClassFraction.parse(t, "--noisy") for t in noisy or []),
+            rare=tuple(ClassFraction.parse(t, option_ref("rare")) for t in rare or []),
+            noisy=tuple(ClassFraction.parse(t, option_ref("noisy")) for t in noisy or []),
             subtle=Subtle.parse(subtle) if subtle else None,
             size=parse_size(size) if size else None,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hstool.errors import OptionError, UsageError, option_ref
+from hstool.errors import OptionError, UsageError, option_ref, require_choice
 from hstool.io.table_format import KEY, TableFormat
 
 OPTIMIZERS = ("adam", "sgd")
@@ -70,14 +70,14 @@ class TrainConfig:
     force: bool = False
 
     def __post_init__(self) -> None:
-        _choice("--optimizer", self.optimizer, OPTIMIZERS)
-        _choice("--metric", self.metric, METRICS)
-        _choice("--device", self.device, DEVICES)
-        _choice("--amp", self.amp, AMP_MODES)
-        _choice("--cache", self.cache, CACHE_MODES)
-        for name, value, low in (("--epochs", self.epochs, 1), ("--batch-size", self.batch_size, 1)):
+        require_choice("optimizer", self.optimizer, OPTIMIZERS)
+        require_choice("metric", self.metric, METRICS)
+        require_choice("device", self.device, DEVICES)
+        require_choice("amp", self.amp, AMP_MODES)
+        require_choice("cache", self.cache, CACHE_MODES)
+        for name, value, low in (("epochs", self.epochs, 1), ("batch_size", self.batch_size, 1)):
             if value < low:
-                raise UsageError(f"{name} {value}: must be at least {low}")
+                raise OptionError(name, value, f"must be at least {low}")
         if not self.lr > 0:
             raise OptionError("lr", self.lr, "must be positive", quoted=False)
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
@@ -126,11 +126,6 @@ class TrainConfig:
     def parameters(self) -> dict[str, Any]:
         """Every option, JSON-friendly, for sidecars."""
         return {k: _plain(v) for k, v in asdict(self).items()}
-
-
-def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise UsageError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
 
 
 def _plain(value: Any) -> Any:

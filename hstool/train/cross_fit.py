@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from hstool.data.manifest import LABEL, SPLIT, Manifest, read_manifest
-from hstool.errors import InputError, OutputError, UsageError
+from hstool.errors import InputError, OptionError, OutputError, UsageError, option_ref
 from hstool.infer.inference import InferenceOptions, Targets, run_inference
 from hstool.infer.preds_format import PREDS_SCHEMA
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
@@ -128,21 +128,23 @@ def cross_fit(
 
 def _check_options(config: TrainConfig, folds: int) -> None:
     if folds < 2:
-        raise UsageError(f"--cross-fit {folds}: needs at least 2 folds")
+        raise OptionError("cross_fit", folds, "needs at least 2 folds")
     if config.subsample or config.label_noise:
         raise UsageError(
-            "--cross-fit with --subsample/--label-noise: put the label noise to be found into the manifest's labels "
+            f"{option_ref('cross_fit')} with {option_ref('subsample')}/{option_ref('label_noise')}: put the label noise to be found into the manifest's labels "
             "(hs synth --noisy) and cross-fit that manifest"
         )
     if config.resume:
-        raise UsageError("--cross-fit cannot --resume; start again with --force")
+        raise UsageError(
+            f"{option_ref('cross_fit')} cannot {option_ref('resume')}; start again with {option_ref('force')}"
+        )
     if not config.export:
         raise UsageError("cross-fitting needs each fold's exported model; leave the export on")
     if config.manifest == "-":
-        raise UsageError("--cross-fit reads the manifest once per fold: give a file, not '-'")
+        raise UsageError(f"{option_ref('cross_fit')} reads the manifest once per fold: give a file, not '-'")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Every process would write the same fold files and predictions.
-        raise UsageError("--cross-fit runs in one process: start it without torchrun")
+        raise UsageError(f"{option_ref('cross_fit')} runs in one process: start it without torchrun")
 
 
 def _training_rows(manifest: Manifest) -> np.ndarray:
@@ -166,8 +168,8 @@ def _check_classes(manifest: Manifest, labels: list[str], folds: int) -> None:
     small = [f"{c!r} ({n})" for c, n in zip(classes, counts) if n < folds]
     if small:
         raise InputError(
-            f"{manifest.source.name}: class {', '.join(small)} has fewer training images than --cross-fit {folds} folds; "
-            "every fold's training part needs every class: lower --cross-fit or add images"
+            f"{manifest.source.name}: class {', '.join(small)} has fewer training images than {option_ref('cross_fit')} {folds} folds; "
+            f"every fold's training part needs every class: lower {option_ref('cross_fit')} or add images"
         )
 
 
@@ -179,7 +181,7 @@ def _check_out_dir(config: TrainConfig, folds: int) -> Path:
     earlier = out.exists() and ((out / OOF_PREDS).exists() or any(out.glob("fold_*")))
     if earlier and not config.force:
         raise OutputError(
-            f"-o {config.out_dir}: holds an earlier cross-fit; pass --force to start again, or choose a new folder"
+            f"-o {config.out_dir}: holds an earlier cross-fit; pass {option_ref('force')} to start again, or choose a new folder"
         )
     out.mkdir(parents=True, exist_ok=True)
     (out / OOF_PREDS).unlink(missing_ok=True)  # no stale result next to a run in progress

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, option_ref
 
 SUBSAMPLE = "subsample"
 LABEL_NOISE = "label_noise"
-_FLAGS = {SUBSAMPLE: "--subsample", LABEL_NOISE: "--label-noise"}
+_FLAGS = {SUBSAMPLE: option_ref(SUBSAMPLE), LABEL_NOISE: option_ref(LABEL_NOISE)}
 # Salts that give each experiment kind its own random streams (any fixed distinct integers).
 _SALT = {SUBSAMPLE: 0x5B5A, LABEL_NOISE: 0x1ABE}
 

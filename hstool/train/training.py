@@ -94,6 +94,7 @@ def model_input(config: TrainConfig, first_image: Path) -> tuple[str, Preprocess
     if arch == "auto":
         h, w = load_image(first_image).shape[:2]
         arch = SMALL_CNN if max(h, w) <= SMALL_IMAGE_MAX else DEFAULT_LARGE
+        # A note for stderr and the sidecar, not an error (tests/core/test_no_flags_in_library.py allows it).
         note = f"--arch auto: {arch} (the first training image is {w}x{h})"
     spec = arch_spec(arch)
     channels = config.channels or spec.default_channels

@@ -81,7 +81,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
         if "Unsupported global" in str(exc):
             # weights_only's unpickler stops at the first class it does not allow, before building anything.
             raise InputError(
-                f"--weights {path}: holds a pickled Python object (a whole model), not a state dict; it was not "
+                f"{option_ref('weights')} {path}: holds a pickled Python object (a whole model), not a state dict; it was not "
                 "unpickled; save model.state_dict() with torch.save and pass that file"
             ) from None
         raise InputError(

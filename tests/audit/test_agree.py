@@ -111,11 +111,11 @@ def test_scores_need_a_reference_or_a_fixed_threshold(files):
 
 def test_unknown_column_and_unmatched_ids(files, tmp_path):
     p = files["paths"]
-    with pytest.raises(UsageError, match="--b-col nope"):
+    with pytest.raises(UsageError, match="b_col nope"):
         run_agree(p["a"], p["b"], AgreeOptions(b_col="nope", threshold="0.5"))
     few = tmp_path / "few.csv"
     pl.read_csv(p["b"]).head(100).write_csv(few)
-    with pytest.raises(InputError, match="allow-unmatched"):
+    with pytest.raises(InputError, match="allow_unmatched"):
         run_agree(p["a"], str(few), AgreeOptions(threshold="0.5"))
     result = run_agree(p["a"], str(few), AgreeOptions(threshold="0.5", allow_unmatched=True))
     assert result.table["n"][0] == 100

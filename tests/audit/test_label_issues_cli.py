@@ -174,3 +174,36 @@ def test_issues_first_puts_the_flagged_cases_on_top(run_hs, files):
     table = _ranked(res)
     assert table["issue"].to_list()[:2] == [True, True] and not table["issue"][2:].any()
     assert "(confident issues first)" in res.stderr.decode()
+
+
+TABLES = Path(__file__).parents[1] / "fixtures" / "tables"
+
+
+def test_renamed_columns_and_table_format_give_the_canonical_ranking(run_hs, tmp_path):
+    """Issue 13's table options: vendor column names (and a ;-separated, decimal-comma copy)
+    rank exactly as the canonical files; the sidecar records the mapping and the format."""
+    for name in ("canonical_preds.csv", "canonical_labels.csv", "vendor_preds.csv", "vendor_labels.csv"):
+        shutil.copy(TABLES / name, tmp_path / name)
+    canonical = run_hs("label-issues", "canonical_preds.csv", "canonical_labels.csv", "--format", "csv")
+    assert canonical.returncode == 0, canonical.stderr
+    vendor = run_hs(
+        "label-issues", "vendor_preds.csv", "vendor_labels.csv", "--format", "csv",
+        "--id-col", "Accession", "--score-col", "PTX_prob", "--label-col", "Pneumothorax", "-o", "ranked.csv",
+    )  # fmt: skip
+    assert vendor.returncode == 0, vendor.stderr
+    assert (tmp_path / "ranked.csv").read_bytes() == canonical.stdout
+    meta = json.loads((tmp_path / "ranked.csv.meta.json").read_text())
+    assert meta["inputs"][0]["columns"] == {"image_id": "Accession", "score": "PTX_prob"}
+    assert meta["inputs"][1]["columns"] == {"image_id": "Accession", "label": "Pneumothorax"}
+    assert meta["parameters"]["columns"] == {"id": "Accession", "score": "PTX_prob", "label": "Pneumothorax"}
+    # The same predictions written the European way, with a marker for a missing label.
+    preds = (tmp_path / "canonical_preds.csv").read_text().replace(",", ";").replace(".", ",")
+    (tmp_path / "eu_preds.csv").write_text(preds)
+    labels = (tmp_path / "canonical_labels.csv").read_text().replace(",", ";")
+    (tmp_path / "eu_labels.csv").write_text(labels)
+    european = run_hs("label-issues", "eu_preds.csv", "eu_labels.csv", "--format", "csv", "--decimal-comma")
+    assert european.returncode == 0, european.stderr
+    assert european.stdout == canonical.stdout
+    wrong = run_hs("label-issues", "vendor_preds.csv", "vendor_labels.csv", "--id-col", "Accession")
+    assert wrong.returncode == 1
+    assert "--score-col" in wrong.stderr.decode() or "--label-col" in wrong.stderr.decode()

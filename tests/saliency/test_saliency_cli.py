@@ -78,6 +78,35 @@ def test_same_inputs_give_identical_bytes_and_ids_select(run_hs, case):
     assert index["image_id"].to_list() == [ids[1], ids[4]]  # manifest order
 
 
+def test_renamed_id_column_and_table_format_give_the_canonical_maps(run_hs, case):
+    """Issue 13's table options: a manifest and an ids file that call the id column Accession,
+    ;-separated with a missing-value marker, give byte-identical maps to the canonical files."""
+    folder, _, ids, paths, _ = case
+    (folder / "ids.csv").write_text(f"image_id\n{ids[4]}\n{ids[1]}\n")
+    rows = [f"{i};{p};{'n/a' if k == 0 else 'site' + str(k)}" for k, (i, p) in enumerate(zip(ids, paths))]
+    (folder / "vendor_manifest.csv").write_text("Accession;path;site\n" + "\n".join(rows) + "\n")
+    (folder / "vendor_ids.csv").write_text(f"Accession\n{ids[4]}\n{ids[1]}\n")
+    assert run_hs("saliency", "model.onnx", "manifest.csv", "--ids", "ids.csv", "-o", "a", "-q").returncode == 0
+    res = run_hs(
+        "saliency", "model.onnx", "vendor_manifest.csv", "--ids", "vendor_ids.csv", "-o", "b", "-q",
+        "--id-col", "Accession", "--delimiter", ";", "--na-values", "n/a",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    files = sorted(p.relative_to(folder / "a") for p in (folder / "a").rglob("*") if p.is_file())
+    assert len(files) == 2 + 2 * 2
+    for rel in files:
+        if rel.name != "index.csv.meta.json":
+            assert (folder / "a" / rel).read_bytes() == (folder / "b" / rel).read_bytes(), rel
+    meta = json.loads((folder / "b" / "index.csv.meta.json").read_text())
+    assert meta["parameters"]["id_col"] == "Accession"
+    assert meta["parameters"]["table_format"]["delimiter"] == ";"
+    assert meta["parameters"]["table_format"]["na_values"] == ["n/a"]
+    assert meta["inputs"][1]["columns"] == {"image_id": "Accession"}
+    # Without --id-col, the message names the flag to pass.
+    one_error(run_hs("saliency", "model.onnx", "vendor_manifest.csv", "-o", "c", "--delimiter", ";"), "--id-col")
+    assert not (folder / "c").exists()
+
+
 def one_error(res, *fragments: str) -> None:
     err = res.stderr.decode().strip()
     assert res.returncode != 0 and len(err.splitlines()) == 1 and err.startswith("hs: error: "), err

@@ -42,9 +42,13 @@ def test_spurious_fractions_with_split_overrides():
     ],
 )
 def test_spurious_errors(text, message):
-    with pytest.raises(UsageError, match=f"^--spurious '{text}': .*") as info:
+    with pytest.raises(UsageError, match=f"^spurious '{text}': .*") as info:
         Spurious.parse(text)
     assert message in str(info.value) and "\n" not in str(info.value)
+    # The command line names the flag: hstool.cli.common.handled maps the field.
+    assert info.value.command_line_text(lambda field: "--" + field.replace("_", "-")).startswith(
+        f"--spurious '{text}': "
+    )
 
 
 def test_class_fractions_subtle_superclasses_per_class_and_idx():
@@ -75,10 +79,10 @@ def test_class_fractions_subtle_superclasses_per_class_and_idx():
         (lambda: parse_idx_source("train=a.gz"), "expected [SPLIT=]IMAGES,LABELS"),
         (lambda: parse_idx_source("dev=a,b"), "'dev' is not a split"),
         (lambda: SynthSpec(seed=-1), "seed=-1: must be a whole number >= 0"),
-        (lambda: SynthSpec.from_options(rare=["6:0.5", "6:0.2"]), "--rare: a class is given twice"),
+        (lambda: SynthSpec.from_options(rare=["6:0.5", "6:0.2"]), "rare: a class is given twice"),
         (lambda: SynthSpec.from_options(size="0"), "size '0'"),
         (lambda: BaseSource(), "give one source of base images"),
-        (lambda: BaseSource(npz="a.npz", manifest="m.csv"), "(got --from-npz and --from-manifest)"),
+        (lambda: BaseSource(npz="a.npz", manifest="m.csv"), "(got npz and manifest)"),
         (lambda: BaseSource(npz="a.npz", root="x"), "root applies to manifest only"),
         (lambda: BaseSource(manifest="m.csv", class_names=("a", "b")), "class_names applies to npz and idx"),
         (lambda: BaseSource(idx=(("train", "a", "b"), ("train", "c", "d"))), "need one split each, all different"),

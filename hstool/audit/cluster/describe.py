@@ -193,6 +193,7 @@ def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _lines(table: pl.DataFrame, options: DescribeOptions) -> list[str]:
     """The top over-represented values of each high-error cluster, in words."""
     if table.height == 0:
+        # A summary line for stderr, not an error (tests/core/test_no_flags_in_library.py allows it).
         return ["--describe: no reported high-error cluster, or no metadata column with two values in its class"]
     lines = []
     for cluster in table["cluster"].unique(maintain_order=True).to_list():

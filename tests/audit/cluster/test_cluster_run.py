@@ -197,7 +197,7 @@ def test_bad_inputs_name_the_file(tmp_path, planted_files):
     with pytest.raises(InputError, match="ids file .* is missing"):
         run(paths)
     write_embeddings(tmp_path / "emb.npy", planted.ids[:-5], planted.embeddings[:-5])
-    with pytest.raises(InputError, match="missing from .*emb.npy.*--allow-unmatched"):
+    with pytest.raises(InputError, match="missing from .*emb.npy.*allow_unmatched"):
         run(paths)
     result = run(paths, allow_unmatched=True)
     assert result.meta["n_analysed"] == len(planted.ids) - 5
