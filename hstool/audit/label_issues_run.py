@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, LabelIssues, rank_label_issues
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, require_choice
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar, read_sidecar
@@ -40,6 +40,9 @@ class LabelIssueOptions:
     columns: ColumnMap = field(default_factory=ColumnMap)  # the files' id, score and label columns
     table_format: TableFormat = field(default_factory=TableFormat)
 
+    def __post_init__(self) -> None:
+        require_choice("score", self.score, SCORES)
+
 
 @dataclass(frozen=True)
 class LabelIssueResult:
@@ -62,8 +65,6 @@ class _Cases:
 
 
 def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptions) -> LabelIssueResult:
-    if options.score not in SCORES:
-        raise UsageError(f"score {options.score!r}: choose one of {', '.join(SCORES)}")
     check_one_stdin(preds_path, labels_path)
     cases = _read_cases(preds_path, labels_path, options)
     if len(set(cases.given.tolist())) < 2:

@@ -160,3 +160,5 @@ class ProbeOptions:
             raise OptionError("permutations", self.permutations, "must be 0 (none) or more, e.g. 99", quoted=False)
         if not 0 < self.level < 1:
             raise OptionError("level", self.level, "must be between 0 and 1, e.g. 0.95")
+        if self.min_n < 1:
+            raise OptionError("min_n", self.min_n, "must be at least 1")

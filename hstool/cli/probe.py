@@ -101,7 +101,7 @@ def command(
     """Linear probe: cross-validated AUC of an attribute (race, sex, age, a nuisance) from embeddings."""
     with handled(verbose, flags={"c": "--C"}):
         from hstool.audit.probe import run_probe
-        from hstool.cli.stratify_args import check_min_n, parse_bins
+        from hstool.cli.stratify_args import parse_bins
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import refuse_overwriting_inputs
         from hstool.io.render import emit
@@ -117,7 +117,7 @@ def command(
             bins=parse_bins(bins),
             max_levels=max_levels,
             level=level,
-            min_n=check_min_n(min_n),
+            min_n=min_n,
             warn_auc=warn_auc,
             permutations=permutations,
             allow_unmatched=allow_unmatched,

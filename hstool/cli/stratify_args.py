@@ -16,12 +16,6 @@ def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def check_min_n(min_n: int) -> int:
-    if min_n < 1:
-        raise UsageError("--min-n must be at least 1")
-    return min_n
-
-
 def parse_bins(bins: list[str] | None) -> dict[str, BinSpec]:
     return dict(BinSpec.parse(b) for b in bins or [])
 
@@ -142,7 +136,7 @@ def stratify_options(
         level=level,
         correction=correction,
         alpha=alpha,
-        min_n=check_min_n(min_n),
+        min_n=min_n,
         reference=parse_assignments("--reference", reference),
         max_levels=max_levels,
         positive=positive,

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from hstool.audit.label_issues_run import LabelIssueOptions
 from hstool.audit.options import AgreeOptions, BinSpec, ProbeOptions, StratifyOptions
 from hstool.cli import agree, probe, stratify
 from hstool.errors import OptionError
@@ -51,6 +52,8 @@ def test_the_options_module_is_light() -> None:
         (lambda: StratifyOptions(metrics=("auc", "roc")), "metrics", "metrics='roc': choose one of"),
         (lambda: AgreeOptions(correction="x"), "correction", "correction='x': choose one of"),
         (lambda: ProbeOptions(target="sex", c=0), "c", "c=0: must be positive"),
+        (lambda: ProbeOptions(target="sex", min_n=0), "min_n", "min_n=0: must be at least 1"),
+        (lambda: LabelIssueOptions(score="loss"), "score", "score='loss': choose one of margin"),
         (lambda: BinSpec.parse("age=q1"), "bins", "bins='age=q1': quantile bins need qN with N >= 2"),
     ],
 )
