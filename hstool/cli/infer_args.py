@@ -16,6 +16,7 @@ from hstool.cli.options import (
     IdCol,
     NaValues,
     Quiet,
+    Root,
     Sheet,
     Verbose,
 )
@@ -23,10 +24,6 @@ from hstool.io.table_format import ColumnMap
 
 Model = Annotated[str, typer.Argument(metavar="MODEL", help="model.onnx exported by hs train (with hs.* metadata).")]
 ManifestArg = Annotated[str, typer.Argument(metavar="MANIFEST", help="manifest.csv (image_id,path,...); '-' = stdin.")]
-Root = Annotated[
-    str | None,
-    typer.Option("--root", help="Folder the manifest's paths are relative to. Default: the manifest's folder."),
-]
 Device = Annotated[
     str,
     typer.Option("--device", help="auto (CUDA when onnxruntime-gpu has a usable GPU, else CPU), cpu, cuda or cuda:N."),

@@ -65,3 +65,12 @@ DecimalComma = Annotated[
     bool, typer.Option("--decimal-comma", help="Numbers are written 0,5 (European CSV, usually ';'-separated).")
 ]
 Sheet = Annotated[str | None, typer.Option("--sheet", help="Excel workbooks: the sheet to read (needed when several).")]
+
+# Image folders: where a manifest's relative paths point, and the manifest that shows images.
+Root = Annotated[
+    str | None,
+    typer.Option("--root", help="Folder the manifest's paths are relative to (default: the manifest's folder)."),
+]
+ShownManifest = Annotated[
+    str | None, typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")
+]

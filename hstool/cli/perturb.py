@@ -13,6 +13,7 @@ from hstool.cli.options import (
     IdCol,
     NaValues,
     Quiet,
+    Root,
     Seed,
     Sheet,
     Verbose,
@@ -58,10 +59,7 @@ def command(
     bits: Annotated[
         int, typer.Option("--bits", help="Bits per pixel of grey PNG files: 16 or 8 (RGB files are 8-bit).")
     ] = 16,
-    root: Annotated[
-        str | None,
-        typer.Option("--root", help="Folder the manifest's paths are relative to (default: the manifest's folder)."),
-    ] = None,
+    root: Root = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Worker processes for decoding, filtering and encoding.")
     ] = 1,

@@ -14,9 +14,11 @@ from hstool.cli.options import (
     LabelCol,
     NaValues,
     Quiet,
+    Root,
     ScoreCol,
     Seed,
     Sheet,
+    ShownManifest,
     Verbose,
 )
 from hstool.io.table_format import ColumnMap
@@ -57,13 +59,8 @@ def command(
     clusters: Annotated[
         str | None, typer.Option("--clusters", "-c", help="clusters.csv from hs cluster: image_id,label,cluster,role.")
     ] = None,
-    manifest: Annotated[
-        str | None, typer.Option("--manifest", "-m", help="Manifest (image_id,path) to show the images.")
-    ] = None,
-    root: Annotated[
-        str | None,
-        typer.Option("--root", help="Folder the manifest paths are relative to (default: the manifest's folder)."),
-    ] = None,
+    manifest: ShownManifest = None,
+    root: Root = None,
     saliency: Annotated[
         str | None,
         typer.Option(

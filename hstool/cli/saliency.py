@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from hstool.cli.common import handled, say
-from hstool.cli.infer_args import Device, ManifestArg, Model, Root, Threads
-from hstool.cli.options import DecimalComma, Delimiter, IdCol, NaValues, Quiet, Sheet, Verbose
+from hstool.cli.infer_args import Device, ManifestArg, Model, Threads
+from hstool.cli.options import DecimalComma, Delimiter, IdCol, NaValues, Quiet, Root, Sheet, Verbose
 from hstool.io.table_format import ColumnMap
 
 EPILOG = """\

@@ -13,6 +13,7 @@ from hstool.cli.options import (
     IdCol,
     NaValues,
     Quiet,
+    Root,
     Seed,
     Sheet,
     Verbose,
@@ -48,10 +49,7 @@ def command(
             "--out-dir", "-o", help="Output folder (created): model.onnx, model.pt, train_log.csv, checkpoints/."
         ),
     ],
-    root: Annotated[
-        str | None,
-        typer.Option("--root", help="Folder the manifest's paths are relative to. Default: the manifest's folder."),
-    ] = None,
+    root: Root = None,
     arch: Annotated[
         str,
         typer.Option(
