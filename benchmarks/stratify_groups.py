@@ -17,10 +17,11 @@ import numpy as np
 
 from hstool.audit import strata_binary
 from hstool.audit.groups import Stratifier
+from hstool.audit.strata_cases import Data
 from hstool.audit.strata_table import StratifyOptions
 
 
-def cpu_seconds(data: strata_binary.Data, stratifier: Stratifier) -> float:
+def cpu_seconds(data: Data, stratifier: Stratifier) -> float:
     start = time.process_time()
     strata_binary.analyse(data, [stratifier], StratifyOptions())
     return time.process_time() - start
@@ -35,7 +36,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     y = rng.random(args.rows) < 0.3
     scores = np.round(1 / (1 + np.exp(-(rng.normal(size=args.rows) + 1.5 * (2 * y - 1)))), 6)
-    data = strata_binary.Data.build(scores, y, 0.5)
+    data = Data.build(scores, y, 0.5)
     default = strata_binary.SPARSE_SHARE
     print(f"rows {args.rows:,}; {data.n_classes:,} distinct scores; best of {args.repeats} (CPU seconds)")
     print("| groups | dense per group | default | ratio |")

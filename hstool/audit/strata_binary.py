@@ -14,32 +14,22 @@ group. How a group's cases are chosen depends on the stratifier's scope:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from hstool.audit.groups import MISSING, Stratifier
-from hstool.audit.strata_table import OVERALL, StratifyOptions, harm
+from hstool.audit.strata_cases import Data, Evaluation, GroupCase, Tally
+from hstool.audit.strata_columns import auc_columns, calibration_columns, mdd_columns, proportion_columns
+from hstool.audit.strata_table import OVERALL, StratifyOptions
 from hstool.errors import UsageError, option_ref
-from hstool.stats.auc import DelongComponents, class_counts, delong_components, rank_classes, shared_class_covariance
-from hstool.stats.auc_groups import Summary, Whole, group_and_rest
-from hstool.stats.auc_permutation import SMALL_CLASS, independent_auc_test, placement_test
+from hstool.stats.auc_groups import Whole, group_and_rest
 from hstool.stats.bootstrap import bootstrap_intervals
 from hstool.stats.calibration_metrics import (
-    Estimate,
     brier,
-    calibration_intercept,
-    calibration_slope,
-    ece,
-    ece_interval,
 )
-from hstool.stats.delong import compare_aucs, one_sided_p, two_sided_p, wald_interval
 from hstool.stats.heterogeneity import Heterogeneity, dersimonian_laird
-from hstool.stats.power import Design, auc_mdd, proportion_mdd
-from hstool.stats.proportions import compare_proportions, interval, proportion
 
 PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv")
 CALIBRATION = ("brier", "calibration_intercept", "calibration_slope")
@@ -65,130 +55,6 @@ for _m in ("calibration_intercept", "calibration_slope"):
 SCHEMA.update({"ece": float, "ece_ci_low": float, "ece_ci_high": float})
 SCHEMA.update({f"{_m}_margin_p": float for _m in TESTED})
 SCHEMA.update({"auc_test": str, "auc_mdd": float, "sensitivity_mdd": float})
-
-
-@dataclass(frozen=True)
-class Data:
-    scores: np.ndarray
-    labels: np.ndarray  # bool
-    called: np.ndarray  # bool: score >= threshold
-    classes: np.ndarray  # rank class of each score
-    n_classes: int
-    threshold: float
-
-    @classmethod
-    def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> Data:
-        classes, n_classes = rank_classes(scores)
-        return cls(scores, labels, scores >= threshold, classes, n_classes, threshold)
-
-
-@dataclass(frozen=True)
-class Tally:
-    """What a set of cases contributes: positives and negatives per rank class, and calls."""
-
-    pos_counts: np.ndarray
-    neg_counts: np.ndarray
-    tp: int  # positives called positive
-    fp: int  # negatives called positive
-
-    @classmethod
-    def of(cls, data: Data, pos: np.ndarray, neg: np.ndarray) -> Tally:
-        return cls(
-            class_counts(data.classes, pos, data.n_classes),
-            class_counts(data.classes, neg, data.n_classes),
-            int(np.count_nonzero(pos & data.called)),
-            int(np.count_nonzero(neg & data.called)),
-        )
-
-    def __sub__(self, other: Tally) -> Tally:
-        return Tally(
-            self.pos_counts - other.pos_counts,
-            self.neg_counts - other.neg_counts,
-            self.tp - other.tp,
-            self.fp - other.fp,
-        )
-
-    def positives_with_negatives_of(self, other: Tally) -> Tally:
-        """This tally's positives scored against `other`'s negatives (one-class scopes)."""
-        return Tally(self.pos_counts, other.neg_counts, self.tp, other.fp)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Counts, AUC and DeLong variance of the cases a metric is computed on (None: undefined)."""
-
-    m: int
-    n: int
-    tp: int
-    fp: int
-    auc: float | None
-    variance: float | None
-    comp: DelongComponents | None = None  # dense components: one-class scopes and --reference only
-
-    @classmethod
-    def of(cls, tally: Tally) -> Evaluation:
-        m, n = int(tally.pos_counts.sum()), int(tally.neg_counts.sum())
-        comp = delong_components(tally.pos_counts, tally.neg_counts)
-        if comp is None:
-            return cls(m, n, tally.tp, tally.fp, None, None)
-        return cls(m, n, tally.tp, tally.fp, comp.auc, comp.variance(), comp)
-
-    @classmethod
-    def of_summary(cls, summary: Summary, tp: int, fp: int) -> Evaluation:
-        return cls(summary.m, summary.n, tp, fp, summary.auc, summary.variance)
-
-    @property
-    def tn(self) -> int:
-        return self.n - self.fp
-
-    @property
-    def fn(self) -> int:
-        return self.m - self.tp
-
-    def counts(self, metric: str) -> tuple[int, int]:
-        """(successes, trials) of a proportion."""
-        return {
-            "sensitivity": (self.tp, self.m),
-            "specificity": (self.tn, self.n),
-            "ppv": (self.tp, self.tp + self.fp),
-            "npv": (self.tn, self.tn + self.fn),
-            "accuracy": (self.tp + self.tn, self.m + self.n),
-        }[metric]
-
-
-@dataclass(frozen=True)
-class GroupCase:
-    """One row of the table: the group's cases, what it is compared with, and how (module doc)."""
-
-    stratifier: str
-    level: str
-    scope: str  # all | group | positives | negatives
-    rows: np.ndarray  # indices of the group's rows
-    n_total: int  # rows in the data
-    group: Evaluation  # the cases its metrics are computed on
-    comparator: Evaluation | None
-    reference_member: np.ndarray | None  # the --reference group's rows (None: the rest)
-    shared: str | None  # 'neg' / 'pos': the class the group and its comparator share
-    comparator_name: str
-    index: int  # row number, for seeding the row's random streams
-
-    @cached_property
-    def member(self) -> np.ndarray:
-        mask = np.zeros(self.n_total, bool)
-        mask[self.rows] = True
-        return mask
-
-    @property
-    def comparator_member(self) -> np.ndarray | None:
-        if self.comparator is None:
-            return None
-        return self.reference_member if self.reference_member is not None else ~self.member
-
-    def own_class(self, data: Data, rows: np.ndarray) -> np.ndarray:
-        """`rows` restricted to the class a one-class group holds (all of them otherwise)."""
-        keep: np.ndarray = {"positives": data.labels, "negatives": ~data.labels}.get(self.scope, rows)
-        restricted: np.ndarray = rows & keep
-        return restricted
 
 
 @dataclass(frozen=True)
@@ -379,16 +245,16 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
         return row
     ev, ref = case.group, case.comparator
     if "auc" in options.metrics:
-        _auc_columns(row, data, case, ev, ref, options, reasons)
+        auc_columns(row, data, case, ev, ref, options, reasons)
     reported = {"positives": ("sensitivity",), "negatives": ("specificity",)}.get(
         case.scope, PROPORTIONS + ("accuracy",)
     )
     if "proportions" in options.metrics:
         for metric in reported:
-            _proportion_columns(row, metric, ev, ref, options, reasons)
+            proportion_columns(row, metric, ev, ref, options, reasons)
     if "calibration" in options.metrics:
-        _calibration_columns(row, data, case, options, reasons)
-    _mdd_columns(row, case, ev, ref, options)
+        calibration_columns(row, data, case, options, reasons)
+    mdd_columns(row, case, ev, ref, options)
     if options.ci == "bootstrap":
         pos, neg = _bootstrap_masks(data, case.scope, case.member)
         boot = bootstrap_intervals(
@@ -406,176 +272,3 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
     row["status"] = "partial" if reasons else "ok"
     row["reason"] = "; ".join(dict.fromkeys(reasons))
     return row
-
-
-def _margin_columns(
-    row: dict[str, Any], metric: str, comparator: float, se: float | None, options: StratifyOptions
-) -> None:
-    """One-sided test that the group's deficit exceeds the metric's margin (z with `se`)."""
-    margin = options.margins.get(metric)
-    if margin is None or se is None or not se > 0:
-        return
-    deficit = harm(metric, row[metric], comparator)
-    row[f"{metric}_margin_p"] = one_sided_p((deficit - margin) / se)
-
-
-def _auc_columns(
-    row: dict[str, Any],
-    data: Data,
-    case: GroupCase,
-    ev: Evaluation,
-    ref: Evaluation | None,
-    options: StratifyOptions,
-    reasons: list[str],
-) -> None:
-    if ev.auc is None:
-        reasons.append("AUC undefined: the group has " + ("no positives" if ev.m == 0 else "no negatives"))
-        return
-    var = ev.variance
-    row["auc"] = ev.auc
-    if var is None:
-        reasons.append("no DeLong variance: fewer than 2 positives or negatives")
-    else:
-        row["auc_se"] = float(np.sqrt(var))
-        row["auc_ci_low"], row["auc_ci_high"] = wald_interval(ev.auc, var, options.level)
-    if ref is None:
-        return
-    if ref.auc is None:
-        reasons.append("no AUC test: the comparator has " + ("no positives" if ref.m == 0 else "no negatives"))
-        return
-    ref_var = ref.variance
-    cov = (
-        shared_class_covariance(ev.comp, ref.comp, case.shared)
-        if case.shared and ev.comp is not None and ref.comp is not None and var is not None and ref_var is not None
-        else 0.0
-    )
-    test = compare_aucs(ev.auc, var, ref.auc, ref_var, cov or 0.0)
-    row["auc_delta"] = test.delta
-    if _small(case.scope, ev, ref):
-        row["auc_p"], row["auc_test"] = _permutation_p(data, case, ev, ref, options), "permutation"
-    else:
-        row["auc_p"], row["auc_test"] = test.p, "delong"
-        if test.p is None:
-            reasons.append("no AUC test: variance undefined")
-    if var is not None and ref_var is not None:
-        _margin_columns(row, "auc", ref.auc, math.sqrt(max(var + ref_var - 2.0 * (cov or 0.0), 0.0)), options)
-
-
-def _small(scope: str, ev: Evaluation, ref: Evaluation) -> bool:
-    """Too few cases of a class that is not shared for DeLong's normal approximation."""
-    sizes = {"positives": (ev.m, ref.m), "negatives": (ev.n, ref.n)}.get(scope, (ev.m, ev.n, ref.m, ref.n))
-    return min(sizes) < SMALL_CLASS
-
-
-def _permutation_p(data: Data, case: GroupCase, ev: Evaluation, ref: Evaluation, options: StratifyOptions) -> float:
-    b = case.comparator_member
-    assert b is not None
-    rng = np.random.default_rng([options.seed, case.index, 2])
-    pos, neg = data.labels, ~data.labels
-    a = case.member
-    if case.scope in ("positives", "negatives"):
-        # One-class scopes: each subclass's placements in the shared class (dense components).
-        assert ev.comp is not None and ref.comp is not None
-        if case.scope == "positives":
-            own, mine, theirs = pos, ev.comp.v10, ref.comp.v10
-        else:
-            own, mine, theirs = neg, ev.comp.v01, ref.comp.v01
-        return placement_test(
-            mine[data.classes[own & a]], theirs[data.classes[own & b]], n_perm=options.permutations, rng=rng
-        )
-    s = data.scores
-    return independent_auc_test(s[pos & a], s[neg & a], s[pos & b], s[neg & b], n_perm=options.permutations, rng=rng)
-
-
-def _proportion_columns(
-    row: dict[str, Any],
-    metric: str,
-    ev: Evaluation,
-    ref: Evaluation | None,
-    options: StratifyOptions,
-    reasons: list[str],
-) -> None:
-    k, n = ev.counts(metric)
-    if n == 0:
-        reasons.append(f"{metric} undefined (0 cases in its denominator)")
-        return
-    row[metric] = float(proportion(k, n))
-    low, high = interval(k, n, options.level, "wilson" if options.ci == "bootstrap" else options.ci)
-    row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = float(low), float(high)
-    if ref is None or metric == "accuracy":
-        return
-    k2, n2 = ref.counts(metric)
-    if n2 == 0:
-        reasons.append(f"no {metric} test: the comparator has no cases for it")
-        return
-    p, _test = compare_proportions(k, n, k2, n2)
-    row[f"{metric}_delta"] = k / n - k2 / n2
-    row[f"{metric}_p"] = p
-    if metric in options.margins:
-        # Agresti & Caffo (2000): one success and one failure added to each sample, so that the
-        # Wald standard error is not zero at 0/n or n/n.
-        a1, a2 = (k + 1) / (n + 2), (k2 + 1) / (n2 + 2)
-        se = math.sqrt(a1 * (1 - a1) / (n + 2) + a2 * (1 - a2) / (n2 + 2))
-        deficit = harm(metric, a1, a2)
-        row[f"{metric}_margin_p"] = one_sided_p((deficit - options.margins[metric]) / se)
-
-
-def _calibration_columns(
-    row: dict[str, Any], data: Data, case: GroupCase, options: StratifyOptions, reasons: list[str]
-) -> None:
-    own = case.own_class(data, case.member)
-    s, y = data.scores[own], data.labels[own]
-    comparator = case.own_class(data, case.comparator_member) if case.comparator_member is not None else None
-    cs = data.scores[comparator] if comparator is not None else None
-    cy = data.labels[comparator] if comparator is not None else None
-    estimates: dict[str, tuple[Estimate | None, Estimate | None]] = {}
-    estimates["brier"] = (brier(s, y), brier(cs, cy) if cs is not None and cy is not None and cs.size else None)
-    if case.scope in ("all", "group"):
-        for metric, fit in (("calibration_intercept", calibration_intercept), ("calibration_slope", calibration_slope)):
-            group_fit = fit(s, y)
-            if group_fit is None:
-                reasons.append(f"{metric} undefined: one class only or separated scores")
-            estimates[metric] = (group_fit, fit(cs, cy) if cs is not None and cy is not None else None)
-        row["ece"] = ece(s, y, options.ece_bins)
-        row["ece_ci_low"], row["ece_ci_high"] = ece_interval(
-            s,
-            y,
-            n_bins=options.ece_bins,
-            n_boot=options.n_boot,
-            level=options.level,
-            rng=np.random.default_rng([options.seed, case.index, 1]),
-        )
-    else:
-        reasons.append("calibration intercept and slope undefined: the group holds one class")
-    for metric, (group_est, comparator_est) in estimates.items():
-        if group_est is None:
-            continue
-        row[metric] = group_est.value
-        row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = group_est.interval(options.level)
-        if comparator_est is None or group_est.se is None or comparator_est.se is None:
-            if case.comparator is not None:
-                reasons.append(f"no {metric} test: undefined for the comparator")
-            continue
-        se = math.sqrt(group_est.se**2 + comparator_est.se**2)
-        row[f"{metric}_delta"] = group_est.value - comparator_est.value
-        row[f"{metric}_p"] = two_sided_p(row[f"{metric}_delta"] / se) if se > 0 else None
-        _margin_columns(row, metric, comparator_est.value, se, options)
-
-
-def _mdd_columns(
-    row: dict[str, Any], case: GroupCase, ev: Evaluation, ref: Evaluation | None, options: StratifyOptions
-) -> None:
-    """Minimum detectable AUC and sensitivity deficits against the comparator (module doc of
-    hstool.stats.power; the overall row: against a known value)."""
-    alpha, power = options.alpha, options.mdd_power
-    if ev.auc is not None and ev.m >= 2 and ev.n >= 2:
-        if ref is not None and ref.auc is not None and ref.m >= 2 and ref.n >= 2:
-            design, reference = Design(ev.m, ev.n, ref.m, ref.n), ref.auc
-        else:
-            design, reference = Design(ev.m, ev.n), ev.auc
-        row["auc_mdd"] = auc_mdd(reference, design, alpha, power)
-    if case.scope != "negatives" and ev.m > 0:
-        if ref is not None and ref.m > 0:
-            row["sensitivity_mdd"] = proportion_mdd(ref.tp / ref.m, ev.m, ref.m, alpha, power)
-        else:
-            row["sensitivity_mdd"] = proportion_mdd(ev.tp / ev.m, ev.m, None, alpha, power)

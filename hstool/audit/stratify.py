@@ -15,6 +15,7 @@ import polars as pl
 from hstool.audit import strata_binary, strata_multiclass
 from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.audit.operating_point import parse_operating_point, refuse_own_calibration
+from hstool.audit.strata_cases import Data
 from hstool.audit.strata_table import (
     StratifyOptions,
     finalize,
@@ -103,7 +104,7 @@ def _binary(
         source_name=labels_src.name,
         decimal_comma=labels_src.decimal_comma,
     )
-    data = strata_binary.Data.build(scores, y, threshold)
+    data = Data.build(scores, y, threshold)
     analysis = strata_binary.analyse(data, stratifiers, options)
     tested = [m for m in strata_binary.TESTED if strata_binary.FAMILY_OF[m] in options.metrics]
     table, n_tests = finalize(
