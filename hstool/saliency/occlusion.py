@@ -96,17 +96,27 @@ def _starts(size: int, patch: int, stride: int) -> np.ndarray:
 
 
 def occlusion_maps(
-    model: Model, images: np.ndarray, targets: np.ndarray, occlusion: Occlusion, *, batch: int
+    model: Model,
+    images: np.ndarray,
+    targets: np.ndarray,
+    occlusion: Occlusion,
+    *,
+    batch: int,
+    probs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(maps (N, H, W) float32, scores (N,): the unoccluded probability of each target class)
     for images (N, C, H, W) in [0, 1] and target class indices (N,); at most `batch` copies per
-    model call. The drop is measured on the occlusion's `scale` (probability or log-odds)."""
+    model call. The drop is measured on the occlusion's `scale` (probability or log-odds).
+    `probs`: the model's probabilities for the unoccluded images, when the caller has them."""
     n, _, height, width = images.shape
     ys, xs = occlusion.grid(height, width)
     n_patches = len(ys)
     fills = occlusion.fill_values(images)
     rows = np.arange(n)
-    probs = np.concatenate([_call(model, images[s : s + batch]) for s in range(0, n, batch)])
+    if probs is None:
+        probs = np.concatenate([_call(model, images[s : s + batch]) for s in range(0, n, batch)])
+    else:
+        probs = np.asarray(probs, dtype=np.float64)
     base = _on_scale(probs, targets, occlusion.scale)
     drops = np.empty(n * n_patches, dtype=np.float64)
     for start in range(0, n * n_patches, batch):

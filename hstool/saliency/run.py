@@ -194,7 +194,9 @@ def _compute(
             scores = probs[np.arange(len(images)), targets]
             rows["gradcam"] += write_maps(tmp, "gradcam", chunk_ids, greys, maps, classes, scores)
         if "occlusion" in methods:
-            maps, scores = occlusion_maps(lambda x: model.run(x)[0], images, targets, occlusion, batch=batch)
+            maps, scores = occlusion_maps(
+                lambda x: model.run(x)[0], images, targets, occlusion, batch=batch, probs=probs
+            )
             rows["occlusion"] += write_maps(tmp, "occlusion", chunk_ids, greys, maps, classes, scores)
         if progress:
             progress(min(start + step, total), total)
