@@ -35,6 +35,7 @@ from hstool.infer.inference import InferenceOptions, Targets, run_inference
 from hstool.infer.preds_format import PREDS_SCHEMA
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar, write_sidecar
+from hstool.io.table_format import TableFormat
 from hstool.io.tables import KEY
 from hstool.train.config import TrainConfig
 from hstool.train.training import Progress, Report, train
@@ -82,7 +83,9 @@ def cross_fit(
     out-of-fold predictions (module docstring)."""
     say = report or (lambda line: None)
     _check_options(config, folds)
-    manifest = read_manifest(config.manifest, root=config.root, require_label=True)
+    manifest = read_manifest(
+        config.manifest, root=config.root, require_label=True, id_col=config.id_col, fmt=config.table_format
+    )
     manifest.check_files()
     rows = _training_rows(manifest)
     labels = [str(v).strip() for v in manifest.table[LABEL].gather(rows).to_list()]
@@ -107,7 +110,14 @@ def cross_fit(
         )
         result = train(
             dataclasses.replace(
-                config, manifest=str(folder / FOLD_MANIFEST), out_dir=str(folder), root=root, force=True
+                config,
+                manifest=str(folder / FOLD_MANIFEST),
+                out_dir=str(folder),
+                root=root,
+                force=True,
+                # hs writes the fold manifests: image_id, comma-separated, whatever the user's file was.
+                id_col=KEY,
+                table_format=TableFormat(),
             ),
             progress=progress,
             report=report,

@@ -65,6 +65,19 @@ def test_every_training_image_gets_a_prediction_from_a_model_that_never_saw_it(r
     assert again.returncode == 1 and "holds an earlier cross-fit; pass --force" in again.stderr.decode()
 
 
+def test_cross_fit_reads_the_manifest_with_the_table_options(run_hs, tmp_path):
+    """A manifest with its own id column name and separator: the folds (written by hs) still read."""
+    manifest = separable_set(tmp_path / "data", n_per_class=8, split=True)
+    table = pl.read_csv(manifest)
+    theirs = manifest.with_name("theirs.csv")
+    table.rename({"image_id": "case"}).write_csv(theirs, separator=";")
+    out = tmp_path / "oof"
+    args = ("--cross-fit", "2", "--val-frac", "0", "--id-col", "case", "--delimiter", ";", *QUICK)
+    res = run_hs("train", str(theirs), "-o", str(out), *args)
+    assert res.returncode == 0, res.stderr
+    assert pl.read_csv(out / "preds_oof.csv")["image_id"].to_list() == table["image_id"].to_list()
+
+
 @pytest.mark.parametrize(
     ("extra", "code", "message"),
     [
