@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, LabelIssues, rank_label_issues
-from hstool.errors import InputError, require_choice
+from hstool.errors import LISTED, InputError, require_choice
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
 from hstool.io.sidecar import build_sidecar, read_sidecar
@@ -27,7 +27,6 @@ SCHEMA_NAME = "hs.label-issues/1"
 LABEL = "label"
 PROB_PREFIX = "p_"
 ROW_SUM_TOLERANCE = 1e-3  # float32 probabilities written as text sum to 1 within this
-_SHOWN = 3
 # Internal columns; the double underscore keeps them apart from labels columns.
 _LINE, _POSITIVE = "__line", "__positive"
 
@@ -121,7 +120,7 @@ def _read_cases(preds_path: str, labels_path: str, options: LabelIssueOptions) -
     missing = dropped[f"unmatched_in_{preds_src.name}"]
     if missing:
         extra = preds.join(labels.select(KEY), on=KEY, how="anti").sort(KEY)
-        shown = ", ".join(repr(v) for v in extra[KEY].head(_SHOWN).to_list())
+        shown = ", ".join(repr(v) for v in extra[KEY].head(LISTED).to_list())
         raise InputError(
             f"{preds_src.name}: {missing} {KEY}s have no label in {labels_src.name} (first: {shown}); "
             "every ranked case needs its given label: pass the labels (or manifest) the model was trained on"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hstool import __version__
+from hstool.errors import InputError
 from hstool.io.atomic import write_text
 
 
@@ -76,5 +77,12 @@ def read_sidecar(artifact: str | Path) -> dict[str, Any] | None:
     path = sidecar_path(artifact)
     if not path.exists():
         return None
-    meta: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a valid .meta.json sidecar ({exc}); restore it, or delete it") from None
+    if not isinstance(meta, dict):
+        raise InputError(
+            f"{path}: not a valid .meta.json sidecar (a JSON object is expected); restore it, or delete it"
+        )
     return meta

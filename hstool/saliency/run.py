@@ -23,7 +23,7 @@ import polars as pl
 from hstool.data.images import DEFAULT_MAX_PIXELS
 from hstool.data.manifest import Manifest, read_manifest
 from hstool.data.preprocess import load_batch
-from hstool.errors import InputError, OutputError, UsageError, option_ref
+from hstool.errors import LISTED, InputError, OutputError, UsageError, option_ref
 from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, write_sidecar
@@ -39,7 +39,6 @@ Progress = Callable[[int, int], None]
 # copies were never slower than one call per copy, and at 224 x 224 single copies were fastest
 # (larger calls push the activations out of the cache). A GPU wants larger calls: pass batch_size.
 BATCH_VALUES = 16 * 28 * 28
-_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -231,10 +230,10 @@ def _selected(manifest: Manifest, ids_path: str | None, options: SaliencyOptions
     wanted, present = set(ids[KEY].to_list()), set(manifest.ids)
     missing = [i for i in ids[KEY].to_list() if i not in present]
     if missing:
-        shown = ", ".join(repr(i) for i in missing[:_SHOWN])
+        shown = ", ".join(repr(i) for i in missing[:LISTED])
         raise InputError(
             f"{source.name}, column '{source.file_column(KEY)}': {len(missing)} id(s) are not in {manifest.source.name} (first: {shown}"
-            f"{', ...' if len(missing) > _SHOWN else ''}); list only ids of the manifest"
+            f"{', ...' if len(missing) > LISTED else ''}); list only ids of the manifest"
         )
     keep = [i in wanted for i in manifest.ids]
     return Manifest(

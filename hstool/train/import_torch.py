@@ -33,13 +33,12 @@ from hstool.io.atomic import check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import file_sha256
 from hstool.train.export import onnx_parity, plain_onnx
 from hstool.train.training import IMAGENET_MEAN, IMAGENET_STD
-from hstool.train.weights import read_state_dict
+from hstool.train.weights import mismatch, read_state_dict
 
 INPUT = "input"
 SCORES = "scores"
 FEATURES = "features"
 _SIZE = 224  # torchvision's classification models are trained at 224 x 224
-_SHOWN = 3
 
 
 class _ScoresAndFeatures(nn.Module):
@@ -63,15 +62,11 @@ def import_state_dict(
     check_writable(out)
     state = read_state_dict(weights)
     model, defaults = _build(arch, state, num_classes, weights)
-    missing, unexpected = (sorted(keys) for keys in model.load_state_dict(state, strict=False))
-    wrong = [k for k in missing + unexpected if not k.endswith("num_batches_tracked")]
-    if wrong:
-        parts = [
-            f"{len(keys)} {what} ({', '.join(keys[:_SHOWN])}{', ...' if len(keys) > _SHOWN else ''})"
-            for what, keys in (("missing keys", missing), ("unexpected keys", unexpected))
-            if keys
-        ]
-        raise InputError(f"{weights}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from {arch}")
+    own = model.state_dict()
+    problem = mismatch(state, own, set(own))
+    if problem:  # checked before loading: torch raises on a tensor of another shape
+        raise InputError(f"{weights}: does not fit {arch}: {problem}; pass weights saved from {arch}")
+    model.load_state_dict(state, strict=False)
     options = dataclasses.replace(
         options,
         size=options.size or defaults.size,

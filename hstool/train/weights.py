@@ -46,25 +46,31 @@ def load_weights(model: Classifier, path: str, arch: str) -> str:
     if first in state and first in own and state[first].shape != own[first].shape:
         state[first] = _adapt_channels(state[first], own[first].shape[1], path)
     expected = set(own) - head if new_head else set(own)
+    problem = mismatch(state, own, expected)
+    if problem:
+        raise InputError(
+            f"{option_ref('weights')} {path}: does not fit {arch}: {problem}; pass weights saved from the same architecture"
+        )
+    model.load_state_dict(state, strict=not new_head)
+    return f"initialised {len(state)} tensors from {path}" + (" (new classification head)" if new_head else "")
+
+
+def mismatch(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], expected: set[str]) -> str:
+    """What keeps `state` from loading into a model whose state dict is `own` (the `expected`
+    keys of it must be there): missing and unexpected keys, tensors of another shape; "" if none."""
     # Files saved before BatchNorm counted its batches lack num_batches_tracked; torch fills it.
     missing = sorted(k for k in expected - set(state) if not k.endswith(".num_batches_tracked"))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
-    if missing or unexpected or wrong:
-        parts = [
-            f"{len(keys)} {what} ({', '.join(keys[:LISTED])}{', ...' if len(keys) > LISTED else ''})"
-            for what, keys in (
-                ("missing keys", missing),
-                ("unexpected keys", unexpected),
-                ("tensors of another shape", wrong),
-            )
-            if keys
-        ]
-        raise InputError(
-            f"{option_ref('weights')} {path}: does not fit {arch}: {'; '.join(parts)}; pass weights saved from the same architecture"
+    return "; ".join(
+        f"{len(keys)} {what} ({', '.join(keys[:LISTED])}{', ...' if len(keys) > LISTED else ''})"
+        for what, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("tensors of another shape", wrong),
         )
-    model.load_state_dict(state, strict=not new_head)
-    return f"initialised {len(state)} tensors from {path}" + (" (new classification head)" if new_head else "")
+        if keys
+    )
 
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:

@@ -94,6 +94,11 @@ def test_merge_refuses_what_is_not_one_run(run_hs, case):
     res = run_hs("merge", "-o", "m.csv", "s0.csv", "s1.csv", "s2.csv")
     assert res.returncode == 1 and b"sidecar says" in res.stderr
     assert run_hs("merge", "-o", "s0.csv", "s0.csv", "s1.csv", "s2.csv").returncode == 1  # output is an input
+    # A damaged sidecar is one clear line, not an internal error.
+    (folder / "s2.csv.meta.json").write_text('{"schema": "hs.preds/1", "rows": ')
+    res = run_hs("merge", "-o", "m.csv", "s0.csv", "s1.csv", "s2.csv")
+    lines = res.stderr.decode().strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1 and "not a valid .meta.json sidecar" in lines[0], lines
 
 
 def test_resume_after_a_failure_computes_only_the_rest(run_hs, case):

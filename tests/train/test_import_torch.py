@@ -175,6 +175,18 @@ def test_unknown_architecture_and_missing_weights_say_what_to_pass(run_hs, tmp_p
     assert res.returncode == 1 and "has no 'fc.weight'" in res.stderr.decode()
 
 
+def test_weights_of_another_shape_are_one_clear_line(run_hs, tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    # resnet50 weights given as resnext50: the same keys, tensors of another shape.
+    state = torchvision.models.resnet50(weights=None, num_classes=1).state_dict()
+    torch.save(state, tmp_path / "r50.pt")
+    res = run_hs("import", "--arch", "resnext50_32x4d", "--weights", str(tmp_path / "r50.pt"), "-o", "m.onnx")
+    lines = res.stderr.decode().strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, lines
+    assert "does not fit resnext50_32x4d" in lines[0] and "tensors of another shape" in lines[0]
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_a_zip_that_is_not_torchscript_is_refused(run_hs, tmp_path):
     np.savez(tmp_path / "arrays.npz", a=np.zeros(3))  # a zip archive, as TorchScript files are
     res = run_hs("import", str(tmp_path / "arrays.npz"), "-o", "model.onnx", "--size", "16")
