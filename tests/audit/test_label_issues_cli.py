@@ -110,6 +110,11 @@ def test_extra_labels_rows_are_counted_not_refused(run_hs, files):
             "unknown_class_labels.csv, line 5, column 'label': label 'wolf' is not a class",
         ),
         (
+            "preds_multiclass.csv",
+            "empty_label_labels.csv",
+            "empty_label_labels.csv, line 5, column 'label': empty label",
+        ),
+        (
             "rows_not_summing_preds.csv",
             "labels_multiclass.csv",
             "rows_not_summing_preds.csv, line 3: the p_<class> columns sum to 1.4",
