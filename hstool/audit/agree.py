@@ -105,7 +105,7 @@ def _value_column(df: pl.DataFrame, source: Source, wanted: str | None, option: 
     )
 
 
-def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: ColumnMap) -> bool:
+def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: ColumnMap, decimal_comma: bool) -> bool:
     """The score column, and numeric columns with a value that is not a whole number, hold scores;
     others labels (so a label column coded 0/1/2 is refused as not binary, not as logits)."""
     if column == columns.score:
@@ -113,7 +113,7 @@ def _is_scores(df: pl.DataFrame, column: str, positive: str | None, columns: Col
     if positive is not None:
         return False
     col = df[column]
-    numbers = parse_numbers(col.cast(pl.String)).drop_nulls()
+    numbers = parse_numbers(col.cast(pl.String), decimal_comma=decimal_comma).drop_nulls()
     if numbers.len() < col.drop_nulls().len():  # some value is not a number
         return False
     return bool((numbers != numbers.round(0)).any())
@@ -128,7 +128,7 @@ def _read_rater(
     )
     column = _value_column(df, source, wanted, option, options.columns)
     positive = options.positive
-    if _is_scores(df, column, positive, options.columns):
+    if _is_scores(df, column, positive, options.columns, source.decimal_comma):
         return df, source, column, SCORES, probabilities(df, column, source)
     return df, source, column, LABELS, binary_labels(df, column, source, positive=positive)
 

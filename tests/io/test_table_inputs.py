@@ -106,6 +106,17 @@ def test_european_csv_needs_decimal_comma_and_then_matches(run_hs, canonical):
     assert "read as one column" in line and "--delimiter" in line
 
 
+def test_agree_reads_decimal_comma_scores_as_scores(run_hs):
+    """With --decimal-comma, `0,602911` is a score (rater A is thresholded), not a label value."""
+    preds, labels = fx("european_semicolon_decimal_comma.csv"), fx("vendor_labels.csv")
+    args = ["--id-col", "Accession", "--a-col", "PTX_prob", "--b-col", "Pneumothorax", "--threshold", "0.5", "-q"]
+    res = run_hs("agree", preds, labels, *args, "--decimal-comma")
+    assert res.returncode == 0, res.stderr
+    overall = pl.read_csv(res.stdout).row(0, named=True)
+    scores = pl.read_csv(preds, separator=";", decimal_comma=True)["PTX_prob"]
+    assert overall["a_threshold"] == 0.5 and overall["a_pos"] == int((scores >= 0.5).sum())
+
+
 def test_tsv_and_excel_sheets(run_hs, canonical):
     assert stratify_csv(run_hs, fx("canonical_preds.csv"), fx("tab_separated_labels.tsv")) == canonical
     workbook = fx("two_sheets.xlsx")
