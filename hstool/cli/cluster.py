@@ -231,7 +231,13 @@ def command(
             described = describe_clusters(
                 result.assignments,
                 describe,
-                DescribeOptions(correction=correction, alpha=alpha, allow_unmatched=allow_unmatched),
+                DescribeOptions(
+                    correction=correction,
+                    alpha=alpha,
+                    allow_unmatched=allow_unmatched,
+                    columns=options.columns,
+                    table_format=options.table_format,
+                ),
                 inputs=result.meta["inputs"],
             )
             if describe_out:

@@ -18,7 +18,7 @@ note goes into the sidecar). Missing values form their own group, `(missing)`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from hstool.audit.cluster.inputs import LABEL
 from hstool.audit.groups import Stratifier, build_stratifiers, is_measurement
 from hstool.audit.strata_table import p_text
 from hstool.io.sidecar import build_sidecar
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY, Source, join_on_id, read_table
 from hstool.stats.multiplicity import adjust
 from hstool.stats.proportions import fisher_p
@@ -63,6 +64,9 @@ class DescribeOptions:
     numeric_levels: int = 10  # numeric columns with more distinct values are cut into quartiles
     top: int = 3  # values per cluster in the plain-words lines
     allow_unmatched: bool = False
+    # The cluster run's table options: the metadata file is read like its other inputs.
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    table_format: TableFormat = field(default_factory=TableFormat)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ def describe_clusters(
 
     `assignments` is `hs cluster`'s per-case table (image_id, label, cluster, role...);
     `inputs` the cluster run's provenance, to which the metadata file is added."""
-    metadata, source = read_table(metadata_path, role="metadata")
+    metadata, source = read_table(
+        metadata_path, role="metadata", fmt=options.table_format, columns=options.columns.pick(KEY)
+    )
     cases = Source(name="the analysed cases", sha256="", kind="csv", rows=assignments.height)
     joined, dropped = join_on_id(
         assignments.select(KEY, LABEL, "cluster", "role"),
@@ -88,9 +94,17 @@ def describe_clusters(
         source,
         allow_unmatched=options.allow_unmatched,
     )
-    columns, skipped = _describable(joined, [c for c in metadata.columns if c not in _ASSIGNED], options.max_levels)
+    columns, skipped = _describable(
+        joined, [c for c in metadata.columns if c not in _ASSIGNED], options.max_levels, source.decimal_comma
+    )
     stratifiers = build_stratifiers(
-        joined, by=columns, crosses=[], bins={}, max_levels=options.numeric_levels, source_name=source.name
+        joined,
+        by=columns,
+        crosses=[],
+        bins={},
+        max_levels=options.numeric_levels,
+        source_name=source.name,
+        decimal_comma=source.decimal_comma,
     )
     rows: list[dict[str, Any]] = []
     superclass = joined[LABEL].cast(pl.String).to_numpy()
@@ -129,7 +143,9 @@ def describe_clusters(
     return Description(table=table, meta=meta, lines=_lines(table, options))
 
 
-def _describable(table: pl.DataFrame, candidates: list[str], max_levels: int) -> tuple[list[str], dict[str, str]]:
+def _describable(
+    table: pl.DataFrame, candidates: list[str], max_levels: int, decimal_comma: bool
+) -> tuple[list[str], dict[str, str]]:
     """Columns worth describing, and why the others are not."""
     keep, skipped = [], {}
     for column in candidates:
@@ -137,7 +153,7 @@ def _describable(table: pl.DataFrame, candidates: list[str], max_levels: int) ->
         distinct = series.drop_nulls().n_unique()
         if distinct == table.height and table.height > 1:
             skipped[column] = "every value is unique (an id?)"
-        elif not is_measurement(series) and distinct > max_levels:
+        elif not is_measurement(series, decimal_comma) and distinct > max_levels:
             skipped[column] = f"{distinct} distinct values (more than {max_levels})"
         else:
             keep.append(column)

@@ -16,6 +16,7 @@ from statsmodels.stats.multitest import multipletests
 from hstool.audit.cluster.describe import DescribeOptions, describe_clusters
 from hstool.audit.cluster.planted import planted_slice, write_planted
 from hstool.errors import InputError
+from hstool.io.table_format import ColumnMap, TableFormat
 
 
 def fisher_by_hand(count: int, n: int, rest_count: int, rest_n: int) -> float:
@@ -49,6 +50,21 @@ def assignments_and_metadata(tmp_path):
     path = tmp_path / "meta.csv"
     metadata.write_csv(path)
     return assignments, metadata, path
+
+
+def test_the_metadata_is_read_with_the_run_s_table_options(tmp_path):
+    """A metadata file with its own id column, `;` and decimal commas: the same description."""
+    assignments, metadata, _ = assignments_and_metadata(tmp_path)
+    metadata = metadata.with_columns(pl.col("PatientAge") + 0.5)  # ages with decimals
+    ours = tmp_path / "ours.csv"
+    metadata.write_csv(ours)
+    canonical = describe_clusters(assignments, str(ours), DescribeOptions(), inputs=[]).table
+    assert "PatientAge" in canonical["column"].to_list()
+    theirs = tmp_path / "theirs.csv"
+    text = metadata.rename({"image_id": "case"}).write_csv(separator=";", float_precision=None)
+    theirs.write_text(text.replace(".", ","))  # every number written with a decimal comma
+    options = DescribeOptions(columns=ColumnMap(id="case"), table_format=TableFormat(decimal_comma=True))
+    assert describe_clusters(assignments, str(theirs), options, inputs=[]).table.equals(canonical)
 
 
 def test_shares_fisher_and_holm_against_independent_oracles(tmp_path):
