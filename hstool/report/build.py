@@ -63,7 +63,7 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     error_plan = errors.plan(data, options)
     thumbs = ThumbTable(cap=options.max_thumbnails, size=options.thumb_size)
     thumbs.admit(list(montages.values()) + error_plan.galleries())
-    data.saliency = _saliency(inputs, files, [i for i in thumbs.slots if i in paths])
+    data.saliency = _saliency(inputs, options, files, [i for i in thumbs.slots if i in paths])
     if data.saliency is not None:
         thumbs.overlays = data.saliency.overlays()
     if thumbs.capped:
@@ -174,7 +174,9 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
     return strata, cases
 
 
-def _saliency(inputs: ReportInputs, files: list[InputFile], shown: list[str]) -> SaliencyMaps | None:
+def _saliency(
+    inputs: ReportInputs, options: ReportOptions, files: list[InputFile], shown: list[str]
+) -> SaliencyMaps | None:
     """The maps of a saliency folder, or (given a model.onnx) occlusion maps computed here for
     the images the report shows."""
     if not inputs.saliency:
@@ -182,7 +184,10 @@ def _saliency(inputs: ReportInputs, files: list[InputFile], shown: list[str]) ->
     if inputs.saliency.endswith(".onnx"):
         if not shown:
             return None
-        maps = computed_maps(inputs.saliency, str(inputs.manifest), inputs.root, shown)
+        stratify = options.stratify  # the manifest is read as the report reads it
+        maps = computed_maps(
+            inputs.saliency, str(inputs.manifest), inputs.root, shown, stratify.columns.id, stratify.table_format
+        )
         rows = maps.index.table.height  # maps computed
         files.append(InputFile("saliency model", shown_path(inputs.saliency), file_sha256(inputs.saliency), rows, None))
         return maps

@@ -21,7 +21,7 @@ import polars as pl
 from hstool.data.images import load_image
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import HsError, InputError
-from hstool.io.tables import KEY
+from hstool.io.table_format import TableFormat
 from hstool.report.markup import Raw, el
 from hstool.report.thumbs import thumbnail
 from hstool.saliency.index import SaliencyIndex
@@ -73,17 +73,21 @@ class SaliencyMaps:
         return means
 
 
-def computed_maps(model: str, manifest: str, root: str | None, ids: list[str]) -> SaliencyMaps:
+def computed_maps(
+    model: str, manifest: str, root: str | None, ids: list[str], id_col: str, fmt: TableFormat
+) -> SaliencyMaps:
     """Occlusion maps (hs saliency's defaults) for `ids`, in a temporary folder that lives as
-    long as the report is being built."""
+    long as the report is being built. The manifest is read with `id_col` and `fmt`; the ids
+    file written here follows them (hs saliency reads both tables alike)."""
     from hstool.saliency.index import read_index
     from hstool.saliency.run import SaliencyOptions, run_saliency
 
     scratch = tempfile.TemporaryDirectory(prefix="hs-report-saliency-")
     folder = Path(scratch.name)
-    pl.DataFrame({KEY: ids}).write_csv(folder / "ids.csv")
+    pl.DataFrame({id_col: ids}).write_csv(folder / "ids.csv", separator=fmt.delimiter or ",")
+    options = SaliencyOptions(ids=str(folder / "ids.csv"), root=root, id_col=id_col, table_format=fmt)
     try:
-        run_saliency(model, manifest, str(folder / "maps"), SaliencyOptions(ids=str(folder / "ids.csv"), root=root))
+        run_saliency(model, manifest, str(folder / "maps"), options)
     except BaseException:
         scratch.cleanup()
         raise

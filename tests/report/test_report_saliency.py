@@ -126,3 +126,30 @@ def test_given_a_model_the_report_computes_occlusion_for_the_images_it_shows(stu
     assert shown and with_maps == shown  # every image shown has its overlay, computed here
     assert set(Path(tempfile.gettempdir()).glob("hs-report-saliency-*")) == before  # scratch removed
     assert any(f["role"] == "saliency model" for f in report.meta["inputs"])
+
+
+def test_computed_maps_read_the_manifest_with_the_report_s_table_options(study, tmp_path):
+    """`--saliency model.onnx` with `--id-col case` and `;` files: the maps are computed too."""
+    from onnx_models import TinyModel
+
+    from hstool.audit.options import StratifyOptions
+    from hstool.io.table_format import ColumnMap, TableFormat
+
+    folder, *_ = study
+    TinyModel(["0", "1"], size=(16, 16)).save(tmp_path / "model.onnx")
+    # The manifest stays beside the images (paths must not leave its folder).
+    theirs = {"preds.csv": tmp_path, "labels.csv": tmp_path, "manifest.csv": folder}
+    for name, where in theirs.items():
+        table = pl.read_csv(folder / name, infer_schema=False).rename({"image_id": "case"})
+        table.write_csv(where / f"theirs_{name}", separator=";")
+    inputs = ReportInputs(
+        preds=str(tmp_path / "theirs_preds.csv"),
+        labels=str(tmp_path / "theirs_labels.csv"),
+        manifest=str(folder / "theirs_manifest.csv"),
+        saliency=str(tmp_path / "model.onnx"),
+    )
+    stratify = StratifyOptions(columns=ColumnMap(id="case"), table_format=TableFormat(delimiter=";"))
+    report = build_report(inputs, ReportOptions(gallery_size=3, workers=1, stratify=stratify))
+    shown = set(re.findall(r'aria-label="image ([^"]+)"', report.html))
+    with_maps = set(re.findall(r'aria-label="occlusion saliency of ([^"]+)"', report.html))
+    assert shown and with_maps == shown
