@@ -100,3 +100,10 @@ def require_choice(field: str, value: str, allowed: Sequence[str]) -> None:
     """One place for 'a mode is one of these words': the options dataclasses call it."""
     if value not in allowed:
         raise OptionError(field, value, f"choose one of {', '.join(allowed)}")
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (at most `limit` characters), or its type's
+    name when it has none: for one-line errors that quote what a library said."""
+    text = str(exc).strip().splitlines()
+    return text[0][:limit] if text else type(exc).__name__

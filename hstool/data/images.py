@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hstool.errors import InputError
+from hstool.errors import InputError, first_line
 
 # 8192 x 8192: far above any radiograph or mammogram (about 4k x 5k), far below what would
 # exhaust memory (a float32 RGB copy of the cap is 805 MB). Callers may pass their own; for
@@ -108,7 +108,7 @@ def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError, EOFError) as exc:
-        raise fail(path, f"corrupt: not a readable .npy array ({_first_line(exc)})") from None
+        raise fail(path, f"corrupt: not a readable .npy array ({first_line(exc)})") from None
     shape = array.shape
     if array.ndim == 2:
         array = array[:, :, None]
@@ -122,7 +122,7 @@ def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
     try:
         values = np.asarray(array)
     except (ValueError, OSError) as exc:  # the header promised more data than the file holds
-        raise fail(path, f"corrupt: {_first_line(exc)}") from None
+        raise fail(path, f"corrupt: {first_line(exc)}") from None
     if dtype == np.bool_:
         return values.astype(np.float32)
     if np.issubdtype(dtype, np.unsignedinteger):
@@ -167,7 +167,7 @@ def _load_pillow(path: Path, max_pixels: int) -> np.ndarray:
         raise fail(path, "too large: Pillow refuses it as a possible decompression bomb; downscale the image") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         # Truncated files, bad CRCs and broken headers all end here.
-        raise fail(path, f"corrupt: {_first_line(exc)}; re-export or re-download the file") from None
+        raise fail(path, f"corrupt: {first_line(exc)}; re-export or re-download the file") from None
 
 
 def _pillow_pixels(path: Path, im) -> np.ndarray:
@@ -192,8 +192,3 @@ def _scaled(values: np.ndarray, maximum: int) -> np.ndarray:
     # Integer pixels (at most 16 bits) divided in float32 give exactly the float32 rounding of
     # the true quotient, at half the cost of float64 (np.asarray(im) itself is a cheap view).
     return values.astype(np.float32) / np.float32(maximum)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from hstool.errors import InputError
+from hstool.errors import InputError, first_line
 
 # A function from a batch in the source's input space (after the inserted preprocessing) to the
 # source's (scores, embedding) for it.
 Reference = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+QUOTED = 300  # characters of a library's message quoted in an import error
 
 
 def cpu_session(model: bytes | str | Path, label: str) -> Any:
@@ -27,7 +29,7 @@ def cpu_session(model: bytes | str | Path, label: str) -> Any:
     try:
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
-        raise InputError(f"{label}: onnxruntime cannot load it ({first_line(exc)})") from None
+        raise InputError(f"{label}: onnxruntime cannot load it ({first_line(exc, QUOTED)})") from None
 
 
 def onnx_reference(model: bytes, label: str, input_name: str, batch_one: bool) -> Reference:
@@ -41,7 +43,7 @@ def onnx_reference(model: bytes, label: str, input_name: str, batch_one: bool) -
         except Exception as exc:  # a shape the source does not accept, a failing kernel
             raise InputError(
                 f"{label}: onnxruntime could not run it on images of shape {tuple(batch.shape[1:])} "
-                f"({first_line(exc)}); check the size and channels"
+                f"({first_line(exc, QUOTED)}); check the size and channels"
             ) from None
         scores, embedding = (np.concatenate([r[i] for r in results]) for i in (0, 1))
         return scores, embedding
@@ -56,9 +58,3 @@ def max_difference(model: Path, batch: np.ndarray, expected: tuple[np.ndarray, n
     if any(p.shape != e.shape for p, e in zip(produced, expected)):
         return float("inf")
     return max(float(np.max(np.abs(p.astype(np.float64) - e))) for p, e in zip(produced, expected))
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from hstool.errors import LISTED, InputError, UsageError, option_ref
+from hstool.errors import LISTED, InputError, UsageError, first_line, option_ref
 from hstool.io.table_format import DELIMITERS, LABEL, SCORE, TableFormat, sniff_delimiter
 from hstool.io.table_format import KEY as KEY  # re-exported: most readers import KEY from here
 
@@ -98,11 +98,6 @@ def _kind(path: str, data: bytes) -> str:
     return "csv"
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def read_table(
     path: str,
     *,
@@ -138,7 +133,7 @@ def read_table(
         else:
             df = _read_csv(data, fmt.delimiter or ("\t" if path.lower().endswith(".tsv") else None))
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{name}: cannot parse the {role} file as {kind.upper()}: {_first_line(exc)}") from None
+        raise InputError(f"{name}: cannot parse the {role} file as {kind.upper()}: {first_line(exc)}") from None
     df = df.rename({c: c.strip().lstrip("\ufeff") for c in df.columns})
     renamed = tuple((hs, own) for hs, own in (columns or {}).items() if hs != own)
     source = Source(
@@ -187,7 +182,7 @@ def _read_excel(data: bytes, name: str, role: str, sheet: str | None) -> pl.Data
         sheets = fastexcel.read_excel(data).sheet_names
     except Exception as exc:  # fastexcel raises its own error family for unreadable workbooks
         raise InputError(
-            f"{name}: cannot read the {role} file as an Excel workbook ({_first_line(exc)}); "
+            f"{name}: cannot read the {role} file as an Excel workbook ({first_line(exc)}); "
             "open and save it again as .xlsx, or export the sheet as CSV"
         ) from None
     listed = ", ".join(repr(s) for s in sheets)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hstool.data.preprocess import Preprocessing
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, first_line
 from hstool.train.architectures import ARCHITECTURES, Classifier, Normalise, build_model
 from hstool.train.checkpoints import FORMAT
 
@@ -54,7 +54,7 @@ def load_classifier(path: str, *, architecture: str | None, n_classes: int, chan
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise InputError(
             f"{path}: does not hold the weights of a {architecture} with {n_classes} classes ({first})"
         ) from None

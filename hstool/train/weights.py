@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from hstool.errors import LISTED, InputError, option_ref
+from hstool.errors import LISTED, InputError, first_line, option_ref
 from hstool.train.architectures import SMALL_CNN, Classifier, arch_spec
 
 # torchvision's DenseNet files predate a rename: 'denselayer1.norm.1.weight' is now 'denselayer1.norm1.weight'.
@@ -83,7 +83,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean: not a weights file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, 200)
         if "Unsupported global" in str(exc):
             # weights_only's unpickler stops at the first class it does not allow, before building anything.
             raise InputError(
@@ -91,7 +91,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
                 "unpickled; save model.state_dict() with torch.save and pass that file"
             ) from None
         raise InputError(
-            f"{option_ref('weights')} {path}: not a PyTorch weights file readable with weights_only=True ({first[:200]})"
+            f"{option_ref('weights')} {path}: not a PyTorch weights file readable with weights_only=True ({first})"
         ) from None
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
