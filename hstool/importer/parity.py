@@ -1,9 +1,9 @@
 """Running ONNX models on the CPU for the import's checks: the source (for the reference) and
-the imported model (for parity)."""
+the imported model, or hs train's export, for parity)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,18 @@ def onnx_reference(model: bytes, label: str, input_name: str, batch_one: bool) -
     return run
 
 
-def max_difference(model: Path, batch: np.ndarray, expected: tuple[np.ndarray, np.ndarray]) -> float:
-    """Largest absolute difference between the model's (probabilities, embedding) for `batch`
-    and `expected`; inf when a shape differs."""
-    produced = cpu_session(model, str(model)).run(["probabilities", "embedding"], {"image": batch})
+def onnx_parity(
+    model: Path | bytes,
+    batch: np.ndarray,
+    expected: Sequence[np.ndarray],
+    *,
+    input_name: str = "image",
+    output_names: Sequence[str] = ("probabilities", "embedding"),
+) -> float:
+    """Largest absolute difference between onnxruntime's outputs for `batch` and `expected`
+    (hs train's export and hs import check their models with it); inf when a shape differs."""
+    label = "the exported model" if isinstance(model, bytes) else str(model)
+    produced = cpu_session(model, label).run(list(output_names), {input_name: batch})
     if any(p.shape != e.shape for p, e in zip(produced, expected)):
         return float("inf")
     return max(float(np.max(np.abs(p.astype(np.float64) - e))) for p, e in zip(produced, expected))

@@ -34,7 +34,7 @@ from hstool.importer.graph import (
 )
 from hstool.importer.head import MULTICLASS, Head, resolve_head
 from hstool.importer.options import ImportOptions
-from hstool.importer.parity import Reference, max_difference, onnx_reference
+from hstool.importer.parity import Reference, onnx_parity, onnx_reference
 from hstool.importer.strip import strip_local_info
 from hstool.infer.runtime import IMPORT_KEY
 from hstool.io.atomic import atomic_path, check_writable, refuse_overwriting_inputs
@@ -155,7 +155,7 @@ def import_graph(
     strip_local_info(model)
     with atomic_path(out) as tmp:
         tmp.write_bytes(model.SerializeToString())
-        diff = max_difference(tmp, images, expected)
+        diff = onnx_parity(tmp, images, expected)
         if not diff < options.tolerance:
             raise ParityError(
                 f"{out}: the imported model differs from {source.label} by {diff:.3g} (limit {options.tolerance:g}) "

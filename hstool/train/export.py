@@ -39,6 +39,7 @@ from torch import nn
 from hstool import __version__
 from hstool.data.preprocess import Preprocessing
 from hstool.errors import ParityError, UsageError
+from hstool.importer.parity import onnx_parity
 from hstool.io.atomic import atomic_path
 from hstool.train.architectures import Normalise
 
@@ -215,20 +216,3 @@ def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, outpu
 
 def _parity(path: Path, batch: np.ndarray, reference: list[np.ndarray]) -> float:
     return onnx_parity(path, batch, reference, input_name=INPUT, output_names=OUTPUTS)
-
-
-def onnx_parity(
-    model: Path | bytes,
-    batch: np.ndarray,
-    reference: Sequence[np.ndarray],
-    *,
-    input_name: str,
-    output_names: Sequence[str],
-) -> float:
-    """Largest absolute difference between onnxruntime's outputs for `batch` and `reference`."""
-    import onnxruntime as ort
-
-    source = model if isinstance(model, bytes) else str(model)
-    session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
-    produced = session.run(list(output_names), {input_name: batch})
-    return max(float(np.max(np.abs(p - r))) for p, r in zip(produced, reference))

@@ -27,11 +27,11 @@ from torch import nn
 from hstool.errors import InputError, ParityError, UsageError, first_line
 from hstool.importer.graph import source_graph
 from hstool.importer.options import TOLERANCE, ImportOptions
-from hstool.importer.parity import QUOTED
+from hstool.importer.parity import QUOTED, onnx_parity
 from hstool.importer.run import Imported, Source, import_graph
 from hstool.io.atomic import check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import file_sha256
-from hstool.train.export import onnx_parity, plain_onnx
+from hstool.train.export import plain_onnx
 from hstool.train.training import IMAGENET_MEAN, IMAGENET_STD
 from hstool.train.weights import mismatch, read_state_dict
 
