@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,14 +141,14 @@ def export_onnx(
         "hs.train_manifest_sha256": train_manifest_sha256,
     }
     data = _to_onnx(graph, batch, metadata)
+    diff = _parity(data, batch.numpy(), reference)
+    if not diff < tolerance:
+        raise ParityError(
+            f"{path}: the exported model differs from PyTorch by {diff:.3g} (limit {tolerance:g}) on the parity "
+            "batch; the model was not written: report this with the architecture and torch/onnx versions"
+        )
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-        diff = _parity(tmp, batch.numpy(), reference)
-        if not diff < tolerance:
-            raise ParityError(
-                f"{path}: the exported model differs from PyTorch by {diff:.3g} (limit {tolerance:g}) on the parity "
-                "batch; the model was not written: report this with the architecture and torch/onnx versions"
-            )
     return Exported(path=Path(path), max_abs_diff=diff, embedding_dim=embedding_dim, metadata=metadata)
 
 
@@ -161,7 +162,7 @@ def _cpu_copy(model: nn.Module) -> nn.Module:
 def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) -> bytes:
     import onnx
 
-    proto = onnx.load_from_string(plain_onnx(graph, batch, input_name=INPUT, output_names=OUTPUTS))
+    proto = plain_proto(graph, batch, input_name=INPUT, output_names=OUTPUTS)
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -171,7 +172,12 @@ def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) ->
 
 
 def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, output_names: Sequence[str]) -> bytes:
-    """`module` (one image batch in, tensors out) as ONNX opset 18 with a dynamic batch axis,
+    """`plain_proto`, serialised."""
+    return bytes(plain_proto(module, batch, input_name=input_name, output_names=output_names).SerializeToString())
+
+
+def plain_proto(module: nn.Module, batch: torch.Tensor, *, input_name: str, output_names: Sequence[str]) -> Any:
+    """`module` (one image batch in, tensors out) as an ONNX ModelProto, opset 18, with a dynamic batch axis,
     without the exporter's records of local source paths (`strip_local_info`). A TorchScript
     module goes through the TorchScript-based exporter, which torch.export cannot read."""
     import onnx
@@ -211,8 +217,8 @@ def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, outpu
             assert program is not None  # the dynamo exporter always returns a program
             proto = program.model_proto
     strip_local_info(proto)
-    return bytes(proto.SerializeToString())
+    return proto
 
 
-def _parity(path: Path, batch: np.ndarray, reference: list[np.ndarray]) -> float:
-    return onnx_parity(path, batch, reference, input_name=INPUT, output_names=OUTPUTS)
+def _parity(model: bytes, batch: np.ndarray, reference: list[np.ndarray]) -> float:
+    return onnx_parity(model, batch, reference, input_name=INPUT, output_names=OUTPUTS)
