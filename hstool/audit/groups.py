@@ -74,8 +74,10 @@ def is_measurement(series: pl.Series, decimal_comma: bool = False) -> bool:
     return _as_numbers(series, decimal_comma) is not None and not _codes(series, decimal_comma)
 
 
-def _binned(series: pl.Series, spec: BinSpec, name: str, decimal_comma: bool = False) -> Stratifier:
-    numbers = _as_numbers(series, decimal_comma)
+def _binned(
+    series: pl.Series, numbers: pl.Series | None, spec: BinSpec, name: str, decimal_comma: bool = False
+) -> Stratifier:
+    # `numbers`: the column parsed once by the caller (None: some present cell is not a number).
     if numbers is None:
         if series.dtype == pl.String:
             bad = parse_numbers(series, decimal_comma=decimal_comma).is_null() & series.is_not_null()
@@ -189,9 +191,9 @@ def build_stratifiers(
             series = df[column]
             numbers = _as_numbers(series, decimal_comma)
             if column in bins:
-                singles[column] = _binned(series, bins[column], column, decimal_comma)
+                singles[column] = _binned(series, numbers, bins[column], column, decimal_comma)
             elif numbers is not None and numbers.n_unique() > max_levels and not _codes(series, decimal_comma):
-                auto = _binned(series, BinSpec(quantiles=4), column, decimal_comma)
+                auto = _binned(series, numbers, BinSpec(quantiles=4), column, decimal_comma)
                 note = f"{numbers.n_unique()} distinct values: binned into quartiles (set --bins {column}=...)"
                 singles[column] = Stratifier(auto.name, auto.levels, auto.codes, note)
             else:
