@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from hstool.errors import UsageError
+from hstool.errors import OptionError, require_choice
 from hstool.io.sidecar import build_sidecar
 from hstool.stats.power import AUC_VARIANCES, Design, auc_power, cases_needed, proportion_power
 
@@ -38,37 +38,36 @@ class PowerOptions:
     power: float = 0.8
     variance: str = "obuchowski"
 
+    def __post_init__(self) -> None:
+        require_choice("metric", self.metric, POWER_METRICS)
+        require_choice("variance", self.variance, AUC_VARIANCES)
+        floor = 0.5 if self.metric == "auc" else 0.0
+        if not floor < self.reference <= 1:
+            raise OptionError("reference", self.reference, f"must be above {floor:g} and at most 1", quoted=False)
+        for deficit in self.deficits:
+            if not 0 < deficit < self.reference - floor:
+                raise OptionError(
+                    "deficits",
+                    deficit,
+                    f"must be above 0 and leave the subgroup's value above {floor:g} (reference {self.reference:g})",
+                    quoted=False,
+                )
+        for field, value in (("prevalence", self.prevalence), ("comparator_prevalence", self.comparator_prevalence)):
+            if value is not None and not 0 < value < 1:
+                raise OptionError(field, value, "must be between 0 and 1, e.g. 0.1", quoted=False)
+        for field, value in (("alpha", self.alpha), ("power", self.power)):
+            if not 0 < value < 1:
+                raise OptionError(field, value, "must be between 0 and 1", quoted=False)
+        for field, count in (("cases", self.cases), ("comparator_cases", self.comparator_cases)):
+            if count is not None and count < 4:
+                raise OptionError(field, count, "need at least 4", quoted=False)
+
 
 @dataclass(frozen=True)
 class PowerResult:
     table: pl.DataFrame
     meta: dict[str, Any]
     notes: list[str]
-
-
-def _check(options: PowerOptions) -> None:
-    if options.metric not in POWER_METRICS:
-        raise UsageError(f"metric {options.metric!r}: choose one of {', '.join(POWER_METRICS)}")
-    if options.variance not in AUC_VARIANCES:
-        raise UsageError(f"variance {options.variance!r}: choose one of {', '.join(AUC_VARIANCES)}")
-    floor = 0.5 if options.metric == "auc" else 0.0
-    if not floor < options.reference <= 1:
-        raise UsageError(f"reference {options.reference}: must be above {floor:g} and at most 1")
-    for deficit in options.deficits:
-        if not 0 < deficit < options.reference - floor:
-            raise UsageError(
-                f"deficit {deficit}: must be above 0 and leave the subgroup's value above {floor:g} "
-                f"(reference {options.reference:g})"
-            )
-    for name, value in (("prevalence", options.prevalence), ("comparator prevalence", options.comparator_prevalence)):
-        if value is not None and not 0 < value < 1:
-            raise UsageError(f"{name} {value}: must be between 0 and 1, e.g. 0.1")
-    for name, value in (("alpha", options.alpha), ("power", options.power)):
-        if not 0 < value < 1:
-            raise UsageError(f"{name} {value}: must be between 0 and 1")
-    for name, count in (("cases", options.cases), ("comparator cases", options.comparator_cases)):
-        if count is not None and count < 4:
-            raise UsageError(f"{name} {count}: need at least 4")
 
 
 def _power_function(options: PowerOptions, deficit: float) -> Callable[[float], float]:
@@ -87,7 +86,6 @@ def _power_function(options: PowerOptions, deficit: float) -> Callable[[float], 
 
 def plan_power(options: PowerOptions) -> PowerResult:
     """One row per deficit: the cases (positives, negatives) needed, or the power of `cases`."""
-    _check(options)
     rows, notes = [], []
     # At least two cases of each class in the subgroup (the variance formulas need them).
     low = 2.0 / min(options.prevalence, 1 - options.prevalence)

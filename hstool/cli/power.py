@@ -55,7 +55,7 @@ def command(
     verbose: Verbose = False,
 ) -> None:
     """Sample size or power for detecting a subgroup's AUC or sensitivity deficit."""
-    with handled(verbose):
+    with handled(verbose, flags={"deficits": "--deficit", "metric": "metric"}):
         from hstool.audit.power_plan import PowerOptions, plan_power
         from hstool.errors import UsageError
         from hstool.io.render import emit
