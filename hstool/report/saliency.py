@@ -56,6 +56,9 @@ class SaliencyMaps:
     def cluster_means(self, ids: list[str], images: dict[str, tuple[str, Path]], size: int) -> list[ClusterMean]:
         """One mean map per method over the members `ids` that have a map."""
         means = []
+        # Methods whose maps cover the same members at the same size share one mean image
+        # (occlusion and Grad-CAM usually do): each member is decoded once, not once per method.
+        greys: dict[tuple[tuple[str, ...], tuple[int, ...]], np.ndarray] = {}
         for method in self.index.methods:
             files = self.index.files(method, "map")
             maps = [self.index.load_map(files[i]) for i in ids if i in files]
@@ -67,7 +70,10 @@ class SaliencyMaps:
                     f"{self.index.source.name}: the {method} maps differ in shape; rerun hs saliency with one model"
                 )
             heat = np.mean([normalised(m) for m in maps], axis=0)
-            grey = _mean_image([images[i][1] for i in ids if i in files and i in images], shape)
+            members = tuple(i for i in ids if i in files and i in images)
+            if (members, shape) not in greys:
+                greys[members, shape] = _mean_image([images[i][1] for i in members], shape)
+            grey = greys[members, shape]
             thumb = thumbnail(overlay(grey, heat).astype(np.float32) / 255.0, size)
             means.append(ClusterMean(method, thumb.uri or "", len(maps), len(ids)))
         return means
