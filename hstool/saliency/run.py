@@ -28,7 +28,7 @@ from hstool.infer.runtime import LoadedModel, load_model
 from hstool.io.atomic import refuse_overwriting_inputs, write_text
 from hstool.io.sidecar import build_sidecar, write_sidecar
 from hstool.io.table_format import TableFormat
-from hstool.io.tables import KEY, read_table
+from hstool.io.tables import KEY, Source, read_table
 from hstool.saliency.index import INDEX_NAME, METHODS, SCHEMA, index_table, write_maps
 from hstool.saliency.occlusion import Occlusion, occlusion_maps
 from hstool.saliency.overlay import grey_of
@@ -125,7 +125,7 @@ def run_saliency(
         )
     target = _target_index(info.class_names, info.task, info.positive_class, options.target)
     manifest = read_manifest(manifest_path, root=options.root, id_col=options.id_col, fmt=options.table_format)
-    manifest = _selected(manifest, options.ids, options)
+    manifest, ids_source = _selected(manifest, options.ids, options)
     manifest.check_files()
     gradcam = _gradcam(options.checkpoint, info) if options.checkpoint and "gradcam" in methods else None
 
@@ -147,7 +147,7 @@ def run_saliency(
                 "table_format": asdict(options.table_format),
                 "batch_size": options.copies_per_call((info.preprocessing.channels, *info.preprocessing.size)),
             },
-            inputs=_inputs(model, manifest, options),
+            inputs=_inputs(model, manifest, ids_source, options),
             rows=table.height,
             extra={"model": info.describe(), "provider": model.provider, "images": manifest.table.height},
         )
@@ -222,10 +222,11 @@ def _target_index(class_names: tuple[str, ...], task: str, positive: str | None,
     return None
 
 
-def _selected(manifest: Manifest, ids_path: str | None, options: SaliencyOptions) -> Manifest:
-    """The manifest's rows whose ids the ids file lists (in manifest order); every listed id must exist."""
+def _selected(manifest: Manifest, ids_path: str | None, options: SaliencyOptions) -> tuple[Manifest, Source | None]:
+    """The manifest's rows whose ids the ids file lists (in manifest order; every listed id must
+    exist), and the ids file as read."""
     if ids_path is None:
-        return manifest
+        return manifest, None
     ids, source = read_table(ids_path, role="ids", fmt=options.table_format, columns={KEY: options.id_col})
     wanted, present = set(ids[KEY].to_list()), set(manifest.ids)
     missing = [i for i in ids[KEY].to_list() if i not in present]
@@ -236,12 +237,13 @@ def _selected(manifest: Manifest, ids_path: str | None, options: SaliencyOptions
             f"{', ...' if len(missing) > LISTED else ''}); list only ids of the manifest"
         )
     keep = [i in wanted for i in manifest.ids]
-    return Manifest(
+    selected = Manifest(
         table=manifest.table.filter(pl.Series(keep)),
         paths=[p for p, k in zip(manifest.paths, keep) if k],
         root=manifest.root,
         source=manifest.source,
     )
+    return selected, source
 
 
 def _check_out_dir(out_dir: str, force: bool) -> Path:
@@ -262,14 +264,17 @@ def _check_out_dir(out_dir: str, force: bool) -> Path:
     return folder
 
 
-def _inputs(model: LoadedModel, manifest: Manifest, options: SaliencyOptions) -> list[dict[str, Any]]:
+def _inputs(
+    model: LoadedModel, manifest: Manifest, ids: Source | None, options: SaliencyOptions
+) -> list[dict[str, Any]]:
     from hstool.io.sidecar import file_sha256
 
     items: list[dict[str, Any]] = [
         {"path": model.info.path, "sha256": model.info.sha256},
         manifest.source.provenance(),  # path, sha256, rows, and the renamed id column
     ]
-    for path in (options.ids, options.checkpoint):
-        if path:
-            items.append({"path": path, "sha256": file_sha256(path)})
+    if ids is not None:  # hashed when it was read
+        items.append({"path": options.ids, "sha256": ids.sha256})
+    if options.checkpoint:
+        items.append({"path": options.checkpoint, "sha256": file_sha256(options.checkpoint)})
     return items
