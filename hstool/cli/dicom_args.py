@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from hstool.cli.stratify_args import choice
 from hstool.data.dicom_headers import TagError, check_tags
-from hstool.data.dicom_manifest import IMAGE_IDS, ON_ERROR, DicomOptions
+from hstool.data.dicom_manifest import DicomOptions
 from hstool.errors import UsageError
 
 
@@ -19,8 +18,6 @@ def dicom_options(
     output: str | None,
     labels_out: str | None,
 ) -> DicomOptions:
-    choice("--on-error", on_error, ON_ERROR)
-    choice("--image-id", image_id, IMAGE_IDS)
     try:
         extra = check_tags([t.strip() for t in (tags or "").split(",") if t.strip()])
     except TagError as exc:

@@ -39,7 +39,7 @@ from hstool.data.dicom_headers import (
 )
 from hstool.data.folder import tree_inside, walk_files
 from hstool.data.manifest import PATH
-from hstool.errors import InputError, UsageError, option_ref
+from hstool.errors import InputError, UsageError, option_ref, require_choice
 from hstool.io.atomic import check_writable, write_text
 from hstool.io.render import emit
 from hstool.io.sidecar import build_sidecar, errors_path_for, sidecar_path
@@ -67,6 +67,10 @@ class DicomOptions:
     on_error: str = "fail"  # fail | skip
     image_id: str = "uid"  # uid (SOP Instance UID) | path (relative path, DICOM extension removed)
     workers: int | None = None  # header-reading processes; None: automatic; 0: in this process
+
+    def __post_init__(self) -> None:
+        require_choice("on_error", self.on_error, ON_ERROR)
+        require_choice("image_id", self.image_id, IMAGE_IDS)
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,6 @@ def manifest_from_dicom(
 ) -> DicomBuilt:
     """Read every DICOM header under `directory`; paths relative to `manifest_dir`. `outputs`
     (files to be written; None or '-' for none) are checked before any work."""
-    if options.on_error not in ON_ERROR or options.image_id not in IMAGE_IDS:
-        raise UsageError(f"on_error must be one of {ON_ERROR} and image_id one of {IMAGE_IDS}")
     files_out = [o for o in outputs if o is not None and o != "-"]
     if len(set(files_out)) < len(files_out):
         raise UsageError("the manifest and the metadata table must be different files")

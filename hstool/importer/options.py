@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hstool.errors import InputError, UsageError
+from hstool.errors import InputError, UsageError, require_choice
 
 # What the chosen output holds: logits for a sigmoid (one or several independent findings) or a
 # softmax, probabilities already ("none"), or "auto": read from the node that produces it.
@@ -43,8 +43,7 @@ class ImportOptions:
     tolerance: float = TOLERANCE
 
     def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise UsageError(f"activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+        require_choice("activation", self.activation, ACTIVATIONS)
         low, high = self.input_range
         if not low < high:
             raise UsageError(f"input range {low:g},{high:g}: the first value (black) must be below the second (white)")
