@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hstool.errors import UsageError, require_choice
+from hstool.errors import UsageError
 
 FILL_MEAN = "mean"
 PROBABILITY, LOG_ODDS = "probability", "log-odds"
@@ -54,7 +54,8 @@ class Occlusion:
             )
         if self.fill != FILL_MEAN and not (isinstance(self.fill, float) and 0.0 <= self.fill <= 1.0):
             raise UsageError(f"fill {self.fill!r}: use 'mean' or a grey value in [0, 1]")
-        require_choice("scale", self.scale, SCALES)
+        if self.scale not in SCALES:
+            raise UsageError(f"scale {self.scale!r}: use {' or '.join(SCALES)}")
 
     def grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-left corners (ys, xs), one entry per patch, rows first."""
