@@ -48,16 +48,18 @@ class Source:
         """`preds.csv, line 12, column 'score'` for the 0-based data row `row_index`."""
         parts = [self.name] + ([f"sheet {self.sheet!r}"] if self.sheet else [])
         if row_index is not None:
-            # Line and row numbers count the header, so an editor's or spreadsheet's line N is
-            # what we print (Parquet has no header row).
-            parts.append(
-                f"line {row_index + 2}"
-                if self.kind == "csv"
-                else f"row {row_index + (2 if self.kind == 'excel' else 1)}"
-            )
+            parts.append(self.position(row_index))
         if column is not None:
             parts.append(f"column '{self.file_column(column)}'")
         return ", ".join(parts)
+
+    def position(self, row_index: int) -> str:
+        """`line 12` (CSV) or `row 12` (Excel, Parquet) for the 0-based data row `row_index`."""
+        # Line and row numbers count the header, so an editor's or spreadsheet's line N is what
+        # we print (Parquet has no header row).
+        if self.kind == "csv":
+            return f"line {row_index + 2}"
+        return f"row {row_index + (2 if self.kind == 'excel' else 1)}"
 
     def provenance(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.name, "sha256": self.sha256, "rows": self.rows}
@@ -268,7 +270,7 @@ def _check_key(df: pl.DataFrame, source: Source, key: str) -> None:
         j = int((ids == ids[i]).arg_true()[1])
         n_dup = int(dup.sum())
         raise InputError(
-            f"{source.at(j, key)}: {key} {ids[i]!r} repeats line {first + 2 if source.kind == 'csv' else first + 1} "
+            f"{source.at(j, key)}: {key} {ids[i]!r} repeats {source.position(first)} "
             f"({n_dup} rows share an id); ids must be unique: remove or rename the duplicates"
         )
 

@@ -347,3 +347,14 @@ def test_audit_takes_the_same_mapping(run_hs, tmp_path):
         res = run_hs("audit", "-p", preds, "-l", labels, "--by", "site", "-o", f"{name}.csv", "-q", *extra)
         assert res.returncode == 0, res.stderr
     assert (tmp_path / "canonical.csv").read_bytes() == (tmp_path / "vendor.csv").read_bytes()
+
+
+def test_a_duplicate_id_in_a_workbook_names_both_spreadsheet_rows(tmp_path):
+    """Spreadsheet rows count the header, as Excel shows them: the first 'a' is row 2."""
+    from hstool.errors import InputError
+    from hstool.io.tables import read_table
+
+    workbook = tmp_path / "dup.xlsx"
+    pl.DataFrame({"image_id": ["a", "b", "a"], "label": [1, 0, 1]}).write_excel(workbook)
+    with pytest.raises(InputError, match=r"row 4, column 'image_id': image_id 'a' repeats row 2 "):
+        read_table(str(workbook), role="labels")
