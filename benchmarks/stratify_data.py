@@ -10,7 +10,8 @@ import polars as pl
 LEVELS = {"site": 2, "device": 5, "region": 20}
 
 
-def make(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
+def make(folder: Path, n: int, seed: int = 0, *, shuffled: bool = False) -> tuple[Path, Path]:
+    """preds.csv and labels.csv in `folder`; `shuffled` writes the labels rows in a random order."""
     rng = np.random.default_rng(seed)
     y = rng.random(n) < 0.3
     columns = {name: rng.integers(0, k, n) for name, k in LEVELS.items()}
@@ -21,8 +22,9 @@ def make(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     preds, labels = folder / "preds.csv", folder / "labels.csv"
     pl.DataFrame([ids, pl.Series("score", score.round(6))]).write_csv(preds)
-    pl.DataFrame(
+    table = pl.DataFrame(
         [ids, pl.Series("label", y.astype(np.int8))]
         + [pl.Series(k, np.char.add(k[0], v.astype(str))) for k, v in columns.items()]
-    ).write_csv(labels)
+    )
+    (table.sample(fraction=1.0, shuffle=True, seed=seed) if shuffled else table).write_csv(labels)
     return preds, labels

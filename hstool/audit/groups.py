@@ -49,11 +49,18 @@ def _bin_labels(edges: tuple[float, ...]) -> list[str]:
     return labels
 
 
+_SAMPLE = 1000  # rows looked at before a text column is parsed as numbers in full
+
+
 def _as_numbers(series: pl.Series, decimal_comma: bool) -> pl.Series | None:
     """Float64 values of a column whose every present cell is a number; None otherwise."""
     if series.dtype.is_numeric() or series.dtype == pl.Null:
         return series.cast(pl.Float64).fill_nan(None)
     if series.dtype != pl.String:
+        return None
+    # A text column of categories is refused on its first rows, before the whole is parsed.
+    sample = series.head(_SAMPLE).drop_nulls()
+    if (parse_numbers(sample, decimal_comma=decimal_comma).is_null()).any():
         return None
     numbers = parse_numbers(series, decimal_comma=decimal_comma)
     return None if (numbers.is_null() & series.is_not_null()).any() else numbers.fill_nan(None)
@@ -121,31 +128,37 @@ def _binned(
 
 
 def _categorical(series: pl.Series, name: str, source_name: str) -> Stratifier:
-    numeric = series.dtype.is_numeric() or series.dtype == pl.Boolean
-    s = series
-    if series.dtype.is_float():
-        s = s.fill_nan(None)
-    if not numeric:
-        s = s.cast(pl.String).str.strip_chars()
-        s = pl.select(pl.when(s == "").then(None).otherwise(s)).to_series()  # blank = missing
-        if s.null_count() and (s == MISSING).any():
+    if series.dtype.is_numeric() or series.dtype == pl.Boolean:
+        values = series.fill_nan(None) if series.dtype.is_float() else series
+        present = values.drop_nulls().unique().sort()
+        labels = [("true" if v else "false") if isinstance(v, bool) else _fmt_value(v) for v in present.to_list()]
+        codes = _index_in(values, present)
+    else:
+        # Spellings are cleaned once per distinct cell, then the cells mapped to their groups.
+        text = series.cast(pl.String)
+        spellings = text.drop_nulls().unique()
+        stripped = spellings.str.strip_chars()
+        cleaned = pl.select(pl.when(stripped == "").then(None).otherwise(stripped)).to_series()  # blank = missing
+        if (text.null_count() or cleaned.null_count()) and (cleaned == MISSING).any():
             raise InputError(
                 f"{source_name}, column '{name}': holds the value {MISSING!r} and also missing cells, which would share one group; "
                 f"rename the value, or count it as missing with {option_ref('na_values')}"
             )
-    present = s.drop_nulls().unique().sort()
-    if numeric:
-        labels = [("true" if v else "false") if isinstance(v, bool) else _fmt_value(v) for v in present.to_list()]
-    else:
+        present = cleaned.drop_nulls().unique().sort()
         labels = present.to_list()
-    codes = s.replace_strict(
-        present, pl.Series(range(len(present)), dtype=pl.Int64), default=None, return_dtype=pl.Int64
-    )
+        codes = text.replace_strict(spellings, _index_in(cleaned, present), default=None, return_dtype=pl.Int64)
     levels = list(labels)
     if codes.null_count():
         levels.append(MISSING)
         codes = codes.fill_null(len(levels) - 1)
     return Stratifier(name, tuple(levels), codes.to_numpy().astype(np.int64))
+
+
+def _index_in(values: pl.Series, present: pl.Series) -> pl.Series:
+    """The position of each value in `present` (null for values not in it)."""
+    return values.replace_strict(
+        present, pl.Series(range(len(present)), dtype=pl.Int64), default=None, return_dtype=pl.Int64
+    )
 
 
 def _fmt_value(v: object) -> str:

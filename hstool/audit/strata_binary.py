@@ -85,9 +85,10 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
     """Rows of the strata table (the overall row, then every group of every stratifier) and the
     heterogeneity of the AUC across the groups of each stratifier.
 
-    Each stratifier's rows are sorted by group once, so a group's counts cost its own size; a
-    group against the rest gets both AUCs and variances from `auc_groups` (no pass over every
-    distinct score per group). One-class scopes and `--reference` use dense per-class counts.
+    Each stratifier's rows are sorted by group once (by score within a group), so a group's
+    counts cost its own size; a group against the rest gets both AUCs and variances from
+    `auc_groups` (no pass over every distinct score per group). One-class scopes and
+    `--reference` use dense per-class counts.
     """
     pos, neg = data.labels, ~data.labels
     n_total = len(pos)
@@ -104,7 +105,7 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
         ref_member = stratifier.codes == ref if ref is not None else None
         ref_tally = Tally.of(data, pos & ref_member, neg & ref_member) if ref_member is not None else None
         comparator_name = "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
-        order = np.argsort(stratifier.codes, kind="stable")
+        order = _by_group_then_score(data, stratifier)
         bounds = np.concatenate([[0], np.cumsum(stratifier.sizes())])
         first = len(rows)
         for code, level in enumerate(stratifier.levels):
@@ -156,6 +157,26 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
     return Analysis(rows, heterogeneity)
 
 
+def _by_group_then_score(data: Data, stratifier: Stratifier) -> np.ndarray:
+    """The rows grouped by the stratifier's code, in ascending score order within a group.
+
+    A stable sort of the codes of the rows in score order; with the codes in one or two bytes
+    numpy sorts them by radix, five times faster than the same sort of 8-byte codes."""
+    n_levels = len(stratifier.levels)
+    small = np.uint8 if n_levels <= 1 << 8 else np.uint16 if n_levels <= 1 << 16 else np.int64
+    codes = stratifier.codes[data.by_score].astype(small, copy=False)
+    order: np.ndarray = data.by_score[np.argsort(codes, kind="stable")]
+    return order
+
+
+def _runs(sorted_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and how often each occurs (np.unique without its sort)."""
+    if sorted_classes.size == 0:
+        return sorted_classes, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], sorted_classes[1:] != sorted_classes[:-1])))
+    return sorted_classes[starts], np.diff(np.append(starts, sorted_classes.size))
+
+
 # A group with fewer rows than this share of the distinct scores is summarised from its own
 # classes (auc_groups); a larger one touches most classes anyway, and dense counts are cheaper.
 SPARSE_SHARE = 0.25
@@ -164,7 +185,8 @@ SPARSE_SHARE = 0.25
 def _group_and_rest(
     data: Data, whole: Whole, overall: Tally, members: np.ndarray, y: np.ndarray
 ) -> tuple[Evaluation, Evaluation]:
-    """A group holding both classes and the rest of the data, from the group's own rows."""
+    """A group holding both classes and the rest of the data, from the group's own rows (in
+    ascending score order, so that their classes are sorted)."""
     classes, called = data.classes[members], data.called[members]
     tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
     if members.size >= SPARSE_SHARE * data.n_classes:
@@ -175,8 +197,8 @@ def _group_and_rest(
             fp,
         )
         return Evaluation.of(own), Evaluation.of(overall - own)
-    pos_classes, pos_counts = np.unique(classes[y], return_counts=True)
-    neg_classes, neg_counts = np.unique(classes[~y], return_counts=True)
+    pos_classes, pos_counts = _runs(classes[y])
+    neg_classes, neg_counts = _runs(classes[~y])
     group, rest = group_and_rest(whole, pos_classes, pos_counts, neg_classes, neg_counts)
     return Evaluation.of_summary(group, tp, fp), Evaluation.of_summary(rest, overall.tp - tp, overall.fp - fp)
 

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from hstool.stats.auc import DelongComponents, class_counts, delong_components, rank_classes
+from hstool.stats.auc import DelongComponents, class_counts, delong_components, score_order
 from hstool.stats.auc_groups import Summary
 
 
@@ -20,11 +20,12 @@ class Data:
     classes: np.ndarray  # rank class of each score
     n_classes: int
     threshold: float
+    by_score: np.ndarray  # the rows in ascending score order
 
     @classmethod
     def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> Data:
-        classes, n_classes = rank_classes(scores)
-        return cls(scores, labels, scores >= threshold, classes, n_classes, threshold)
+        order, classes, n_classes = score_order(scores)
+        return cls(scores, labels, scores >= threshold, classes, n_classes, threshold, order)
 
 
 @dataclass(frozen=True)

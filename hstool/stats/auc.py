@@ -13,11 +13,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hstool.stats.sums import dot
+
+
+def score_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rows in ascending score order, the index of each row's score among the sorted
+    distinct scores (its rank class), and the number of distinct scores."""
+    order = np.argsort(scores)
+    ordered = scores[order]
+    starts = np.empty(len(scores), bool)  # a row whose score differs from the one before
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    classes = np.empty(len(scores), np.int64)
+    classes[order] = np.cumsum(starts) - 1
+    return order, classes, int(np.count_nonzero(starts))
+
 
 def rank_classes(scores: np.ndarray) -> tuple[np.ndarray, int]:
     """Index of each score among the sorted distinct scores, and the number of distinct scores."""
-    uniq, inverse = np.unique(scores, return_inverse=True)
-    return inverse.astype(np.int64, copy=False), len(uniq)
+    _, classes, n_classes = score_order(scores)
+    return classes, n_classes
 
 
 def midranks(values: np.ndarray) -> np.ndarray:
@@ -59,8 +74,8 @@ class DelongComponents:
         m, n = self.n_pos, self.n_neg
         if m < 2 or n < 2:
             return None
-        s10 = float(self.pos_counts @ (self.v10 - self.auc) ** 2) / (m - 1)
-        s01 = float(self.neg_counts @ (self.v01 - self.auc) ** 2) / (n - 1)
+        s10 = dot(self.pos_counts, (self.v10 - self.auc) ** 2) / (m - 1)
+        s01 = dot(self.neg_counts, (self.v01 - self.auc) ** 2) / (n - 1)
         return s10 / m + s01 / n
 
 
@@ -74,7 +89,7 @@ def delong_components(pos_counts: np.ndarray, neg_counts: np.ndarray) -> DelongC
     pos_above = m - np.cumsum(pos_counts)
     v10 = (neg_below + 0.5 * neg_counts) / n
     v01 = (pos_above + 0.5 * pos_counts) / m
-    auc = float(pos_counts @ v10) / m
+    auc = dot(pos_counts, v10) / m
     return DelongComponents(pos_counts, neg_counts, v10, v01, auc)
 
 
@@ -98,7 +113,7 @@ def shared_class_covariance(a: DelongComponents, b: DelongComponents, shared: st
     k = int(weights.sum())
     if k < 2:
         return None
-    return float(weights @ ((va - a.auc) * (vb - b.auc))) / (k - 1) / k
+    return dot(weights, (va - a.auc) * (vb - b.auc)) / (k - 1) / k
 
 
 def delong(scores: np.ndarray, labels: np.ndarray) -> DelongComponents | None:

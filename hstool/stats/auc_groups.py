@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hstool.stats.sums import dot
+
 
 def _prefix(values: np.ndarray) -> np.ndarray:
     out = np.zeros(values.size + 1)
@@ -60,9 +62,9 @@ class Whole:
             q_place,
             m,
             n,
-            float(pos @ p_place),
-            float(pos @ p_place**2),
-            float(neg @ q_place**2),
+            dot(pos, p_place),
+            dot(pos, p_place**2),
+            dot(neg, q_place**2),
             _prefix(pos),
             _prefix(pos * p_place),
             _prefix(neg),
@@ -111,15 +113,15 @@ def group_and_rest(
     # The group alone: placements within the group.
     pg_at_a = _below(b, nb, a)  # group negatives below each group positive class
     qg_at_b = mg - _below(a, pa, b)  # group positives above each group negative class
-    group = _from_sums(mg, ng, float(pa @ pg_at_a), float(pa @ pg_at_a**2), float(nb @ qg_at_b**2))
+    group = _from_sums(mg, ng, dot(pa, pg_at_a), dot(pa, pg_at_a**2), dot(nb, qg_at_b**2))
 
     # The rest: U_R = U_all - sum_{G pos} P - sum_{G neg} Q + U_G.
-    u_rest = whole.u_all - float(pa @ whole.p_place[a]) - float(nb @ whole.q_place[b]) + float(pa @ pg_at_a)
+    u_rest = whole.u_all - dot(pa, whole.p_place[a]) - dot(nb, whole.q_place[b]) + dot(pa, pg_at_a)
     # sum_k posR (P - P_G)^2 = sum pos P^2 - 2 sum pos P P_G + sum pos P_G^2 - sum_G-pos (P - P_G)^2.
     cross_p, square_p = _step_sums(whole.cum_pos, whole.cum_pos_p, whole.pos, whole.p_place, b, nb, below=True)
-    sum_p2 = whole.sum_pos_p2 - 2 * cross_p + square_p - float(pa @ (whole.p_place[a] - pg_at_a) ** 2)
+    sum_p2 = whole.sum_pos_p2 - 2 * cross_p + square_p - dot(pa, (whole.p_place[a] - pg_at_a) ** 2)
     cross_q, square_q = _step_sums(whole.cum_neg, whole.cum_neg_q, whole.neg, whole.q_place, a, pa, below=False)
-    sum_q2 = whole.sum_neg_q2 - 2 * cross_q + square_q - float(nb @ (whole.q_place[b] - qg_at_b) ** 2)
+    sum_q2 = whole.sum_neg_q2 - 2 * cross_q + square_q - dot(nb, (whole.q_place[b] - qg_at_b) ** 2)
     rest = _from_sums(whole.m - mg, whole.n - ng, u_rest, sum_p2, sum_q2)
     return group, rest
 
@@ -150,9 +152,9 @@ def _step_sums(
     lo, hi = edges[:-1] + 1, edges[1:]  # class ranges [lo, hi)
     seg_w = cum_w[hi] - cum_w[lo]
     seg_wx = cum_wx[hi] - cum_wx[lo]
-    cross = float(values @ seg_wx)
-    square = float(values**2 @ seg_w)
+    cross = dot(values, seg_wx)
+    square = dot(values**2, seg_w)
     at_step = (upto - sizes / 2.0) if below else (total - upto + sizes / 2.0)
-    cross += float((w[steps] * x[steps]) @ at_step)
-    square += float(w[steps] @ at_step**2)
+    cross += dot(w[steps] * x[steps], at_step)
+    square += dot(w[steps], at_step**2)
     return cross, square
