@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from hstool.stats.multiplicity import adjust, benjamini_hochberg, holm
 from hstool.stats.proportions import (
     clopper_pearson_interval,
     compare_proportions,
+    fisher_p,
     proportion,
     two_proportion_z_p,
     wilson_interval,
@@ -55,6 +58,25 @@ def test_compare_proportions_chooses_fisher_for_small_counts():
     p, test = compare_proportions(40, 100, 55, 100)
     assert test == "z"
     assert compare_proportions(3, 0, 1, 5) == (None, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n1=st.integers(1, 60),
+    n2=st.one_of(st.integers(1, 60), st.integers(1000, 200_000)),
+    share1=st.floats(0, 1),
+    share2=st.floats(0, 1),
+)
+def test_fisher_equals_scipy(n1, n2, share1, share2):
+    k1, k2 = round(share1 * n1), round(share2 * n2)
+    expected = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
+    assert fisher_p(k1, n1, k2, n2) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_fisher_counts_the_mirror_table_of_a_symmetric_design():
+    # n1 = n2 = 6 and 2 successes in all: of the 12 choose 2 = 66 ways, (2, 0) and (0, 2) have
+    # 15 each and (1, 1) has 36; the observed (2, 0) and its mirror give 30/66.
+    assert fisher_p(2, 6, 0, 6) == pytest.approx(30 / 66, rel=1e-12)
 
 
 def test_holm_and_bh_hand_computed():
