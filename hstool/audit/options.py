@@ -16,13 +16,29 @@ from hstool.stats.methods import CORRECTIONS, Correction
 CiMethod = Literal["wilson", "clopper-pearson", "bootstrap"]  # hs stratify's intervals
 CI_METHODS: tuple[CiMethod, ...] = get_args(CiMethod)
 
-# Metric families (`--metrics`): what is computed, tested and shown. `power` (the minimum
-# detectable differences) is always computed, since it is cheap; the family only shows it.
+# Metric families (`--metrics`): what is computed, tested and shown (in hs stratify's table and
+# hs report's). `power` (the minimum detectable differences) is always computed, since it is
+# cheap; the family only shows it.
 FAMILIES = ("auc", "proportions", "calibration", "power")
 DEFAULT_FAMILIES = ("auc", "proportions")
+# The tested metrics of a binary run (`--flag-on`, `--margin`) and the family of each.
+PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv")
+CALIBRATION = ("brier", "calibration_intercept", "calibration_slope")
+TESTED = ("auc",) + PROPORTIONS + CALIBRATION
+FAMILY_OF = {"auc": "auc", **{m: "proportions" for m in PROPORTIONS}, **{m: "calibration" for m in CALIBRATION}}
 # Metrics that raise a flag by default: those that do not depend on the group's prevalence
 # (PPV and NPV do, so a group with fewer positives has a lower PPV with the same model).
-DEFAULT_FLAG_ON = ("auc", "sensitivity", "specificity", "brier", "calibration_intercept", "calibration_slope")
+DEFAULT_FLAG_ON = ("auc", "sensitivity", "specificity") + CALIBRATION
+
+
+def flag_on_text(metrics: tuple[str, ...]) -> str:
+    """`auc,sensitivity,calibration`: a --flag-on list as typed (the calibration metrics as one word)."""
+    names = [m for m in metrics if m not in CALIBRATION]
+    if set(CALIBRATION) <= set(metrics):
+        names.append("calibration")
+    else:
+        names += [m for m in metrics if m in CALIBRATION]
+    return ",".join(names)
 
 
 @dataclass(frozen=True)

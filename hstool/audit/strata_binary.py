@@ -20,6 +20,12 @@ from typing import Any
 import numpy as np
 
 from hstool.audit.groups import MISSING, Stratifier
+
+# Re-exported: the metric names live in the light audit/options.py (the command line reads them).
+from hstool.audit.options import CALIBRATION as CALIBRATION
+from hstool.audit.options import FAMILY_OF as FAMILY_OF
+from hstool.audit.options import PROPORTIONS as PROPORTIONS
+from hstool.audit.options import TESTED as TESTED
 from hstool.audit.strata_cases import Data, Evaluation, GroupCase, Tally
 from hstool.audit.strata_columns import auc_columns, calibration_columns, mdd_columns, proportion_columns
 from hstool.audit.strata_table import OVERALL, StratifyOptions
@@ -30,11 +36,6 @@ from hstool.stats.calibration_metrics import (
     brier,
 )
 from hstool.stats.heterogeneity import Heterogeneity, dersimonian_laird
-
-PROPORTIONS = ("sensitivity", "specificity", "ppv", "npv")
-CALIBRATION = ("brier", "calibration_intercept", "calibration_slope")
-TESTED = ("auc",) + PROPORTIONS + CALIBRATION
-FAMILY_OF = {"auc": "auc", **{m: "proportions" for m in PROPORTIONS}, **{m: "calibration" for m in CALIBRATION}}
 
 SCHEMA: dict[str, type] = {"stratifier": str, "group": str, "scope": str, "comparator": str, "n": int, "n_pos": int}
 SCHEMA.update({"prevalence": float, "threshold": float})

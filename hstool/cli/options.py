@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from hstool.audit.options import DEFAULT_FAMILIES, DEFAULT_FLAG_ON, FAMILIES, flag_on_text
+
 Output = Annotated[
     str | None,
     typer.Option(
@@ -42,6 +44,34 @@ Correction = Annotated[
     str, typer.Option("--correction", help="Multiplicity correction across all tests of the run: holm, bh or none.")
 ]
 Alpha = Annotated[float, typer.Option("--alpha", help="Significance level for the flag column.")]
+
+# What a binary run computes and what may flag a group (hs stratify, hs report); parsed and
+# checked by hstool.cli.stratify_args; the defaults live in hstool.audit.options. (Parentheses,
+# not brackets, around the defaults: the help's Rich markup would swallow `[default: ...]`.)
+Metrics = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics",
+        help=f"Metric families to compute, test and show: {', '.join(FAMILIES)}, or all "
+        f"(default: {','.join(DEFAULT_FAMILIES)}).",
+    ),
+]
+Margin = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--margin",
+        help="Smallest deficit that matters, e.g. auc=0.05,sensitivity=0.10: flag only when the deficit is "
+        "significantly larger (one-sided test).",
+    ),
+]
+FlagOn = Annotated[
+    str | None,
+    typer.Option(
+        "--flag-on",
+        help="Metrics that may raise a flag, e.g. auc,sensitivity,ppv "
+        f"(default: {flag_on_text(DEFAULT_FLAG_ON)}; PPV and NPV follow prevalence).",
+    ),
+]
 
 # How the tables are read: column names and file layout (hstool.io.table_format holds the defaults).
 IdCol = Annotated[str, typer.Option("--id-col", help="Column that holds the image id in every table read.")]

@@ -10,8 +10,11 @@ from hstool.cli.common import handled, say
 from hstool.cli.options import (
     DecimalComma,
     Delimiter,
+    FlagOn,
     IdCol,
     LabelCol,
+    Margin,
+    Metrics,
     NaValues,
     Quiet,
     Root,
@@ -32,11 +35,13 @@ Examples:
 
   hs report --strata strata.csv -o report.html
 
+  hs report -p preds.csv -l labels.csv --metrics all --margin auc=0.05 --flag-on auc,sensitivity,ppv -o report.html
+
   hs report -p preds.csv -l labels.csv -c clusters.csv -m manifest.csv --saliency maps/ -o report.html   # maps from hs saliency
 
   hs report -p preds.csv -l labels.csv -m manifest.csv --saliency model.onnx -o report.html   # occlusion computed here
 
-Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version). The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
+Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version, the flag rule). --metrics chooses the metric families in the subgroup table and the summary; --margin and --flag-on decide the flags, as in hs stratify (docs/statistics.md). With --strata, the stratify output's sidecar fixes all three: given again they must match it, else the report refuses. The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
 """
 
 
@@ -89,6 +94,9 @@ def command(
         str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
     ] = None,
     min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get no metrics and no curve.")] = 10,
+    metrics: Metrics = None,
+    margin: Margin = None,
+    flag_on: FlagOn = None,
     allow_unmatched: Annotated[
         bool, typer.Option("--allow-unmatched", help="Report on ids present in all files; count the rest.")
     ] = False,
@@ -123,7 +131,7 @@ def command(
     """Write one self-contained HTML report a clinician can open, read and act on."""
     with handled(verbose):
         from hstool.audit.strata_table import StratifyOptions
-        from hstool.cli.stratify_args import stratify_options
+        from hstool.cli.stratify_args import given_rule, stratify_options
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
         from hstool.io.sidecar import write_sidecar
@@ -134,6 +142,10 @@ def command(
         refuse_overwriting_inputs([output], inputs.paths())
         check_writable(output)
         default = StratifyOptions()  # the settings this command does not expose
+        # With --strata the stratify output fixes the flag rule: what is given is only checked
+        # against its sidecar (build_report), not used to compute anything.
+        given = given_rule(metrics, margin, flag_on)
+        rule = {} if strata else {"metrics": metrics, "margin": margin, "flag_on": flag_on}
         stratify = stratify_options(
             by=by,
             cross=None,
@@ -153,10 +165,11 @@ def command(
             fail_on=None,
             columns=column_map(id_col, score_col, label_col),
             table_format=table_format(na_values, delimiter, decimal_comma, sheet),
+            **rule,
         )
         options = ReportOptions(
             stratify=stratify,
-            threshold_given=threshold is not None,
+            given=given | ({"threshold": threshold} if threshold is not None else {}),
             title=title,
             gallery_size=gallery_size,
             montage_size=montage_size,

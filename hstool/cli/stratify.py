@@ -13,10 +13,13 @@ from hstool.cli.options import (
     Correction,
     DecimalComma,
     Delimiter,
+    FlagOn,
     Format,
     IdCol,
     LabelCol,
     Level,
+    Margin,
+    Metrics,
     NaValues,
     Output,
     Positive,
@@ -99,30 +102,9 @@ def command(
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="'worse': exit 3 when any group is flagged (for CI gates).")
     ] = None,
-    metrics: Annotated[
-        str | None,
-        typer.Option(
-            "--metrics",
-            help="Metric families to compute, test and show: auc, proportions, calibration, power, or all "
-            "[default: auc,proportions].",
-        ),
-    ] = None,
-    margin: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--margin",
-            help="Smallest deficit that matters, e.g. auc=0.05,sensitivity=0.10: flag only when the deficit is "
-            "significantly larger (one-sided test).",
-        ),
-    ] = None,
-    flag_on: Annotated[
-        str | None,
-        typer.Option(
-            "--flag-on",
-            help="Metrics that may raise a flag, e.g. auc,sensitivity,ppv "
-            "[default: auc,sensitivity,specificity,calibration; PPV and NPV follow prevalence].",
-        ),
-    ] = None,
+    metrics: Metrics = None,
+    margin: Margin = None,
+    flag_on: FlagOn = None,
     seed: Seed = _DEFAULTS.seed,
     id_col: IdCol = ColumnMap.id,
     score_col: ScoreCol = ColumnMap.score,

@@ -1,11 +1,12 @@
 """Turning option strings into library options (usage errors exit 2): `hs stratify` and the
-commands that share its grouping and interval options (`hs agree`)."""
+commands that share its grouping, interval and flag options (`hs agree`, `hs report`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from hstool.audit.options import CALIBRATION, FAMILIES, FAMILY_OF, TESTED, BinSpec, StratifyOptions
 from hstool.audit.options import CI_METHODS as CI_METHODS
-from hstool.audit.options import FAMILIES, BinSpec, StratifyOptions
-from hstool.audit.strata_binary import CALIBRATION, FAMILY_OF, TESTED
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
 
@@ -84,6 +85,38 @@ def parse_margins(items: list[str] | None) -> dict[str, float]:
     return out
 
 
+def given_rule(metrics: str | None, margin: list[str] | None, flag_on: str | None) -> dict[str, Any]:
+    """The --metrics, --margin and --flag-on given on the command line, each parsed and checked
+    (a bad value names its flag), keyed by the option's field; the ones not given are left out.
+    `hs report --strata` compares them with the settings the stratify output recorded."""
+    given: dict[str, Any] = {}
+    if metrics is not None:
+        given["metrics"] = parse_metrics(metrics)
+    if margin is not None:
+        given["margin"] = parse_margins(margin)
+    if flag_on is not None:
+        given["flag_on"] = parse_flag_on(flag_on)
+    return given
+
+
+def _flag_rule(
+    metrics: str | None, margin: list[str] | None, flag_on: str | None, defaults: StratifyOptions
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, float]]:
+    """(families, flagging metrics, margins), the defaults filled in; a margin or flag on a
+    metric whose family is not computed is refused."""
+    families = parse_metrics(metrics) or defaults.metrics
+    flag_metrics = parse_flag_on(flag_on)
+    margins = parse_margins(margin)
+    for option, names in (("--margin", list(margins)), ("--flag-on", list(flag_metrics or ()))):
+        for name in names:
+            if FAMILY_OF[name] not in families:
+                raise UsageError(
+                    f"{option} {name}: its family '{FAMILY_OF[name]}' is not computed; add --metrics "
+                    f"{','.join(families + (FAMILY_OF[name],))}"
+                )
+    return families, flag_metrics or defaults.flag_on, margins
+
+
 def stratify_options(
     *,
     by,
@@ -112,19 +145,10 @@ def stratify_options(
     if fail_on is not None:
         choice("--fail-on", fail_on, ("worse",))
     defaults = StratifyOptions()  # the one home of the defaults
-    families = parse_metrics(metrics) or defaults.metrics
-    flag_metrics = parse_flag_on(flag_on)
-    margins = parse_margins(margin)
-    for option, names in (("--margin", list(margins)), ("--flag-on", list(flag_metrics or ()))):
-        for name in names:
-            if FAMILY_OF[name] not in families:
-                raise UsageError(
-                    f"{option} {name}: its family '{FAMILY_OF[name]}' is not computed; add --metrics "
-                    f"{','.join(families + (FAMILY_OF[name],))}"
-                )
+    families, flag_metrics, margins = _flag_rule(metrics, margin, flag_on, defaults)
     return StratifyOptions(
         metrics=families,
-        flag_on=flag_metrics or defaults.flag_on,
+        flag_on=flag_metrics,
         margins=margins,
         by=list(by) if by else None,
         crosses=parse_crosses(cross),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
+from hstool.audit.options import flag_on_text
 from hstool.audit.strata_table import StratifyOptions
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, OptionError, UsageError, option_ref
@@ -49,7 +50,7 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     _check(inputs, options)
     notes: list[str] = []
     files: list[InputFile] = []
-    strata, cases = _strata_and_cases(inputs, options, notes, files)
+    strata, cases, settings = _strata_and_cases(inputs, options, notes, files)
     clusters = _clusters(inputs, cases, options, notes, files)
     paths: dict[str, tuple[str, Path]] = {}
     if inputs.manifest:
@@ -57,7 +58,8 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
             inputs.manifest, inputs.root, options.stratify.columns.id, options.stratify.table_format
         )
         files.append(manifest_file)
-    data = ReportData(cases, strata, clusters, _stratifiers(cases, strata, inputs, options), paths, files, notes)
+    stratifiers = _stratifiers(cases, strata, settings, inputs, options)
+    data = ReportData(cases, strata, clusters, stratifiers, paths, files, notes, settings=settings)
 
     montages = clusters_section.plan(data, options)
     error_plan = errors.plan(data, options)
@@ -99,7 +101,7 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         raise UsageError(
             f"nothing to report: pass {option_ref('preds')} and {option_ref('labels')}, {option_ref('strata')}, or {option_ref('clusters')} (see hs report --help)"
         )
-    if inputs.strata and options.threshold_given:
+    if inputs.strata and "threshold" in options.given:
         raise UsageError(
             f"{option_ref('threshold')} cannot be combined with {option_ref('strata')}: the stratify output fixes the threshold; drop one of them"
         )
@@ -128,16 +130,22 @@ def _input_file(role: str, source: Source, path: str) -> InputFile:
     return InputFile(role, shown_path(path), source.sha256, source.rows, read_sidecar(path))
 
 
-def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cases | None]:
+def _strata_and_cases(
+    inputs: ReportInputs, options: ReportOptions, notes: list[str], files: list[InputFile]
+) -> tuple[Strata | None, Cases | None, StratifyOptions | None]:
+    """The strata table, the cases, and the settings behind the table (ReportData.settings)."""
     strata = None
+    settings: StratifyOptions | None = options.stratify
     if inputs.strata:
         strata = read_strata(inputs.strata)
         assert strata.source is not None  # a stratify output read from a file has one
         files.append(_input_file("stratify output", strata.source, inputs.strata))
-        if strata.meta:  # its sidecar must hold what the report reads from it (checked before any work)
-            _recorded_settings(strata.meta, inputs.strata)
+        # Its sidecar must hold what the report reads from it (checked before any work).
+        settings = _recorded_settings(strata.meta, inputs.strata) if strata.meta else None
+        _refuse_another_rule(settings, options.given, inputs.strata)
     if not inputs.preds:
-        return strata, None
+        return strata, None, settings
+    assert inputs.labels is not None  # _check: --preds needs --labels
     if strata is None:
         result = run_stratify(inputs.preds, inputs.labels, options.stratify)
         strata = Strata(result.table, result.meta["mode"], result.meta, None)
@@ -171,7 +179,43 @@ def _strata_and_cases(inputs, options, notes, files) -> tuple[Strata | None, Cas
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())
             + "."
         )
-    return strata, cases
+    return strata, cases, settings
+
+
+# The options a --strata file fixes, by option field -> (StratifyOptions field, what it is).
+_RULE = {
+    "metrics": ("metrics", "metric families"),
+    "margin": ("margins", "margins"),
+    "flag_on": ("flag_on", "metrics that may flag"),
+}
+
+
+def _rule_text(option: str, value: Any) -> str:
+    if option == "margin":
+        return ",".join(f"{m}={v:g}" for m, v in value.items()) or "none"
+    return flag_on_text(tuple(value)) if option == "flag_on" else ",".join(value)
+
+
+def _refuse_another_rule(recorded: StratifyOptions | None, given: dict[str, Any], strata_path: str) -> None:
+    """A stratify output's flags follow the families, margins and flag rule of the run that
+    wrote it, as recorded in its sidecar: the same values given again are fine, other ones are
+    refused (the report never shows flags computed under one rule and explained by another)."""
+    for option, (field, what) in _RULE.items():
+        if option not in given:
+            continue
+        if recorded is None:
+            raise UsageError(
+                f"{option_ref(option)} cannot be checked against {option_ref('strata')} {strata_path}: it has no "
+                f"sidecar recording the {what} of its flags; drop {option_ref(option)}, or keep {sidecar_path(strata_path)} "
+                "beside it"
+            )
+        want, have = given[option], getattr(recorded, field)
+        if (want != have) if option == "margin" else (set(want) != set(have)):
+            raise UsageError(
+                f"{option_ref(option)} {_rule_text(option, want)} differs from the {what} of {option_ref('strata')} "
+                f"{strata_path} ({_rule_text(option, have)}, recorded in its sidecar), which fix its flags; "
+                f"drop {option_ref(option)}, or run hs stratify again with it"
+            )
 
 
 def _saliency(
@@ -218,19 +262,20 @@ def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | 
 
 
 def _stratifiers(
-    cases: Cases | None, strata: Strata | None, inputs: ReportInputs, options: ReportOptions
+    cases: Cases | None,
+    strata: Strata | None,
+    settings: StratifyOptions | None,
+    inputs: ReportInputs,
+    options: ReportOptions,
 ) -> list[Stratifier]:
     """The stratifiers of the strata table, rebuilt on the cases for curves and galleries: with
-    the stratify run's own settings (from its sidecar), or the report's options."""
+    the settings behind the table (the report's, or the stratify run's from its sidecar)."""
     if cases is None:
         return []
-    settings = options.stratify
-    if strata is not None and inputs.strata:
-        if strata.meta:
-            settings = _recorded_settings(strata.meta, inputs.strata)
-        else:  # no sidecar: the plain columns the table names, the report's settings otherwise
-            named = dict.fromkeys(strata.table["stratifier"].to_list())
-            settings = replace(settings, by=[c for c in named if c in cases.columns], crosses=[], bins={})
+    if settings is None:  # a stratify output without its sidecar: the plain columns its table names
+        assert strata is not None
+        named = dict.fromkeys(strata.table["stratifier"].to_list())
+        settings = replace(options.stratify, by=[c for c in named if c in cases.columns], crosses=[], bins={})
     by = settings.by or cases.columns
     if cases.mode == "multiclass":
         by = [LABEL] + [c for c in by if c != LABEL]
@@ -245,13 +290,28 @@ def _stratifiers(
     )
 
 
-# The stratify settings a report rebuilds its stratifiers with; each must be in the sidecar.
-_RECORDED = ("by", "crosses", "bins", "max_levels", "correction", "alpha")
+# The settings of a stratify run that a report reads from its sidecar: to rebuild its
+# stratifiers, and to show and explain its flags (families, flag rule, margins, correction,
+# alpha, interval level, the ECE's bins). Each must be there.
+_RECORDED = (
+    "by",
+    "crosses",
+    "bins",
+    "max_levels",
+    "correction",
+    "alpha",
+    "level",
+    "metrics",
+    "flag_on",
+    "margins",
+    "ece_bins",
+)
 
 
 def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOptions:
     """The settings of the stratify run that wrote `strata_path`, from its sidecar. A missing
-    key is an error: a default in its place would silently rebuild other strata."""
+    key is an error: a default in its place would silently rebuild other strata, or explain
+    its flags by another rule."""
     params = meta.get("parameters")
     where = sidecar_path(strata_path)
     if not isinstance(params, dict):
@@ -267,20 +327,25 @@ def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOption
             column: BinSpec(edges=tuple(spec["edges"]), quantiles=int(spec["quantiles"]))
             for column, spec in (params["bins"] or {}).items()
         }
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{where}: parameters.bins is not as hs stratify writes it ({exc!r})") from None
-    return StratifyOptions(
-        by=params["by"],
-        crosses=params["crosses"] or [],
-        bins=bins,
-        max_levels=int(params["max_levels"]),
-        correction=params["correction"],
-        alpha=float(params["alpha"]),
-    )
+        return StratifyOptions(
+            by=params["by"],
+            crosses=params["crosses"] or [],
+            bins=bins,
+            max_levels=int(params["max_levels"]),
+            correction=params["correction"],
+            alpha=float(params["alpha"]),
+            level=float(params["level"]),
+            metrics=tuple(params["metrics"]),
+            flag_on=tuple(params["flag_on"]),
+            margins={str(m): float(v) for m, v in (params["margins"] or {}).items()},
+            ece_bins=int(params["ece_bins"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, OptionError) as exc:
+        raise InputError(f"{where}: its parameters are not as hs stratify writes them ({exc})") from None
 
 
 def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict:
-    parameters = {
+    parameters: dict[str, Any] = {
         "threshold": data.threshold,
         "gallery_size": options.gallery_size,
         "montage_size": options.montage_size,
@@ -290,6 +355,19 @@ def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thum
         "title": options.title,
         "saliency": shown_path(inputs.saliency) if inputs.saliency else None,
     }
+    # The rule behind the flags shown (None: a stratify output without its sidecar).
+    settings = data.settings if data.strata is not None else None
+    parameters.update(
+        {
+            "metrics": list(data.families()) if data.strata is not None else None,
+            "flag_on": list(settings.flag_on) if settings else None,
+            "margins": dict(settings.margins) if settings else None,
+            "correction": settings.correction if settings else None,
+            "alpha": settings.alpha if settings else None,
+            "level": settings.level if settings else None,
+            "ece_bins": settings.ece_bins if settings else None,
+        }
+    )
     files = [{"path": f.shown, "sha256": f.sha256, "rows": f.rows, "role": f.role} for f in data.inputs]
     return build_sidecar(
         schema="hs.report/1",

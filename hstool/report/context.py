@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hstool.audit.groups import Stratifier
-from hstool.audit.strata_table import StratifyOptions
+from hstool.audit.strata_table import FAMILIES, StratifyOptions
 from hstool.report.inputs import Cases, Clusters, Strata
 from hstool.report.saliency import SaliencyMaps
 
@@ -17,14 +18,16 @@ class ReportOptions:
     """Every knob of `hs report` (defaults as on the command line)."""
 
     stratify: StratifyOptions = field(default_factory=StratifyOptions)
-    threshold_given: bool = False  # --threshold on the command line (refused with --strata)
+    # The stratify settings given on the command line that a --strata file fixes, by option
+    # field: threshold (refused with --strata), metrics, margin, flag_on (refused when they
+    # differ from the ones the file's sidecar recorded).
+    given: dict[str, Any] = field(default_factory=dict)
     title: str = "Hidden stratification report"
     gallery_size: int = 12  # thumbnails per error gallery
     montage_size: int = 16  # thumbnails per cluster montage
     max_thumbnails: int = 400  # distinct thumbnails in the whole report
     thumb_size: int = 128  # pixels (the longer side)
     max_curves: int = 8  # groups drawn per ROC/calibration panel (the largest)
-    calibration_bins: int = 10
     workers: int | None = None  # thumbnail processes; None = one per core (at most 8)
 
 
@@ -47,6 +50,32 @@ class ReportData:
     inputs: list[InputFile]
     notes: list[str] = field(default_factory=list)
     saliency: SaliencyMaps | None = None  # hs saliency's maps: overlays and cluster means
+    # The settings of the stratify run behind `strata`: the report's own when it computed the
+    # table, else those its sidecar recorded; None for a stratify output without its sidecar.
+    settings: StratifyOptions | None = None
+
+    def families(self) -> tuple[str, ...]:
+        """The metric families the report shows (`--metrics`, in their canonical order): as
+        chosen or recorded; for a stratify output without its sidecar, those the table holds."""
+        if self.settings is not None:
+            return tuple(f for f in FAMILIES if f in self.settings.metrics)
+        table = self.given_strata().table
+
+        def held(*columns: str) -> bool:
+            return any(c in table.columns and table[c].is_not_null().any() for c in columns)
+
+        found = {
+            "auc": held("auc"),
+            "proportions": held("sensitivity", "specificity"),
+            # brier has a value in every row; its interval only when the family was computed
+            "calibration": held("brier_ci_low", "calibration_intercept", "calibration_slope", "ece"),
+            "power": held("auc_mdd", "sensitivity_mdd"),
+        }
+        return tuple(f for f in FAMILIES if found[f])
+
+    def level_text(self) -> str:
+        """`95% `: the confidence level of the table's intervals and a space, or '' when unknown."""
+        return f"{100 * self.settings.level:g}% " if self.settings is not None else ""
 
     @property
     def threshold(self) -> float | None:

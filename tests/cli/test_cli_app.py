@@ -35,3 +35,13 @@ def test_every_command_has_help_with_an_example(run_hs, name):
     after = text[text.index("Example") :]
     examples = [line.strip(" │") for line in after.splitlines() if line.strip(" │").startswith(f"hs {name} ")]
     assert examples, f"`hs {name} --help` shows no example command line"
+
+
+@pytest.mark.parametrize("name", ["stratify", "report"])
+def test_the_flag_options_show_their_defaults(run_hs, name, monkeypatch):
+    """One declaration for both commands, its defaults read from hstool.audit.options (a
+    bracketed `[default: ...]` in the help text was swallowed as Rich markup)."""
+    monkeypatch.setenv("COLUMNS", "400")
+    text = " ".join(run_hs(name, "--help").stdout.decode().split())
+    assert "or all (default: auc,proportions)." in text
+    assert "(default: auc,sensitivity,specificity,calibration; PPV and NPV follow prevalence)" in text

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 
+import numpy as np
 import polars as pl
 import pytest
 from report_study import HOSTILE, write_study
@@ -162,7 +163,7 @@ def test_strata_file_fixes_the_threshold_and_mismatches_are_noted(tmp_path, run_
     assert done.returncode == 0 and "computed from other files" in done.stderr.decode()
 
 
-@pytest.mark.parametrize("key", ["max_levels", "bins", "correction"])
+@pytest.mark.parametrize("key", ["max_levels", "bins", "correction", "metrics", "flag_on", "margins", "ece_bins"])
 def test_a_stratify_sidecar_without_a_setting_the_report_reads_is_an_error(tmp_path, run_hs, key):
     """No silent default in place of a recorded setting: a renamed field would change the strata."""
     write_study(tmp_path)
@@ -247,6 +248,16 @@ def test_paths_are_shown_relative_even_when_given_absolute(tmp_path, run_hs):
         ),
         (["-s", "labels.csv", "-o", "r.html"], 1, "no column 'stratifier'"),
         (["-p", "preds.csv", "-l", "labels.csv", "--thumb-size", "4", "-o", "r.html"], 2, "--thumb-size"),
+        (["-p", "preds.csv", "-l", "labels.csv", "--metrics", "auc,roc", "-o", "r.html"], 2, "--metrics 'roc'"),
+        (["-p", "preds.csv", "-l", "labels.csv", "--flag-on", "f1", "-o", "r.html"], 2, "--flag-on 'f1'"),
+        (["-p", "preds.csv", "-l", "labels.csv", "--margin", "auc=1.5", "-o", "r.html"], 2, "--margin 'auc=1.5'"),
+        (["-p", "preds.csv", "-l", "labels.csv", "--margin", "auc", "-o", "r.html"], 2, "--margin 'auc': expected"),
+        (
+            ["-p", "preds.csv", "-l", "labels.csv", "--margin", "brier=0.01", "-o", "r.html"],
+            2,
+            "--margin brier: its family 'calibration' is not computed",
+        ),
+        (["-s", "strata.csv", "--flag-on", "ppv", "-o", "r.html"], 2, "--flag-on cannot be checked against --strata"),
     ],
 )
 def test_bad_inputs_exit_with_one_line(tmp_path, run_hs, args, code, message):
@@ -272,4 +283,141 @@ def test_report_shows_the_families_stratify_computed(tmp_path, run_hs):
     assert run_hs("stratify", "preds.csv", "labels.csv", "-o", "plain.csv").returncode == 0
     assert run_hs("report", "--strata", "plain.csv", "-o", "plain.html").returncode == 0
     plain = (tmp_path / "plain.html").read_text().split('<section id="subgroups">')[1].split("</section>")[0]
-    assert "calibration slope" not in plain and "detectable AUC deficit" in plain  # MDD is always computed
+    # The MDDs are always computed, but shown only with the power family, as in hs stratify's view.
+    assert "calibration slope" not in plain and "detectable AUC deficit" not in plain
+
+
+def section(html: str, name: str) -> str:
+    return html.split(f'<section id="{name}">')[1].split("</section>")[0]
+
+
+CALIBRATION_HEADERS = (
+    "Brier score [95% CI]",
+    "calibration intercept [95% CI]",
+    "calibration slope [95% CI]",
+    "ECE [95% CI]",
+)
+
+
+def test_metrics_choose_the_families_of_the_table_and_the_summary(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "plain.html").returncode == 0
+    plain = (tmp_path / "plain.html").read_text()
+    assert not any(h in section(plain, "subgroups") for h in CALIBRATION_HEADERS)
+    assert "AUC [95% CI]" in section(plain, "subgroups") and "calibration slope" not in section(plain, "summary")
+    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "--metrics", "calibration", "-o", "cal.html")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "cal.html").read_text()
+    subgroups = section(html, "subgroups")
+    assert all(h in subgroups for h in CALIBRATION_HEADERS)
+    assert "AUC [95% CI]" not in subgroups and "sensitivity [95% CI]" not in subgroups
+    # sex=F: the values of hs stratify's table, with their intervals.
+    assert run_hs("stratify", "preds.csv", "labels.csv", "--metrics", "calibration", "-o", "s.csv").returncode == 0
+    row = (
+        pl.read_csv(tmp_path / "s.csv").filter(pl.col("stratifier") == "sex", pl.col("group") == "F").row(0, named=True)
+    )
+    for metric in ("brier", "calibration_intercept", "calibration_slope", "ece"):
+        shown = f"{row[metric]:.3f} [{row[metric + '_ci_low']:.3f}, {row[metric + '_ci_high']:.3f}]"
+        assert shown in subgroups, metric
+    assert "calibration slope" in section(html, "summary") and "ECE" in section(html, "summary")
+    meta = json.loads((tmp_path / "cal.html.meta.json").read_text())["parameters"]
+    assert meta["metrics"] == ["calibration"] and meta["ece_bins"] == 10
+
+
+def write_sites(folder):
+    """Two sites with the same model behaviour and different prevalence (10% and 60%): the
+    low-prevalence site has a much lower PPV, and no lower AUC, sensitivity or specificity."""
+    rng = np.random.default_rng(11)
+    n = 1500
+    site = rng.choice(["A", "B"], n)
+    y = rng.random(n) < np.where(site == "A", 0.1, 0.6)
+    score = (np.where(y, 0.65, 0.35) + rng.normal(0, 0.15, n)).clip(0, 1).round(4)
+    ids = [f"s{i:05d}" for i in range(n)]
+    pl.DataFrame({"image_id": ids, "score": score}).write_csv(folder / "preds.csv")
+    pl.DataFrame({"image_id": ids, "label": y.astype(int), "site": site}).write_csv(folder / "labels.csv")
+
+
+def test_flag_on_ppv_flags_a_group_the_default_does_not(tmp_path, run_hs):
+    write_sites(tmp_path)
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "default.html").returncode == 0
+    default = (tmp_path / "default.html").read_text()
+    assert "worse:" not in section(default, "subgroups")
+    assert "0 group(s) significantly worse" in section(default, "summary")
+    assert "never flagging: PPV, NPV" in section(default, "summary")
+    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "--flag-on", "auc,sensitivity,ppv", "-o", "ppv.html")
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "ppv.html").read_text()
+    assert "worse: ppv" in section(html, "subgroups") and "site=A: ppv" in section(html, "summary")
+    assert "Metrics that may flag: AUC, sensitivity, PPV." in section(html, "summary")
+    # The flags shown are those of hs stratify's table with the same options.
+    assert (
+        run_hs("stratify", "preds.csv", "labels.csv", "--flag-on", "auc,sensitivity,ppv", "-o", "s.csv").returncode == 0
+    )
+    flagged = pl.read_csv(tmp_path / "s.csv").filter(pl.col("flag"))
+    assert flagged.select("stratifier", "group", "worse_on").rows() == [("site", "A", "ppv")]
+    assert json.loads((tmp_path / "ppv.html.meta.json").read_text())["parameters"]["flag_on"] == [
+        "auc",
+        "sensitivity",
+        "ppv",
+    ]
+
+
+def test_a_large_margin_removes_the_flag_and_the_summary_states_the_rule(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "plain.html").returncode == 0
+    assert "drain=no: auc" in section((tmp_path / "plain.html").read_text(), "summary")
+    margin = ["--margin", "auc=0.5", "--margin", "sensitivity=0.9"]
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", *margin, "-o", "m.html").returncode == 0
+    html = (tmp_path / "m.html").read_text()
+    summary = section(html, "summary")
+    assert "worse:" not in section(html, "subgroups")
+    assert "0 group(s) significantly worse (holm correction, alpha 0.05; margins auc 0.5, sensitivity 0.9)" in summary
+    assert "Margins (the smallest deficit that matters): AUC 0.5, sensitivity 0.9." in summary
+    assert "flagged only when its deficit is significantly larger than the margin" in summary
+    meta = json.loads((tmp_path / "m.html.meta.json").read_text())["parameters"]
+    assert meta["margins"] == {"auc": 0.5, "sensitivity": 0.9}
+    assert meta["flag_on"] == [
+        "auc",
+        "sensitivity",
+        "specificity",
+        "brier",
+        "calibration_intercept",
+        "calibration_slope",
+    ]
+
+
+def test_a_stratify_output_fixes_the_rule_and_other_values_are_refused(tmp_path, run_hs):
+    write_study(tmp_path)
+    args = ["--metrics", "auc,proportions,calibration", "--margin", "auc=0.05"]
+    assert run_hs("stratify", "preds.csv", "labels.csv", *args, "-o", "s.csv").returncode == 0
+    done = run_hs("report", "-s", "s.csv", "--margin", "auc=0.1", "-o", "r.html")
+    assert done.returncode == 2 and done.stderr.decode() == (
+        "hs: error: --margin auc=0.1 differs from the margins of --strata s.csv (auc=0.05, recorded in its "
+        "sidecar), which fix its flags; drop --margin, or run hs stratify again with it\n"
+    )
+    done = run_hs("report", "-s", "s.csv", "--metrics", "auc,proportions", "-o", "r.html")
+    assert done.returncode == 2 and "--metrics auc,proportions differs from the metric families" in done.stderr.decode()
+    assert not (tmp_path / "r.html").exists()
+    # The same values are no conflict; without them the recorded ones are used all the same.
+    for extra in (["--metrics", "calibration,auc,proportions", "--margin", "auc=0.05"], []):
+        done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-s", "s.csv", *extra, "-o", "r.html")
+        assert done.returncode == 0, done.stderr
+        html = (tmp_path / "r.html").read_text()
+        assert all(h in section(html, "subgroups") for h in CALIBRATION_HEADERS)
+        assert "Margins (the smallest deficit that matters): AUC 0.05." in section(html, "summary")
+        meta = json.loads((tmp_path / "r.html.meta.json").read_text())["parameters"]
+        assert meta["metrics"] == ["auc", "proportions", "calibration"] and meta["margins"] == {"auc": 0.05}
+
+
+def test_reliability_diagrams_use_the_ece_bins_the_stratify_run_recorded(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("stratify", "preds.csv", "labels.csv", "--metrics", "calibration", "-o", "s.csv").returncode == 0
+    sidecar = tmp_path / "s.csv.meta.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["parameters"]["ece_bins"] == 10
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-s", "s.csv", "-o", "r.html").returncode == 0
+    assert "cut into 10 equal-mass bins" in section((tmp_path / "r.html").read_text(), "calibration")
+    meta["parameters"]["ece_bins"] = 5
+    sidecar.write_text(json.dumps(meta))
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-s", "s.csv", "-o", "r.html").returncode == 0
+    assert "cut into 5 equal-mass bins" in section((tmp_path / "r.html").read_text(), "calibration")

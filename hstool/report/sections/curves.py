@@ -142,7 +142,9 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
         return missing
     cases = data.given_cases().table
     scores, y = cases["score"].to_numpy(), cases[Y].to_numpy()
-    n_bins, level = options.calibration_bins, options.stratify.level
+    # The ECE's bins and the table's level (recorded by the stratify run when it came with --strata).
+    settings = data.settings or options.stratify
+    n_bins, level = settings.ece_bins, settings.level
     overall = calibration_bins(scores, y, n_bins, level)
 
     def panel(stratifier: Stratifier) -> list:

@@ -8,6 +8,7 @@ from pathlib import PurePath
 from typing import Any
 
 from hstool import __version__
+from hstool.audit.options import flag_on_text
 from hstool.report.context import ReportData, ReportOptions
 from hstool.report.markup import el
 from hstool.report.sections import Section, data_table
@@ -40,8 +41,25 @@ def build(data: ReportData, options: ReportOptions) -> Section:
         ["distinct thumbnails at most", options.max_thumbnails],
         ["thumbnail size", f"{options.thumb_size} px"],
     ]
+    settings += _flag_settings(data)
     parts.append(data_table(["setting", "value"], settings))
     return Section("provenance", "Provenance", el("div", *parts))
+
+
+def _flag_settings(data: ReportData) -> list[list[Any]]:
+    """The rule behind the subgroup table's flags (hs stratify's, as recorded or as run here)."""
+    if data.strata is None:
+        return []
+    where = "as recorded by hs stratify" if data.strata.source is not None else "as computed here"
+    settings = data.settings
+    if settings is None:
+        return [["flag rule", "unknown: the stratify output came without its sidecar"]]
+    rows: list[list[Any]] = [["metric families", f"{', '.join(data.families())} ({where})"]]
+    if data.strata.mode == "binary":
+        margins = ", ".join(f"{m}={v:g}" for m, v in settings.margins.items()) or "none"
+        rows += [["metrics that may flag", flag_on_text(settings.flag_on)], ["margins", margins]]
+    rows.append(["multiplicity", f"{settings.correction} correction, alpha {settings.alpha:g}"])
+    return rows
 
 
 def _model(data: ReportData):

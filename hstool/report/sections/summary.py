@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hstool.audit.options import FAMILY_OF, TESTED
 from hstool.audit.strata_table import OVERALL, flagged_summary, heterogeneity_lines, interval_text
 from hstool.report.context import ReportData
 from hstool.report.inputs import OUTCOME
@@ -23,6 +24,26 @@ MEANING = {
     "calibration_intercept": "calibration intercept: 0 when scores are right on average; below 0 they overstate risk",
     "calibration_slope": "calibration slope: 1 is ideal; below 1 the scores are too extreme, above 1 too timid",
 }
+NAMES = {
+    "auc": "AUC",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "brier": "Brier score",
+    "calibration_intercept": "calibration intercept",
+    "calibration_slope": "calibration slope",
+    "ece": "ECE",
+}
+# The overall metrics of each family (`--metrics`) in a binary summary.
+OVERALL_METRICS = {
+    "auc": ["auc"],
+    "proportions": ["sensitivity", "specificity", "ppv", "npv"],
+    "calibration": ["brier", "calibration_intercept", "calibration_slope", "ece"],
+    "power": [],
+}
+
+
+def _names(metrics) -> str:
+    return ", ".join(NAMES.get(m, m) for m in metrics)
 
 
 def build(data: ReportData) -> Section:
@@ -50,22 +71,23 @@ def _overall(data: ReportData) -> str:
         return unavailable("The stratify output has no overall row.")
     r = row[0]
     if strata.mode == "binary":
-        metrics = ["auc", "sensitivity", "specificity", "ppv", "npv"]
+        metrics = [m for family in data.families() for m in OVERALL_METRICS[family]]
         head = f"{int(r['n'])} cases, {int(r['n_pos'])} positive; operating threshold {r['threshold']:.4g} (a case is called positive when its score is at or above it)."
     else:
         metrics = ["accuracy"]
         head = f"{int(r['n'])} cases."
-    names = {"auc": "AUC", "ppv": "PPV", "npv": "NPV"}
-    rows = [[names.get(m, m), interval_text(r.get(m), r.get(f"{m}_ci_low"), r.get(f"{m}_ci_high"))] for m in metrics]
-    return el("div", el("h3", "Overall"), el("p", head), data_table(["metric", "value [95% interval]"], rows))
+    rows = [[NAMES.get(m, m), interval_text(r.get(m), r.get(f"{m}_ci_low"), r.get(f"{m}_ci_high"))] for m in metrics]
+    header = f"value [{data.level_text()}interval]"
+    return el("div", el("h3", "Overall"), el("p", head), data_table(["metric", header], rows))
 
 
 def _flags(data: ReportData) -> str:
+    """What is flagged (the flag column of the stratify table) and by which rule, in words."""
     strata = data.given_strata()
     table = strata.table
-    if strata.meta:  # report.build checked that the sidecar records both
-        params = strata.meta["parameters"]
-        lines = flagged_summary(table, params["correction"], float(params["alpha"]), params.get("margins"))
+    settings = data.settings
+    if settings is not None:
+        lines = flagged_summary(table, settings.correction, settings.alpha, settings.margins)
     else:  # a stratify output without its sidecar: the settings are unknown here
         lines = flagged_summary(table, "the stratify run's", 0.05)[1:]
         lines.insert(
@@ -76,15 +98,6 @@ def _flags(data: ReportData) -> str:
     parts = [el("h3", "What is flagged"), el("p", lines[0], cls="flagged" if len(lines) > 1 else None)]
     if len(lines) > 1:
         parts.append(el("ul", *[el("li", line.strip()) for line in lines[1:]], cls="flags"))
-        parts.append(
-            el(
-                "p",
-                "A group is flagged when a metric is significantly worse than in its comparator (the rest of the data "
-                "unless stated), after correcting the p-values for the number of tests; with a margin, only when the "
-                "deficit is significantly larger than the margin. What the metrics mean:",
-            )
-        )
-        parts.append(el("ul", *[el("li", MEANING[m]) for m in worse if m in MEANING]))
     else:
         parts.append(
             el(
@@ -94,10 +107,57 @@ def _flags(data: ReportData) -> str:
                 cls="muted",
             )
         )
+    parts.extend(el("p", text) for text in _rule(data))
+    if worse:
+        parts.append(el("p", "What the metrics mean:"))
+        parts.append(el("ul", *[el("li", MEANING[m]) for m in worse if m in MEANING]))
     pooled = heterogeneity_lines((strata.meta or {}).get("heterogeneity") or {})
     if pooled:
         parts += [el("h3", "Heterogeneity across groups"), el("ul", *[el("li", line) for line in pooled])]
     return el("div", *parts)
+
+
+def _rule(data: ReportData) -> list[str]:
+    """The flag rule in plain words: which metrics may flag, the multiplicity correction and
+    the margins (hs stratify's --flag-on, --correction, --alpha, --margin)."""
+    settings = data.settings
+    base = (
+        "A group is flagged when a metric is significantly worse than in its comparator (the rest of the data "
+        "unless stated), after correcting the p-values for the number of tests"
+    )
+    if settings is None:
+        return [
+            base + ". The stratify output came without its sidecar, so which metrics may flag and any margins are "
+            "as set when hs stratify ran; its flag column is shown as it is."
+        ]
+    if data.given_strata().mode != "binary":
+        return [base + f" ({settings.correction} correction, alpha {settings.alpha:g}) on accuracy."]
+    tested = [m for m in TESTED if FAMILY_OF[m] in settings.metrics]
+    flagging = [m for m in tested if m in settings.flag_on]
+    texts = [
+        base
+        + f" ({settings.correction} correction, alpha {settings.alpha:g}). "
+        + (f"Metrics that may flag: {_names(flagging)}." if flagging else "No computed metric may flag.")
+    ]
+    quiet = [m for m in tested if m not in settings.flag_on]
+    if quiet:
+        texts[0] += f" Shown with their tests but never flagging: {_names(quiet)}."
+        prevalence = [m for m in quiet if m in ("ppv", "npv")]
+        if prevalence:
+            texts[0] += (
+                f" {' and '.join(NAMES[m] for m in prevalence)} {'depend' if len(prevalence) > 1 else 'depends'} on "
+                "the group's prevalence: with the same model, a group with fewer "
+                "positives has a lower PPV and a higher NPV."
+            )
+    margins = {m: v for m, v in settings.margins.items() if m in tested}
+    if margins:
+        listed = ", ".join(f"{NAMES.get(m, m)} {v:g}" for m, v in margins.items())
+        texts.append(
+            f"Margins (the smallest deficit that matters): {listed}. On these metrics a group is flagged only when "
+            "its deficit is significantly larger than the margin (a one-sided test that the deficit exceeds it), so "
+            "a deficit that is real but within the margin is not flagged."
+        )
+    return texts
 
 
 def _errors(data: ReportData) -> str:
