@@ -183,6 +183,14 @@ def cross(parts: list[Stratifier]) -> Stratifier:
     return Stratifier(CROSS_SEP.join(p.name for p in parts), tuple(levels), compact.astype(np.int64))
 
 
+def stratified_columns(by: list[str], crosses: list[list[str]], bins: dict[str, BinSpec]) -> list[str]:
+    """The columns that are stratifiers of their own: `by`, then every binned column that is not
+    crossed (`--bins age=0,40,65,120` alone means "stratify by age in these bins", in the order
+    the bins were given)."""
+    crossed = {c for group in crosses for c in group}
+    return list(by) + [c for c in bins if c not in by and c not in crossed]
+
+
 def build_stratifiers(
     df: pl.DataFrame,
     *,
@@ -213,11 +221,7 @@ def build_stratifiers(
                 singles[column] = _categorical(series, column, source_name)
         return singles[column]
 
-    # A binned column that is not crossed is a stratifier of its own: `--bins age=0,40,65,120`
-    # alone means "stratify by age in these bins" (in the order the bins were given).
-    crossed = {c for group in crosses for c in group}
-    by = by + [c for c in bins if c not in by and c not in crossed]
-    result = [single(c) for c in by]
+    result = [single(c) for c in stratified_columns(by, crosses, bins)]
     for columns in crosses:
         if len(columns) < 2:
             raise OptionError(

@@ -71,6 +71,10 @@ class BinSpec:
             raise OptionError("bins", text, "give at least two strictly increasing edges")
         return column, cls(edges=edges)
 
+    def text(self) -> str:
+        """The spec as `--bins COLUMN=` takes it: `q4`, or `0,40,65,200`."""
+        return f"q{self.quantiles}" if self.quantiles else ",".join(f"{e:g}" for e in self.edges)
+
 
 @dataclass(frozen=True)
 class StratifyOptions:

@@ -41,11 +41,12 @@ Examples:
 
   hs report -p preds.csv -l labels.csv -m manifest.csv --saliency model.onnx -o report.html   # occlusion computed here
 
-Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version, the flag rule). --metrics chooses the metric families in the subgroup table and the summary; --margin and --flag-on decide the flags, as in hs stratify (docs/statistics.md). With --strata, the stratify output's sidecar fixes all three: given again they must match it, else the report refuses. The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
+Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version, the flag rule). --metrics chooses the metric families in the subgroup table and the summary; --margin and --flag-on decide the flags, as in hs stratify (docs/statistics.md). With --strata, the stratify output's sidecar fixes all three, and --by, --bins, --positive, --id-col, --score-col and --label-col: given again they must match it (--by as a set), else the report refuses; --min-n then only decides which curves are drawn. The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
 """
 
 
 def command(
+    ctx: typer.Context,
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write (with a .meta.json sidecar).")],
     preds: Annotated[
         str | None, typer.Option("--preds", "-p", help="Predictions: image_id,score (binary) or image_id,pred.")
@@ -77,11 +78,16 @@ def command(
     by: Annotated[
         list[str] | None,
         typer.Option(
-            "--by", help="Stratify by this column (repeatable) when computing the strata. Default: every labels column."
+            "--by",
+            help="Stratify by this column (repeatable) when computing the strata. Default: every labels column. "
+            "With --strata, must name the columns it grouped by (in any order).",
         ),
     ] = None,
     bins: Annotated[
-        list[str] | None, typer.Option("--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4.")
+        list[str] | None,
+        typer.Option(
+            "--bins", help="Bin a numeric column: age=0,40,65,200 or age=q4. With --strata, must match its bins."
+        ),
     ] = None,
     threshold: Annotated[
         str | None,
@@ -91,14 +97,31 @@ def command(
         ),
     ] = None,
     positive: Annotated[
-        str | None, typer.Option("--positive", help="Label value of the positive class when labels are not 0/1.")
+        str | None,
+        typer.Option(
+            "--positive",
+            help="Label value of the positive class when labels are not 0/1. With --strata, the one its sidecar "
+            "recorded (given, it must match).",
+        ),
     ] = None,
-    min_n: Annotated[int, typer.Option("--min-n", help="Groups with fewer cases get no metrics and no curve.")] = 10,
+    min_n: Annotated[
+        int,
+        typer.Option(
+            "--min-n",
+            help="Groups with fewer cases get no metrics and no curve. With --strata, its table keeps the metrics "
+            "hs stratify computed (its own --min-n); this one decides which curves are drawn.",
+        ),
+    ] = 10,
     metrics: Metrics = None,
     margin: Margin = None,
     flag_on: FlagOn = None,
     allow_unmatched: Annotated[
-        bool, typer.Option("--allow-unmatched", help="Report on ids present in all files; count the rest.")
+        bool,
+        typer.Option(
+            "--allow-unmatched",
+            help="Report on ids present in all files read here (predictions, labels, clusters); count the rest. "
+            "With --strata, its table is as hs stratify computed it.",
+        ),
     ] = False,
     gallery_size: Annotated[
         int, typer.Option("--gallery-size", help="Thumbnails per error gallery (a seeded random sample).")
@@ -131,7 +154,7 @@ def command(
     """Write one self-contained HTML report a clinician can open, read and act on."""
     with handled(verbose):
         from hstool.audit.strata_table import StratifyOptions
-        from hstool.cli.stratify_args import given_rule, stratify_options
+        from hstool.cli.stratify_args import given_rule, parse_bins, stratify_options
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
         from hstool.io.sidecar import write_sidecar
@@ -142,9 +165,21 @@ def command(
         refuse_overwriting_inputs([output], inputs.paths())
         check_writable(output)
         default = StratifyOptions()  # the settings this command does not expose
-        # With --strata the stratify output fixes the flag rule: what is given is only checked
-        # against its sidecar (build_report), not used to compute anything.
-        given = given_rule(metrics, margin, flag_on)
+        # With --strata the stratify output fixes its groups, its flag rule, and how its files
+        # were read: what is given is checked against its sidecar (build_report).
+        columns = column_map(id_col, score_col, label_col)
+        given = given_rule(metrics, margin, flag_on) | {
+            field: value
+            for field, value in {
+                "by": list(by or []),
+                "bins": parse_bins(bins),
+                "positive": positive,
+                "id_col": columns.id,
+                "score_col": columns.score,
+                "label_col": columns.label,
+            }.items()
+            if _typed(ctx, field)
+        }
         rule = {} if strata else {"metrics": metrics, "margin": margin, "flag_on": flag_on}
         stratify = stratify_options(
             by=by,
@@ -163,7 +198,7 @@ def command(
             max_levels=default.max_levels,
             allow_unmatched=allow_unmatched,
             fail_on=None,
-            columns=column_map(id_col, score_col, label_col),
+            columns=columns,
             table_format=table_format(na_values, delimiter, decimal_comma, sheet),
             **rule,
         )
@@ -185,3 +220,10 @@ def command(
             for note in report.notes:
                 say(f"hs report: {note}")
             say(f"hs report: wrote {output} ({len(report.html.encode('utf-8')) / 1e6:.1f} MB)")
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the option was given on the command line, not left at its default (click's
+    ParameterSource, by name: typer may bundle its own click)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from hstool.audit.groups import BinSpec, Stratifier, build_stratifiers
+from hstool.audit.groups import CROSS_SEP, BinSpec, Stratifier, build_stratifiers, stratified_columns
 from hstool.audit.options import flag_on_text
-from hstool.audit.strata_table import StratifyOptions
+from hstool.audit.strata_table import OVERALL, StratifyOptions
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar, sidecar_path
+from hstool.io.table_format import ColumnMap
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
@@ -50,7 +51,12 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     _check(inputs, options)
     notes: list[str] = []
     files: list[InputFile] = []
-    strata, cases, settings = _strata_and_cases(inputs, options, notes, files)
+    strata, settings = _given_strata(inputs, options, files)
+    if strata is not None and settings is not None:
+        # The files are read as the stratify run read them: its positive class and columns.
+        stratify = replace(options.stratify, positive=settings.positive, columns=settings.columns)
+        options = replace(options, stratify=stratify)
+    strata, cases = _strata_and_cases(inputs, options, strata, notes, files)
     clusters = _clusters(inputs, cases, options, notes, files)
     paths: dict[str, tuple[str, Path]] = {}
     if inputs.manifest:
@@ -130,21 +136,29 @@ def _input_file(role: str, source: Source, path: str) -> InputFile:
     return InputFile(role, shown_path(path), source.sha256, source.rows, read_sidecar(path))
 
 
+def _given_strata(
+    inputs: ReportInputs, options: ReportOptions, files: list[InputFile]
+) -> tuple[Strata | None, StratifyOptions | None]:
+    """The --strata table, if given, and the settings behind the report's table
+    (ReportData.settings): the report's own, or those the stratify run recorded in its sidecar
+    (None without one). Settings given here that the table fixes must match them."""
+    if not inputs.strata:
+        return None, options.stratify
+    strata = read_strata(inputs.strata)
+    assert strata.source is not None  # a stratify output read from a file has one
+    files.append(_input_file("stratify output", strata.source, inputs.strata))
+    # Its sidecar must hold what the report reads from it (checked before any work).
+    settings = _recorded_settings(strata.meta, inputs.strata) if strata.meta else None
+    _refuse_other_settings(settings, strata, options.given, inputs.strata)
+    return strata, settings
+
+
 def _strata_and_cases(
-    inputs: ReportInputs, options: ReportOptions, notes: list[str], files: list[InputFile]
-) -> tuple[Strata | None, Cases | None, StratifyOptions | None]:
-    """The strata table, the cases, and the settings behind the table (ReportData.settings)."""
-    strata = None
-    settings: StratifyOptions | None = options.stratify
-    if inputs.strata:
-        strata = read_strata(inputs.strata)
-        assert strata.source is not None  # a stratify output read from a file has one
-        files.append(_input_file("stratify output", strata.source, inputs.strata))
-        # Its sidecar must hold what the report reads from it (checked before any work).
-        settings = _recorded_settings(strata.meta, inputs.strata) if strata.meta else None
-        _refuse_another_rule(settings, options.given, inputs.strata)
+    inputs: ReportInputs, options: ReportOptions, strata: Strata | None, notes: list[str], files: list[InputFile]
+) -> tuple[Strata | None, Cases | None]:
+    """The strata table (computed here without --strata) and the cases."""
     if not inputs.preds:
-        return strata, None, settings
+        return strata, None
     assert inputs.labels is not None  # _check: --preds needs --labels
     if strata is None:
         result = run_stratify(inputs.preds, inputs.labels, options.stratify)
@@ -179,42 +193,106 @@ def _strata_and_cases(
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items())
             + "."
         )
-    return strata, cases, settings
+    return strata, cases
 
 
-# The options a --strata file fixes, by option field -> (StratifyOptions field, what it is).
-_RULE = {
-    "metrics": ("metrics", "metric families"),
-    "margin": ("margins", "margins"),
-    "flag_on": ("flag_on", "metrics that may flag"),
+class _Fixed(NamedTuple):
+    """A setting of the report that a --strata file fixes. Messages name the recorded value
+    (`what`) and what of the stratify output it fixes: `which fix its flags`."""
+
+    what: str
+    of: str  # flags, groups, table
+    plural: bool = True
+    # Without a sidecar to check it against: refused (it would be ignored); False for what only
+    # says how to read the files given here (used as given).
+    needs_sidecar: bool = True
+
+    def fixes(self) -> str:
+        return f"which {'fix' if self.plural else 'fixes'} its {self.of}"
+
+
+# The settings a --strata file fixes, by option field, in the order they are checked (--bins
+# before --by, which is compared with the bins).
+_FIXED = {
+    "metrics": _Fixed("metric families", "flags"),
+    "margin": _Fixed("margins", "flags"),
+    "flag_on": _Fixed("metrics that may flag", "flags"),
+    "bins": _Fixed("bins", "groups"),
+    "by": _Fixed("stratifiers", "groups"),
+    "positive": _Fixed("positive class", "table", plural=False, needs_sidecar=False),
+    "id_col": _Fixed("id column", "table", plural=False, needs_sidecar=False),
+    "score_col": _Fixed("score column", "table", plural=False, needs_sidecar=False),
+    "label_col": _Fixed("label column", "table", plural=False, needs_sidecar=False),
 }
+_AS_SETS = ("metrics", "flag_on", "by")  # the same values in another order are the same setting
 
 
-def _rule_text(option: str, value: Any) -> str:
+def _single_columns(by: list[str], bins: dict[str, BinSpec], settings: StratifyOptions, strata: Strata) -> list[str]:
+    """The columns a stratify run with these `by` and `bins` (and the recorded crosses) groups
+    by one at a time, in order; a multi-class run always groups by the label too, so it is left
+    out."""
+    columns = stratified_columns(by, settings.crosses, bins)
+    return [c for c in columns if not (strata.mode == "multiclass" and c == LABEL)]
+
+
+def _recorded_value(option: str, settings: StratifyOptions, strata: Strata) -> Any:
+    if option == "by":  # a run without --by grouped by every labels column: those its table names
+        crosses = {CROSS_SEP.join(group) for group in settings.crosses}
+        named = [s for s in dict.fromkeys(strata.table["stratifier"].to_list()) if s not in crosses | {OVERALL}]
+        return _single_columns(named if settings.by is None else settings.by, settings.bins, settings, strata)
+    if option.endswith("_col"):
+        return getattr(settings.columns, option.removesuffix("_col"))
+    return getattr(settings, {"margin": "margins"}.get(option, option))
+
+
+def _given_value(option: str, given: dict[str, Any], settings: StratifyOptions, strata: Strata) -> Any:
+    if option == "by":  # with its own --bins, as hs stratify would group by them
+        return _single_columns(given["by"], given.get("bins", {}), settings, strata)
+    return given[option]
+
+
+def _setting_text(option: str, value: Any) -> str:
+    """A setting as the option takes it (`auc=0.05`, `age=q4`), or as a list (stratifiers)."""
     if option == "margin":
         return ",".join(f"{m}={v:g}" for m, v in value.items()) or "none"
-    return flag_on_text(tuple(value)) if option == "flag_on" else ",".join(value)
+    if option == "bins":
+        return " ".join(f"{c}={spec.text()}" for c, spec in value.items()) or "none"
+    if option == "flag_on":
+        return flag_on_text(tuple(value))
+    if option == "by":
+        return ", ".join(value) or "none"
+    if option == "positive":
+        return "none, labels 0/1" if value is None else str(value)
+    return value if isinstance(value, str) else ",".join(value)
 
 
-def _refuse_another_rule(recorded: StratifyOptions | None, given: dict[str, Any], strata_path: str) -> None:
-    """A stratify output's flags follow the families, margins and flag rule of the run that
-    wrote it, as recorded in its sidecar: the same values given again are fine, other ones are
-    refused (the report never shows flags computed under one rule and explained by another)."""
-    for option, (field, what) in _RULE.items():
+def _refuse_other_settings(
+    recorded: StratifyOptions | None, strata: Strata, given: dict[str, Any], strata_path: str
+) -> None:
+    """A stratify output's groups and flags follow the settings of the run that wrote it, as
+    recorded in its sidecar (stratifiers and bins, positive class and columns, families, margins
+    and flag rule): the same values given again are fine, other ones are refused (the report
+    never shows a table computed one way as if it were computed another)."""
+    for option, fixed in _FIXED.items():
         if option not in given:
             continue
         if recorded is None:
+            if not fixed.needs_sidecar:
+                continue
             raise UsageError(
                 f"{option_ref(option)} cannot be checked against {option_ref('strata')} {strata_path}: it has no "
-                f"sidecar recording the {what} of its flags; drop {option_ref(option)}, or keep {sidecar_path(strata_path)} "
-                "beside it"
+                f"sidecar recording the {fixed.what} of its {fixed.of}; drop {option_ref(option)}, "
+                f"or keep {sidecar_path(strata_path)} beside it"
             )
-        want, have = given[option], getattr(recorded, field)
-        if (want != have) if option == "margin" else (set(want) != set(have)):
+        want, have = _given_value(option, given, recorded, strata), _recorded_value(option, recorded, strata)
+        if (set(want) != set(have)) if option in _AS_SETS else (want != have):
+            shown = _setting_text(option, have)
+            if option == "by" and recorded.by is None:
+                shown = f"every labels column: {shown}"
             raise UsageError(
-                f"{option_ref(option)} {_rule_text(option, want)} differs from the {what} of {option_ref('strata')} "
-                f"{strata_path} ({_rule_text(option, have)}, recorded in its sidecar), which fix its flags; "
-                f"drop {option_ref(option)}, or run hs stratify again with it"
+                f"{option_ref(option)} {_setting_text(option, want)} differs from the {fixed.what} of "
+                f"{option_ref('strata')} {strata_path} ({shown}; recorded in its sidecar), "
+                f"{fixed.fixes()}; drop {option_ref(option)}, or run hs stratify again with it"
             )
 
 
@@ -298,6 +376,8 @@ _RECORDED = (
     "crosses",
     "bins",
     "max_levels",
+    "positive",
+    "columns",
     "correction",
     "alpha",
     "level",
@@ -332,6 +412,8 @@ def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOption
             crosses=params["crosses"] or [],
             bins=bins,
             max_levels=int(params["max_levels"]),
+            positive=None if params["positive"] is None else str(params["positive"]),
+            columns=ColumnMap(**params["columns"]),
             correction=params["correction"],
             alpha=float(params["alpha"]),
             level=float(params["level"]),

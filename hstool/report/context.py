@@ -19,8 +19,11 @@ class ReportOptions:
 
     stratify: StratifyOptions = field(default_factory=StratifyOptions)
     # The stratify settings given on the command line that a --strata file fixes, by option
-    # field: threshold (refused with --strata), metrics, margin, flag_on (refused when they
-    # differ from the ones the file's sidecar recorded).
+    # field: threshold (refused with --strata); metrics, margin, flag_on, by, bins, positive,
+    # id_col, score_col, label_col (refused when they differ from the ones the file's sidecar
+    # recorded; build.py's _FIXED). With a --strata file and its sidecar, the report uses the
+    # recorded settings (ReportData.settings) and reads the files with its positive class and
+    # columns.
     given: dict[str, Any] = field(default_factory=dict)
     title: str = "Hidden stratification report"
     gallery_size: int = 12  # thumbnails per error gallery

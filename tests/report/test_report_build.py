@@ -163,7 +163,9 @@ def test_strata_file_fixes_the_threshold_and_mismatches_are_noted(tmp_path, run_
     assert done.returncode == 0 and "computed from other files" in done.stderr.decode()
 
 
-@pytest.mark.parametrize("key", ["max_levels", "bins", "correction", "metrics", "flag_on", "margins", "ece_bins"])
+@pytest.mark.parametrize(
+    "key", ["max_levels", "bins", "positive", "columns", "correction", "metrics", "flag_on", "margins", "ece_bins"]
+)
 def test_a_stratify_sidecar_without_a_setting_the_report_reads_is_an_error(tmp_path, run_hs, key):
     """No silent default in place of a recorded setting: a renamed field would change the strata."""
     write_study(tmp_path)
@@ -258,6 +260,8 @@ def test_paths_are_shown_relative_even_when_given_absolute(tmp_path, run_hs):
             "--margin brier: its family 'calibration' is not computed",
         ),
         (["-s", "strata.csv", "--flag-on", "ppv", "-o", "r.html"], 2, "--flag-on cannot be checked against --strata"),
+        (["-s", "strata.csv", "--by", "sex", "-o", "r.html"], 2, "--by cannot be checked against --strata"),
+        (["-s", "strata.csv", "--bins", "sex=q2", "-o", "r.html"], 2, "--bins cannot be checked against --strata"),
     ],
 )
 def test_bad_inputs_exit_with_one_line(tmp_path, run_hs, args, code, message):
@@ -392,7 +396,7 @@ def test_a_stratify_output_fixes_the_rule_and_other_values_are_refused(tmp_path,
     assert run_hs("stratify", "preds.csv", "labels.csv", *args, "-o", "s.csv").returncode == 0
     done = run_hs("report", "-s", "s.csv", "--margin", "auc=0.1", "-o", "r.html")
     assert done.returncode == 2 and done.stderr.decode() == (
-        "hs: error: --margin auc=0.1 differs from the margins of --strata s.csv (auc=0.05, recorded in its "
+        "hs: error: --margin auc=0.1 differs from the margins of --strata s.csv (auc=0.05; recorded in its "
         "sidecar), which fix its flags; drop --margin, or run hs stratify again with it\n"
     )
     done = run_hs("report", "-s", "s.csv", "--metrics", "auc,proportions", "-o", "r.html")
