@@ -9,13 +9,15 @@ For each dataset, noise setting and seed:
    `--model cnn`: `hs train --cross-fit K` (the library function behind it: small CNN, E epochs);
    `--model logreg`: a scikit-learn logistic regression on the raw pixels, stratified K-fold
    (`cross_val_predict`), which is about 50 times cheaper and fits on a loaded 2-core machine.
-3. The same probabilities are ranked by hs (run_label_issues: `margin`, `adjusted-margin`),
+3. The same probabilities are ranked by hs (rank_label_issues: every `--score`, by the score
+   alone and with the label issues first, `--issues prune-by-class` (the default) or
+   `confident-joint`; the command's own path, run_label_issues, once with its defaults),
    by the loss (-log p_label; the same order as self-confidence), and by cleanlab 2.x
    (`cleanlab.filter.find_label_issues`, its default filter prune_by_noise_rate, issues ranked
    by normalized_margin). Measured: precision at k (k = the number of flipped labels; a method
    that flags fewer than k cases gets no credit for the rest), AUROC of the ranking score for
    the flips (cleanlab: `cleanlab.rank.get_label_quality_scores`, normalized_margin), and the
-   precision / recall of each method's flagged set.
+   precision / recall of each method's flagged set (hs: both `--issues` sets).
 
 cleanlab is a benchmark-only dependency (`pip install 'hstool[bench]'`); hstool never imports it.
 
@@ -39,7 +41,15 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, rank_label_issues
+from hstool.audit.label_issues import (
+    CONFIDENT_JOINT,
+    DEFAULT_ISSUES,
+    DEFAULT_ISSUES_FIRST,
+    DEFAULT_SCORE,
+    PRUNE_BY_CLASS,
+    SCORES,
+    rank_label_issues,
+)
 from hstool.audit.label_issues_run import LabelIssueOptions, run_label_issues
 from hstool.data.manifest import read_manifest
 from hstool.data.preprocess import Preprocessing, load_batch
@@ -80,11 +90,16 @@ def precision_at(order: np.ndarray, truth: np.ndarray, k: int) -> float:
     return float(truth[order[:k]].sum()) / k
 
 
-VARIANTS = [(score, first) for first in (False, True) for score in SCORES]
+# (score, issues, issues first): by the score alone, then each issue set first.
+VARIANTS = [(score, DEFAULT_ISSUES, False) for score in SCORES] + [
+    (score, issues, True) for issues in (PRUNE_BY_CLASS, CONFIDENT_JOINT) for score in SCORES
+]
+DEFAULT_VARIANT = (DEFAULT_SCORE, DEFAULT_ISSUES, DEFAULT_ISSUES_FIRST)
+SHORT = {PRUNE_BY_CLASS: "pruned", CONFIDENT_JOINT: "confident"}
 
 
-def variant_name(score: str, issues_first: bool) -> str:
-    return f"hs {score}{' +first' if issues_first else ''}"
+def variant_name(score: str, issues: str, issues_first: bool) -> str:
+    return f"hs {score}{f' +{SHORT[issues]} first' if issues_first else ''}"
 
 
 def evaluate(preds: Path, manifest: Path) -> dict[str, float]:
@@ -100,18 +115,19 @@ def evaluate(preds: Path, manifest: Path) -> dict[str, float]:
     truth = np.array([truth_of[i] for i in ids])
     k = int(truth.sum())
     out: dict[str, float] = {"k": k, "n": len(ids)}
-    for score, first in VARIANTS:
-        result = rank_label_issues(probs, given, score, issues_first=first)
-        if (score, first) == (DEFAULT_SCORE, False):
+    for score, issues, first in VARIANTS:
+        result = rank_label_issues(probs, given, score, issues=issues, issues_first=first)
+        if (score, issues, first) == DEFAULT_VARIANT:
             assert [ids[i] for i in result.order] == command["image_id"].to_list()
-            flagged = result.issue
+            sets = {"hs pruned": result.pruned, "hs confident": result.off_diagonal}
         position = np.empty(len(ids))
         position[result.order] = np.arange(len(ids))
-        out[f"{variant_name(score, first)} P@k"] = precision_at(result.order, truth, k)
-        out[f"{variant_name(score, first)} AUROC"] = float(roc_auc_score(truth, -position))
-    out["hs issue n"] = int(flagged.sum())
-    out["hs issue precision"] = float(truth[flagged].mean()) if flagged.any() else float("nan")
-    out["hs issue recall"] = float(truth[flagged].sum() / k)
+        out[f"{variant_name(score, issues, first)} P@k"] = precision_at(result.order, truth, k)
+        out[f"{variant_name(score, issues, first)} AUROC"] = float(roc_auc_score(truth, -position))
+    for name, flagged in sets.items():
+        out[f"{name} n"] = int(flagged.sum())
+        out[f"{name} precision"] = float(truth[flagged].mean()) if flagged.any() else float("nan")
+        out[f"{name} recall"] = float(truth[flagged].sum() / k)
     p_given = probs[np.arange(len(given)), given]
     loss = -np.log(np.clip(p_given, 1e-12, 1.0))
     order = np.argsort(-loss, kind="stable")
@@ -226,7 +242,8 @@ def report(results: dict[tuple[str, str], list[dict[str, float]]], args: argpars
 
     model = f"small CNN, {args.epochs} epochs" if args.model == "cnn" else "pixel logistic regression"
     print(f"\nMean ± sd over {args.seeds} seeds; {args.folds}-fold cross-fit, {model}.")
-    methods = [variant_name(s, f) for s, f in VARIANTS] + ["loss", "cleanlab"]
+    methods = [variant_name(*v) for v in VARIANTS] + ["loss", "cleanlab"]
+    print(f"hs's default: {variant_name(*DEFAULT_VARIANT)}.")
     for metric in ("P@k", "AUROC"):
         print(f"\n{metric}:\n")
         print("| data | noise | n | k | " + " | ".join(methods) + " |")
@@ -236,7 +253,7 @@ def report(results: dict[tuple[str, str], list[dict[str, float]]], args: argpars
             cells = " | ".join(cell(rows, f"{m} {metric}") for m in methods)
             print(f"| {name} | {setting} | {int(rows[0]['n'])} | {k:.0f} | {cells} |")
     print("\nFlagged sets (size, precision, recall):\n")
-    keys = ["hs issue n", "hs issue precision", "hs issue recall"]
+    keys = [f"hs {name} {m}" for name in ("pruned", "confident") for m in ("n", "precision", "recall")]
     keys += ["cleanlab issue n", "cleanlab issue precision", "cleanlab issue recall", "cross-fit seconds"]
     print("| data | noise | " + " | ".join(keys) + " |")
     print("| --- " * (2 + len(keys)) + "|")

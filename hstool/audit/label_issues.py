@@ -11,7 +11,17 @@ Dataset Labels", JAIR 70, 2021), implemented from the paper:
   threshold (p_j >= t_j); a case where no class reaches its threshold is not counted. The cases
   off the diagonal (j* != i) are the confident label issues (the paper's C_{y~,y*} method).
 - Calibrated joint Q: each row of C rescaled to the number of cases given that label, then
-  normalised to sum to 1; n x (1 - trace Q) estimates how many labels are wrong.
+  normalised to sum to 1; n x (1 - trace Q) estimates how many labels are wrong, and
+  n_i = n x sum_{j != i} Q[i, j] (rounded) how many of the cases labelled i are.
+
+Which cases are label issues (`issues`):
+
+- `prune-by-class` (the default; the paper's "prune by class"): in each class i, the n_i cases
+  labelled i with the lowest label-quality score. The confident joint decides how many per
+  class, the score which ones. (The paper orders by the self-confidence; here by the chosen
+  score, the same cases for `self-confidence` and for every score with two classes.)
+- `confident-joint`: the cases off the diagonal of the confident joint (the paper's
+  C_{y~,y*} method).
 
 The ranking orders every case by a label-quality score, lowest (most suspect) first:
 
@@ -22,8 +32,10 @@ The ranking orders every case by a label-quality score, lowest (most suspect) fi
   hard class) is not over-flagged.
 - `adjusted-self-confidence` (the default): p_given after the same adjustment.
 
-With `issues_first`, the confident label issues come first (each part ordered by the score),
-as confident learning prunes them: the score then only orders within the two parts.
+With `issues_first` (the default), the label issues come first (each part ordered by the
+score), as confident learning prunes them: the score then only orders within the two parts.
+With `prune-by-class` this puts each class's estimated number of errors on top, where one
+score over all classes would take more from the class whose probabilities run lower.
 
 The probabilities must be out of sample (`hs train --cross-fit K`): a model scoring the images
 it was trained on has memorised their labels, wrong ones included, and ranks them poorly.
@@ -47,6 +59,13 @@ ADJUSTED_SELF_CONFIDENCE = "adjusted-self-confidence"
 SCORES = (MARGIN, SELF_CONFIDENCE, ADJUSTED_MARGIN, ADJUSTED_SELF_CONFIDENCE)
 # The best of the four on planted noise (benchmarks/label_issues_bench.py, docs/benchmarks.md).
 DEFAULT_SCORE = ADJUSTED_SELF_CONFIDENCE
+PRUNE_BY_CLASS = "prune-by-class"
+CONFIDENT_JOINT = "confident-joint"
+ISSUE_SETS = (PRUNE_BY_CLASS, CONFIDENT_JOINT)
+# The defaults of the ranking (LabelIssueOptions and the CLI take them from here). Issues
+# first, pruned by class: at least cleanlab's precision at k in every benchmark setting.
+DEFAULT_ISSUES = PRUNE_BY_CLASS
+DEFAULT_ISSUES_FIRST = True
 NO_CLASS = -1  # a case no class is confident about: outside the confident joint
 
 Floats = NDArray[np.float64]
@@ -59,7 +78,10 @@ class LabelIssues:
 
     score: Floats  # label quality, lower = more suspect
     order: Ints  # case indices, most suspect first (ties: the input order)
-    issue: NDArray[np.bool_]  # off the diagonal of the confident joint
+    issue: NDArray[np.bool_]  # a label issue by the chosen set (`issues`): one of the two below
+    pruned: NDArray[np.bool_]  # pruned by class: among its class's n_i lowest scores
+    off_diagonal: NDArray[np.bool_]  # off the diagonal of the confident joint
+    per_class: Ints  # n_i: the calibrated joint's estimated number of errors among the cases labelled i
     suspected: Ints  # the class the case more likely belongs to (never its given label)
     thresholds: Floats  # t_j per class, NaN for a class no case is labelled with
     confident_joint: Ints  # (K, K), rows: given label, columns: confident class
@@ -107,6 +129,22 @@ def calibrate_joint(joint: Ints, given: Ints) -> Floats:
     return np.asarray(calibrated / calibrated.sum(), dtype=np.float64)
 
 
+def issues_per_class(joint: Floats, n: int) -> Ints:
+    """n_i = n x sum_{j != i} Q[i, j] for the calibrated joint Q, rounded half up."""
+    off = joint.sum(axis=1) - np.diag(joint)
+    return np.asarray(np.floor(n * off + 0.5), dtype=np.int64)
+
+
+def prune_by_class(given: Ints, score: Floats, per_class: Ints) -> NDArray[np.bool_]:
+    """In each class i, the per_class[i] cases labelled i with the lowest score (ties: the
+    input order)."""
+    pruned = np.zeros(len(given), dtype=bool)
+    for i, m in enumerate(per_class.tolist()):
+        rows = np.flatnonzero(given == i)
+        pruned[rows[np.argsort(score[rows], kind="stable")[:m]]] = True
+    return pruned
+
+
 def _margin(probs: Floats, given: Ints) -> Floats:
     rows = np.arange(len(given))
     others = probs.copy()
@@ -133,14 +171,20 @@ def label_scores(probs: Floats, given: Ints, method: str, thresholds: Floats) ->
 
 
 def rank_label_issues(
-    probs: Floats, given: Ints, method: str = DEFAULT_SCORE, *, issues_first: bool = False
+    probs: Floats,
+    given: Ints,
+    method: str = DEFAULT_SCORE,
+    *,
+    issues: str = DEFAULT_ISSUES,
+    issues_first: bool = DEFAULT_ISSUES_FIRST,
 ) -> LabelIssues:
     """Rank n cases by how likely their given label is wrong.
 
     `probs`: (n, K) out-of-sample class probabilities, rows summing to 1; `given`: the given
-    label of each case as a class index in [0, K); `method` one of SCORES; `issues_first`: the
-    confident label issues before the rest. At least two classes must occur in `given`
-    (raises InputError otherwise: the thresholds of the other classes would be undefined).
+    label of each case as a class index in [0, K); `method` one of SCORES; `issues` one of
+    ISSUE_SETS (which cases are label issues); `issues_first`: the label issues before the
+    rest. At least two classes must occur in `given` (raises InputError otherwise: the
+    thresholds of the other classes would be undefined).
     """
     k = probs.shape[1]
     present = np.unique(given)
@@ -151,20 +195,27 @@ def rank_label_issues(
         )
     thresholds = confident_thresholds(probs, given)
     confident = confident_class(probs, thresholds)
-    joint = confident_joint(given, confident, k)
-    issue = (confident != NO_CLASS) & (confident != given)
+    counts = confident_joint(given, confident, k)
+    joint = calibrate_joint(counts, given)
+    off_diagonal = (confident != NO_CLASS) & (confident != given)
     others = _adjusted(probs, thresholds)
     others[np.arange(len(given)), given] = -np.inf
-    suspected = np.where(issue, confident, np.argmax(others, axis=1)).astype(np.int64)
+    suspected = np.where(off_diagonal, confident, np.argmax(others, axis=1)).astype(np.int64)
     score = label_scores(probs, given, method, thresholds)
+    per_class = issues_per_class(joint, len(given))
+    pruned = prune_by_class(given, score, per_class)
+    issue = {PRUNE_BY_CLASS: pruned, CONFIDENT_JOINT: off_diagonal}[issues]
     # lexsort: the last key is the primary one; it is stable, so ties keep the input order.
     order = np.lexsort((score, ~issue) if issues_first else (score,)).astype(np.int64)
     return LabelIssues(
         score=score,
         order=order,
         issue=issue,
+        pruned=pruned,
+        off_diagonal=off_diagonal,
+        per_class=per_class,
         suspected=suspected,
         thresholds=thresholds,
-        confident_joint=joint,
-        joint=calibrate_joint(joint, given),
+        confident_joint=counts,
+        joint=joint,
     )

@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from hstool.audit.label_issues import DEFAULT_SCORE, SCORES, LabelIssues, rank_label_issues
+from hstool.audit.label_issues import (
+    DEFAULT_ISSUES,
+    DEFAULT_ISSUES_FIRST,
+    DEFAULT_SCORE,
+    ISSUE_SETS,
+    PRUNE_BY_CLASS,
+    SCORES,
+    LabelIssues,
+    rank_label_issues,
+)
 from hstool.errors import LISTED, InputError, require_choice
 from hstool.io.columns import probabilities
 from hstool.io.label_coding import binary_labels
@@ -34,13 +43,15 @@ _LINE, _POSITIVE = "__line", "__positive"
 @dataclass(frozen=True)
 class LabelIssueOptions:
     score: str = DEFAULT_SCORE  # one of label_issues.SCORES
-    issues_first: bool = False  # the confident label issues before the rest
+    issues: str = DEFAULT_ISSUES  # which cases are label issues: one of label_issues.ISSUE_SETS
+    issues_first: bool = DEFAULT_ISSUES_FIRST  # the label issues before the rest
     positive: str | None = None  # binary labels that are not 0/1: the positive class
     columns: ColumnMap = field(default_factory=ColumnMap)  # the files' id, score and label columns
     table_format: TableFormat = field(default_factory=TableFormat)
 
     def __post_init__(self) -> None:
         require_choice("score", self.score, SCORES)
+        require_choice("issues", self.issues, ISSUE_SETS)
 
 
 @dataclass(frozen=True)
@@ -71,14 +82,21 @@ def run_label_issues(preds_path: str, labels_path: str, options: LabelIssueOptio
             f"{cases.sources[1].name}: every ranked case has the label {cases.labels[0]!r}; confident learning needs "
             "cases of at least two classes (its per-class thresholds compare them)"
         )
-    issues = rank_label_issues(cases.probs, cases.given, options.score, issues_first=options.issues_first)
+    issues = rank_label_issues(
+        cases.probs, cases.given, options.score, issues=options.issues, issues_first=options.issues_first
+    )
     warnings = _sample_warnings(preds_path)
     table = _table(cases, issues)
     meta = _meta(cases, issues, options, table, warnings)
     n_issue = int(issues.issue.sum())
+    what = (
+        "per class, the calibrated joint's estimate of its errors, lowest scores"
+        if options.issues == PRUNE_BY_CLASS
+        else "off the confident joint's diagonal"
+    )
     summary = [
-        f"{len(cases.ids)} cases ranked by {options.score}{' (confident issues first)' if options.issues_first else ''}; {n_issue} confident label issue(s) "
-        f"(off the confident joint's diagonal), {issues.estimated_issues} estimated from the calibrated joint"
+        f"{len(cases.ids)} cases ranked by {options.score}{' (label issues first)' if options.issues_first else ''}; "
+        f"{n_issue} label issue(s) by {options.issues} ({what}), {issues.estimated_issues} estimated from the calibrated joint"
     ]
     absent = [name for name, t in zip(cases.class_names, issues.thresholds) if np.isnan(t)]
     if absent:
@@ -240,6 +258,8 @@ def _meta(
             "confident_joint": issues.confident_joint.tolist(),
             "joint": issues.joint.tolist(),
             "n_issues": int(issues.issue.sum()),
+            "n_issues_per_class": {n: int(m) for n, m in zip(cases.class_names, issues.per_class)},
+            "n_off_diagonal": int(issues.off_diagonal.sum()),
             "n_issues_estimated": issues.estimated_issues,
             "dropped": {"labels_without_predictions": cases.dropped},
             "notes": warnings,

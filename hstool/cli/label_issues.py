@@ -30,13 +30,15 @@ Examples:
 
   hs label-issues oof/preds_oof.csv manifest.csv -o ranked.csv
 
-  hs label-issues oof/preds_oof.csv manifest.csv --score margin --issues-first --format table | head -20
+  hs label-issues oof/preds_oof.csv manifest.csv --score margin --by-score --format table | head -20
+
+  hs label-issues oof/preds_oof.csv manifest.csv --issues confident-joint    # flag only the cases off the confident joint's diagonal
 
   hs label-issues vendor_preds.csv vendor_labels.csv --id-col Accession --score-col PTX_prob --label-col Pneumothorax
 
   hs audit -p oof/preds_oof.csv -l manifest.csv --allow-unmatched --label-issues ranked.csv -o sheet.csv   # mark the review sheet
 
-Output (hs.label-issues/1), most suspect first: rank, image_id, label (given), suspected_label (the class it more likely belongs to), score (label quality: lower = more suspect), issue (true when confident learning flags it: another class's probability reaches that class's threshold, the mean self-confidence), p_label, p_suspected. Labels rows without a prediction are ignored (counted in the sidecar). Details: docs/label_issues.md.
+Output (hs.label-issues/1), most suspect first: rank, image_id, label (given), suspected_label (the class it more likely belongs to), score (label quality: lower = more suspect), issue (true when confident learning flags it, by --issues), p_label, p_suspected. Labels rows without a prediction are ignored (counted in the sidecar). Details: docs/label_issues.md.
 """
 
 
@@ -57,11 +59,18 @@ def command(
             help="Ranking score: margin (p_label - max other p), self-confidence (p_label), adjusted-margin or adjusted-self-confidence (the same after dividing each class's p by its threshold and renormalising). Default: adjusted-self-confidence.",
         ),
     ] = None,
+    issues: Annotated[
+        str | None,
+        typer.Option(
+            "--issues",
+            help="Which cases are label issues: prune-by-class (in each class, the calibrated confident joint's estimated number of errors, lowest --score first) or confident-joint (the cases off the confident joint's diagonal: another class's probability reaches its threshold, the mean self-confidence). Default: prune-by-class.",
+        ),
+    ] = None,
     issues_first: Annotated[
         bool | None,
         typer.Option(
             "--issues-first/--by-score",
-            help="Put the confident label issues first (each part ordered by --score), or rank by the score alone. Default: by score.",
+            help="Put the label issues first (each part ordered by --score), or rank by the score alone. Default: issues first.",
         ),
     ] = None,
     positive: Positive = None,
@@ -95,6 +104,8 @@ def command(
         )
         if score is not None:
             options = replace(options, score=score)
+        if issues is not None:
+            options = replace(options, issues=issues)
         if issues_first is not None:
             options = replace(options, issues_first=issues_first)
         result = run_label_issues(preds, labels, options)

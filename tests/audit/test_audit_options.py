@@ -54,6 +54,7 @@ def test_the_options_module_is_light() -> None:
         (lambda: ProbeOptions(target="sex", c=0), "c", "c=0: must be positive"),
         (lambda: ProbeOptions(target="sex", min_n=0), "min_n", "min_n=0: must be at least 1"),
         (lambda: LabelIssueOptions(score="loss"), "score", "score='loss': choose one of margin"),
+        (lambda: LabelIssueOptions(issues="both"), "issues", "issues='both': choose one of prune-by-class"),
         (lambda: BinSpec.parse("age=q1"), "bins", "bins='age=q1': quantile bins need qN with N >= 2"),
     ],
 )

@@ -29,8 +29,9 @@ def _ranked(res) -> pl.DataFrame:
 
 def test_multiclass_ranking_matches_the_margin_computed_here(run_hs, files):
     res = run_hs(
-        "label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--score", "margin", "--format", "csv"
-    )
+        "label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--score", "margin", "--by-score",
+        "--issues", "confident-joint", "--format", "csv",
+    )  # fmt: skip
     assert res.returncode == 0, res.stderr
     table = _ranked(res)
     assert table.columns == COLUMNS
@@ -51,10 +52,33 @@ def test_multiclass_ranking_matches_the_margin_computed_here(run_hs, files):
     row = table.filter(pl.col("image_id") == "i06").row(0, named=True)
     assert (row["label"], row["suspected_label"], row["p_label"], row["p_suspected"]) == ("dog", "cat", 0.3, 0.6)
     assert "sidecar" not in res.stderr.decode()  # out of sample: no warning
+    assert "ranked by margin; 2 label issue(s) by confident-joint" in res.stderr.decode()
+
+
+def test_default_puts_each_class_s_estimated_errors_first(run_hs, files):
+    """Pruned by class, issues first (the defaults), worked by hand. Cat (t .433): i01 -> cat,
+    i02 -> dog, i07 not counted; calibrated row 3 x (1/2, 1/2, 0): n_cat = round(1.5) = 2, the two
+    lowest scores i02, i07. Dog (t .6): i03 not counted, i04, i08 -> dog, i06 -> cat; row
+    4 x (1/3, 2/3, 0): n_dog = round(1.33) = 1, i06. Fox (t .65): i05 -> fox, i09 not counted: 0."""
+    res = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "-o", "ranked.csv")
+    assert res.returncode == 0, res.stderr
+    table = pl.read_csv(files / "ranked.csv")
+    assert set(table.filter(pl.col("issue"))["image_id"]) == {"i02", "i06", "i07"}
+    assert table["issue"].to_list() == [True] * 3 + [False] * 6
+    by_score = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--by-score", "-f", "csv")
+    score = dict(zip(*_ranked(by_score).select("image_id", "score")))
+    # Each part in score order: the adjusted self-confidence, as with --by-score.
+    assert table["score"].to_list()[:3] == sorted(score[i] for i in ("i02", "i06", "i07"))
+    assert table["score"].to_list()[3:] == sorted(v for i, v in score.items() if i not in {"i02", "i06", "i07"})
+    meta = json.loads((files / "ranked.csv.meta.json").read_text())
+    assert meta["n_issues"] == 3 and meta["n_issues_estimated"] == 3 and meta["n_off_diagonal"] == 2
+    assert meta["n_issues_per_class"] == {"cat": 2, "dog": 1, "fox": 0}
+    assert meta["parameters"]["issues"] == "prune-by-class" and meta["parameters"]["issues_first"] is True
+    assert "(label issues first); 3 label issue(s) by prune-by-class" in res.stderr.decode()
 
 
 def test_the_default_score_is_the_threshold_adjusted_self_confidence(run_hs, files):
-    res = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--format", "csv")
+    res = run_hs("label-issues", "out_of_sample_preds.csv", "labels_multiclass.csv", "--by-score", "--format", "csv")
     assert res.returncode == 0, res.stderr
     table = _ranked(res)
     preds = pl.read_csv(FIXTURES / "preds_multiclass.csv").sort("image_id")
@@ -170,6 +194,8 @@ def test_issues_first_puts_the_flagged_cases_on_top(run_hs, files):
         "out_of_sample_preds.csv",
         "labels_multiclass.csv",
         "--issues-first",
+        "--issues",
+        "confident-joint",
         "--score",
         "margin",
         "-f",
@@ -178,7 +204,14 @@ def test_issues_first_puts_the_flagged_cases_on_top(run_hs, files):
     assert res.returncode == 0, res.stderr
     table = _ranked(res)
     assert table["issue"].to_list()[:2] == [True, True] and not table["issue"][2:].any()
-    assert "(confident issues first)" in res.stderr.decode()
+    assert set(table["image_id"][:2]) == {"i02", "i06"}  # off the confident joint's diagonal
+    assert "(label issues first); 2 label issue(s) by confident-joint" in res.stderr.decode()
+
+
+def test_unknown_issue_set_is_a_usage_error(run_hs, files):
+    res = run_hs("label-issues", "preds_multiclass.csv", "labels_multiclass.csv", "--issues", "both")
+    assert res.returncode == 2
+    assert "--issues 'both': choose one of prune-by-class, confident-joint" in res.stderr.decode()
 
 
 TABLES = Path(__file__).parents[1] / "fixtures" / "tables"
