@@ -48,7 +48,9 @@ def _data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     ids = [f"i{i}" for i in range(n)]
     pure = np.where(y, np.char.add("P", (g % 2).astype(str)), np.char.add("N", (g % 3).astype(str)))
     preds = pl.DataFrame({"image_id": ids, "score": s})
-    labels = pl.DataFrame({"image_id": ids, "label": y.astype(int), "grp": np.char.add("g", g.astype(str)), "pure": pure})
+    labels = pl.DataFrame(
+        {"image_id": ids, "label": y.astype(int), "grp": np.char.add("g", g.astype(str)), "pure": pure}
+    )
     return preds, labels
 
 
@@ -56,7 +58,8 @@ def _data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 def data(request, tmp_path_factory):
     preds, labels = _data(request.param)
     p, lab = write(tmp_path_factory.mktemp("calibration"), preds, labels)
-    return str(p), str(lab), preds.join(labels, on="image_id").sort("image_id")  # as hs joins them: ties keep this order
+    # Sorted by id as hs joins them: the ECE's bins cut runs of tied scores in this order.
+    return str(p), str(lab), preds.join(labels, on="image_id").sort("image_id")
 
 
 def _close(got, expected, rel: float) -> None:
