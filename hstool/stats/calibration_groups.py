@@ -114,7 +114,6 @@ class ScoreClasses:
             raise ValueError("classes must number the distinct scores in increasing order")
         self.x = x
         self.whole = self.counts(np.arange(self.scores.size))
-        self.work = np.empty((3, n_classes))  # the fits' workspace (one fit at a time)
         self.squared = (self.scores - self.labels) ** 2
 
     def counts(self, rows: np.ndarray) -> Counts:
@@ -148,20 +147,25 @@ class ScoreClasses:
         rows: np.ndarray = self.order[mask[self.order]]
         return rows
 
+    def _work(self) -> np.ndarray:
+        """Workspace of the fits of one call (not kept: calls from several threads stay apart)."""
+        return np.empty((3, self.n_classes))
+
     def fits(self, counts: Counts) -> dict[bool, Fit | None]:
         """Intercept (False) and slope (True) fits of the cases in `counts`, from the calibrated
         start as the per-case functions."""
         if not counts.both_classes():
             return {False: None, True: None}
-        likelihood = counts.nonzero().likelihood(self.work)
+        likelihood = counts.nonzero().likelihood(self._work())
         return {slope: logistic_fit(likelihood, slope, start_of(slope)) for slope in (False, True)}
 
     def fits_with_rest(self, group: Counts) -> dict[bool, tuple[Fit | None, Fit | None]]:
         """Intercept (False) and slope (True) fits of a group's cases and of every other case
         (module doc)."""
         rest = self.whole - group
-        own = group.nonzero().likelihood(self.work)
-        others = rest.likelihood(self.work)  # every distinct score, some with no case: they add 0
+        work = self._work()  # one fit at a time uses it
+        own = group.nonzero().likelihood(work)
+        others = rest.likelihood(work)  # every distinct score, some with no case: they add 0
         group_both, rest_both = group.both_classes(), rest.both_classes()
         warm = own.n_sum <= self.scores.size - own.n_sum
         fits: dict[bool, tuple[Fit | None, Fit | None]] = {}
