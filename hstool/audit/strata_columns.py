@@ -171,7 +171,7 @@ def calibration_columns(
             # The overall row (every case: the whole data's fits) or a group against --reference.
             own_fits = classes.whole_fits if rows.size == data.scores.size else classes.fits(group_counts)
             other_fits = classes.fits(classes.counts(comparator_rows)) if comparator_rows is not None else None
-            both = {slope: (own_fits[slope], other_fits[slope] if other_fits else None) for slope in (False, True)}
+            both = {s: (own_fits[s], other_fits[s] if other_fits is not None else None) for s in (False, True)}
         for metric, slope in (("calibration_intercept", False), ("calibration_slope", True)):
             group_fit, comparator_fit = both[slope]
             if group_fit is None:
