@@ -10,6 +10,7 @@ import numpy as np
 
 from hstool.stats.auc import DelongComponents, class_counts, delong_components, score_order
 from hstool.stats.auc_groups import Summary
+from hstool.stats.calibration_groups import ScoreClasses
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Data:
     def build(cls, scores: np.ndarray, labels: np.ndarray, threshold: float) -> Data:
         order, classes, n_classes = score_order(scores)
         return cls(scores, labels, scores >= threshold, classes, n_classes, threshold, order)
+
+    @cached_property
+    def calibration(self) -> ScoreClasses:
+        """The cases grouped by score for the calibration columns (built when first asked for)."""
+        return ScoreClasses(self.scores, self.labels, self.classes, self.n_classes)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from hstool.audit.strata_cases import Data, Evaluation, GroupCase
 from hstool.audit.strata_table import StratifyOptions, harm
 from hstool.stats.auc import shared_class_covariance
 from hstool.stats.auc_permutation import SMALL_CLASS, independent_auc_test, placement_test
+from hstool.stats.calibration_groups import SquaredErrors, brier_of
 from hstool.stats.calibration_metrics import (
     Estimate,
-    brier,
-    calibration_intercept,
-    calibration_slope,
-    ece,
-    ece_interval,
+    bins_ece,
+    bins_ece_interval,
+    intercept_estimate,
+    slope_estimate,
+    sorted_bins,
 )
 from hstool.stats.delong import compare_aucs, one_sided_p, two_sided_p, wald_interval
 from hstool.stats.power import Design, auc_mdd, proportion_mdd
@@ -140,24 +141,48 @@ def proportion_columns(
 def calibration_columns(
     row: dict[str, Any], data: Data, case: GroupCase, options: StratifyOptions, reasons: list[str]
 ) -> None:
+    """Brier score, calibration intercept and slope (group and comparator, with the test of their
+    difference) and the group's ECE, from the data's cases grouped by score (calibration_groups)."""
+    classes = data.calibration
     own = case.own_class(data, case.member)
-    s, y = data.scores[own], data.labels[own]
-    comparator = case.own_class(data, case.comparator_member) if case.comparator_member is not None else None
-    cs = data.scores[comparator] if comparator is not None else None
-    cy = data.labels[comparator] if comparator is not None else None
+    rows = np.flatnonzero(own)
+    squared = classes.squared[rows]
     estimates: dict[str, tuple[Estimate | None, Estimate | None]] = {}
-    estimates["brier"] = (brier(s, y), brier(cs, cy) if cs is not None and cy is not None and cs.size else None)
+    against_rest = case.comparator_member is not None and case.reference_member is None
+    comparator_rows = (
+        np.flatnonzero(case.own_class(data, case.comparator_member))
+        if case.comparator_member is not None and not against_rest
+        else None
+    )
+    if against_rest:
+        # The rest of the group's class(es): every such case less the group's.
+        kept = case.scope if case.scope in ("positives", "negatives") else "all"
+        comparator_brier = (classes.errors[kept] - SquaredErrors.of(squared)).brier()
+    elif comparator_rows is not None and comparator_rows.size:
+        comparator_brier = brier_of(classes.squared[comparator_rows])
+    else:
+        comparator_brier = None
+    estimates["brier"] = (brier_of(squared), comparator_brier)
     if case.scope in ("all", "group"):
-        for metric, fit in (("calibration_intercept", calibration_intercept), ("calibration_slope", calibration_slope)):
-            group_fit = fit(s, y)
+        group_counts = classes.counts(rows)
+        if against_rest:
+            both = classes.fits_with_rest(group_counts)
+        else:
+            # The overall row (every case: the whole data's fits) or a group against --reference.
+            own_fits = classes.whole_fits if rows.size == data.scores.size else classes.fits(group_counts)
+            other_fits = classes.fits(classes.counts(comparator_rows)) if comparator_rows is not None else None
+            both = {s: (own_fits[s], other_fits[s] if other_fits is not None else None) for s in (False, True)}
+        for metric, slope in (("calibration_intercept", False), ("calibration_slope", True)):
+            group_fit, comparator_fit = both[slope]
             if group_fit is None:
                 reasons.append(f"{metric} undefined: one class only or separated scores")
-            estimates[metric] = (group_fit, fit(cs, cy) if cs is not None and cy is not None else None)
-        row["ece"] = ece(s, y, options.ece_bins)
-        row["ece_ci_low"], row["ece_ci_high"] = ece_interval(
-            s,
-            y,
-            n_bins=options.ece_bins,
+            estimate = slope_estimate if slope else intercept_estimate
+            estimates[metric] = (estimate(group_fit), estimate(comparator_fit))
+        in_order = classes.sorted_rows(own)
+        bins = sorted_bins(data.scores[in_order], data.labels[in_order], options.ece_bins)
+        row["ece"] = bins_ece(bins)
+        row["ece_ci_low"], row["ece_ci_high"] = bins_ece_interval(
+            bins,
             n_boot=options.n_boot,
             level=options.level,
             rng=np.random.default_rng([options.seed, case.index, 1]),

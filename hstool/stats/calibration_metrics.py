@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,6 +27,10 @@ EPS = 1e-8
 N_BINS = 10
 _MAX_ITER = 100
 _DIVERGED = 1e3  # |coefficient| or standard error beyond which a fit is separated (infinite MLE)
+_MAX_STEP = 10.0  # largest change of a coefficient in one Newton step (logit units)
+# Fits start at the values for calibrated scores: intercept 0 (with the offset), intercept 0 and slope 1.
+INTERCEPT_START = np.zeros(1)
+SLOPE_START = np.array([0.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -54,66 +59,171 @@ def brier(scores: np.ndarray, labels: np.ndarray) -> Estimate:
     return Estimate(float(squared.mean()), se)
 
 
-def _logistic_fit(
-    design: np.ndarray, y: np.ndarray, offset: np.ndarray, start: np.ndarray
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Maximum likelihood logistic regression by Newton-Raphson with step halving, from `start`.
+@dataclass(frozen=True)
+class Fit:
+    """A logistic fit's coefficients and covariance, with the log-likelihood, information and score
+    at those coefficients (the last evaluation: what a fit of a subset warm-started there reuses)."""
 
-    Returns (coefficients, covariance = inverse observed information), or None when the
-    likelihood has no finite maximum (separation, one class only) or the information is singular.
-    The linear predictor is carried from one iteration to the next, so an iteration costs one
-    product with the design for the step and one likelihood.
+    beta: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    info: np.ndarray
+    score: np.ndarray
+
+
+Evaluation = tuple[float, np.ndarray, np.ndarray]  # log-likelihood, information, score
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two vectors by numpy's own loop: a threaded BLAS call (`a @ b`) can take
+    tens of times longer on a machine whose cores are busy."""
+    return float(np.einsum("i,i->", a, b))
+
+
+class Likelihood:
+    """Log-likelihood, observed information and score of `logit P(y=1) = a + x` (slope False: x is
+    an offset, beta = [a]) or of `a + b x` (slope True: beta = [a, b]), on cases grouped by x:
+    `total` cases of which `positives` are positive at each x (1 and y for single cases; 0 cases
+    contribute 0).
+
+    `x` must be sorted (ascending): the linear predictor eta is then monotone in x, so the values
+    with eta >= 0 and those below are two slices, each computed by its own stable formula with
+    p = 1 / (1 + e^-eta) and log(1 + e^eta) (below: e = e^eta, p = e / (1 + e), log(1 + e);
+    above: e = e^-eta, p = 1 / (1 + e), eta + log(1 + e)); either formula is exact on either
+    side, so where the cut falls matters only for overflow. An evaluation is eight vectorised
+    passes over x, in `work` (3 rows at least as long as x; allocated when not given), and inner
+    products; the sums that do not depend on the coefficients are taken once.
     """
 
-    def loglik(eta: np.ndarray) -> float:
-        # log-likelihood of a Bernoulli with logit eta: y eta - log(1 + e^eta), stably.
-        return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+    def __init__(self, x: np.ndarray, total: np.ndarray, positives: np.ndarray, work: np.ndarray | None = None) -> None:
+        self.x, self.total = x, total
+        self.nx = total * x
+        self.k_sum, self.kx = float(positives.sum()), _dot(positives, x)
+        self.n_sum, self.nx_sum = float(total.sum()), float(self.nx.sum())
+        size = x.size
+        self.work = work[:3, :size] if work is not None and work.shape[1] >= size else np.empty((3, size))
 
-    columns = np.ascontiguousarray(design.T)  # one contiguous row per coefficient: fast dot products
+    def _cut(self, a: float, b: float) -> tuple[slice, slice]:
+        """The slices of x where eta = a + b x is >= 0 (above) and < 0 (below)."""
+        size = self.x.size
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if b > 0:
+                j = int(np.searchsorted(self.x, -a / b, side="left"))
+                return slice(j, size), slice(0, j)
+            if b < 0:
+                j = int(np.searchsorted(self.x, -a / b, side="right"))
+                return slice(0, j), slice(j, size)
+        return (slice(0, size), slice(0, 0)) if a >= 0 else (slice(0, 0), slice(0, size))
 
-    def information(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = 1.0 / (1.0 + np.exp(-eta))
-        weighted = columns * (p * (1.0 - p))
-        return weighted @ columns.T, columns @ (y - p)
+    @cached_property
+    def nxx(self) -> np.ndarray:
+        nxx: np.ndarray = self.nx * self.x
+        return nxx
 
+    @cached_property
+    def distinct(self) -> bool:
+        """Whether the cases hold two distinct x at least (else a slope is not identifiable)."""
+        present = self.x[self.total > 0]
+        return bool(present.size and present[-1] > present[0])
+
+    def __call__(self, beta: np.ndarray, slope: bool) -> Evaluation:
+        t, c, u = self.work
+        n, x = self.total, self.x
+        a, b = float(beta[0]), float(beta[1]) if slope else 1.0
+        above, below = self._cut(a, b)
+        # t = -|eta|: -eta above the cut, eta below.
+        np.multiply(x[above], -b, out=t[above])
+        t[above] -= a
+        np.multiply(x[below], b, out=t[below])
+        t[below] += a
+        np.exp(t, out=t)  # t = e^-|eta|
+        np.add(t, 1.0, out=c)
+        np.reciprocal(c, out=c)  # c = 1 / (1 + e^-|eta|): p above the cut, 1 - p below
+        np.log(c, out=u)
+        # Bernoulli log-likelihood: y eta - log(1 + e^eta), with log(1 + e^eta) = -log(c) below
+        # and eta - log(c) above; n . eta above = a n + b n x summed over that slice.
+        n_below, nx_below = float(n[below].sum()), float(self.nx[below].sum())
+        n_eta_above = a * (self.n_sum - n_below) + b * (self.nx_sum - nx_below)
+        loglik = a * self.k_sum + b * self.kx - n_eta_above + _dot(n, u)
+        t *= c
+        t *= c  # t = p (1 - p) = e^-|eta| / (1 + e^-|eta|)^2, without the cancellation of 1 - p
+        # n . p = n . c above + (n - n . c) below; likewise with n x.
+        n_p = _dot(n[above], c[above]) + n_below - _dot(n[below], c[below])
+        if not slope:
+            return loglik, np.array([[_dot(n, t)]]), np.array([self.k_sum - n_p])
+        nx = self.nx
+        nx_p = _dot(nx[above], c[above]) + nx_below - _dot(nx[below], c[below])
+        wx = _dot(nx, t)
+        return (
+            loglik,
+            np.array([[_dot(n, t), wx], [wx, _dot(self.nxx, t)]]),
+            np.array([self.k_sum - n_p, self.kx - nx_p]),
+        )
+
+
+def logistic_fit(
+    likelihood: Likelihood, slope: bool, start: np.ndarray, at_start: Evaluation | None = None
+) -> Fit | None:
+    """Maximum likelihood logistic regression (`likelihood`'s model with or without a slope) by
+    Newton-Raphson with step halving, from `start` (`at_start`: the evaluation there, when the
+    caller already has it).
+
+    Returns None when the likelihood has no finite maximum (separation, one class only) or the
+    information is singular (a slope with a single distinct score). Each iteration evaluates
+    once, at the candidate: the likelihood that decides on halving the step, and the information
+    and score of the next step.
+    """
+    if slope and not likelihood.distinct:
+        return None
     beta = start.astype(np.float64)
-    eta = offset + beta @ columns
-    current = loglik(eta)
+    current, info, score = at_start if at_start is not None else likelihood(beta, slope)
     for _ in range(_MAX_ITER):
-        info, score = information(eta)
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
             return None
-        moved = step @ columns
-        scale = 1.0
+        # Where the information is nearly 0 (far in a flat tail of the likelihood) a Newton step
+        # can be enormous; it is capped so that the search still reaches a finite maximum.
+        longest = float(np.abs(step).max())
+        scale = min(1.0, _MAX_STEP / longest) if longest > 0 else 1.0
+        smallest = scale * 1e-6  # halved this far without gain, the step is taken all the same
         while True:
-            candidate = eta + scale * moved
-            value = loglik(candidate)
-            if value >= current - 1e-12 or scale < 1e-6:
+            candidate = beta + scale * step
+            value, next_info, next_score = likelihood(candidate, slope)
+            # Relative tolerance: a sum over many cases is only resolved to ~1e-16 of its size, and a
+            # spurious halving of the last Newton step would stop short of the maximum.
+            if value >= current - 1e-12 * (1.0 + abs(current)) or scale < smallest:
                 break
             scale /= 2.0
-        beta, eta, previous, current = beta + scale * step, candidate, current, value
+        beta, previous, current, info, score = candidate, current, value, next_info, next_score
         if np.abs(beta).max() > _DIVERGED:
             return None
         if np.abs(scale * step).max() < 1e-10 or abs(current - previous) < 1e-12 * (1.0 + abs(current)):
             break
     else:
         return None
-    info, _ = information(eta)
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         return None
     # Separated data drift towards an infinite coefficient until the likelihood stops changing;
-    # their information is then nearly singular, which shows as an enormous standard error.
-    if not np.isfinite(cov).all() or np.sqrt(np.diag(cov)).max() > _DIVERGED:
+    # their information is then nearly singular, which shows as an enormous standard error (or,
+    # from rounding, as a variance that is not positive).
+    variances = np.diag(cov)
+    if not np.isfinite(cov).all() or not (variances > 0).all() or np.sqrt(variances).max() > _DIVERGED:
         return None
-    return beta, cov
+    return Fit(beta, cov, current, info, score)
 
 
 def _both_classes(y: np.ndarray) -> bool:
     return bool(y.any() and not y.all())
+
+
+def _case_likelihood(scores: np.ndarray, y: np.ndarray) -> Likelihood:
+    """The likelihood of single cases (ordered by score, as `Likelihood` needs)."""
+    x = logit(scores)
+    order = np.argsort(x, kind="stable")
+    return Likelihood(x[order], np.ones(x.size), y[order])
 
 
 def calibration_intercept(scores: np.ndarray, labels: np.ndarray) -> Estimate | None:
@@ -121,12 +231,7 @@ def calibration_intercept(scores: np.ndarray, labels: np.ndarray) -> Estimate | 
     y = np.asarray(labels, dtype=np.float64)
     if not _both_classes(y):
         return None
-    # Started at 0, the value for calibrated scores.
-    fit = _logistic_fit(np.ones((y.size, 1)), y, logit(scores), np.zeros(1))
-    if fit is None:
-        return None
-    beta, cov = fit
-    return Estimate(float(beta[0]), float(math.sqrt(cov[0, 0])))
+    return intercept_estimate(logistic_fit(_case_likelihood(scores, y), False, INTERCEPT_START))
 
 
 def calibration_slope(scores: np.ndarray, labels: np.ndarray) -> Estimate | None:
@@ -134,13 +239,15 @@ def calibration_slope(scores: np.ndarray, labels: np.ndarray) -> Estimate | None
     y = np.asarray(labels, dtype=np.float64)
     if not _both_classes(y):
         return None
-    design = np.column_stack([np.ones(y.size), logit(scores)])
-    # Started at intercept 0 and slope 1, the values for calibrated scores.
-    fit = _logistic_fit(design, y, np.zeros(y.size), np.array([0.0, 1.0]))
-    if fit is None:
-        return None
-    beta, cov = fit
-    return Estimate(float(beta[1]), float(math.sqrt(cov[1, 1])))
+    return slope_estimate(logistic_fit(_case_likelihood(scores, y), True, SLOPE_START))
+
+
+def intercept_estimate(fit: Fit | None) -> Estimate | None:
+    return None if fit is None else Estimate(float(fit.beta[0]), float(math.sqrt(fit.cov[0, 0])))
+
+
+def slope_estimate(fit: Fit | None) -> Estimate | None:
+    return None if fit is None else Estimate(float(fit.beta[1]), float(math.sqrt(fit.cov[1, 1])))
 
 
 def equal_mass_bins(scores: np.ndarray, n_bins: int = N_BINS) -> np.ndarray:
@@ -183,10 +290,21 @@ def bin_summary(scores: np.ndarray, labels: np.ndarray, index: np.ndarray) -> Bi
     return Bins(count, mean_score, observed, np.maximum(var, 0.0))
 
 
+def sorted_bins(scores: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> Bins:
+    """`bin_summary` of cases already in `equal_mass_bins` order (by score, ties in input order)."""
+    n = np.asarray(scores).size
+    k = max(1, min(n_bins, n))
+    return bin_summary(scores, labels, (np.arange(n) * k) // max(n, 1))
+
+
+def bins_ece(bins: Bins) -> float:
+    """Expected calibration error of the bins: their count-weighted mean |observed - mean score|."""
+    return float(bins.count @ np.abs(bins.observed - bins.mean_score) / bins.count.sum())
+
+
 def ece(scores: np.ndarray, labels: np.ndarray, n_bins: int = N_BINS) -> float:
     """Expected calibration error over equal-mass bins."""
-    bins = bin_summary(scores, labels, equal_mass_bins(scores, n_bins))
-    return float(bins.count @ np.abs(bins.observed - bins.mean_score) / bins.count.sum())
+    return bins_ece(bin_summary(scores, labels, equal_mass_bins(scores, n_bins)))
 
 
 def ece_interval(
@@ -200,6 +318,11 @@ def ece_interval(
     absolute values. Cost is O(bins x replicates), independent of the group's size.
     """
     bins = bin_summary(scores, labels, equal_mass_bins(scores, n_bins))
+    return bins_ece_interval(bins, n_boot=n_boot, level=level, rng=rng)
+
+
+def bins_ece_interval(bins: Bins, *, n_boot: int, level: float, rng: np.random.Generator) -> tuple[float, float]:
+    """`ece_interval` from the bins."""
     weights = bins.count / bins.count.sum()
     se = np.sqrt(bins.residual_var / bins.count)
     draws = rng.normal(bins.observed - bins.mean_score, se, size=(n_boot, bins.count.size))
