@@ -288,6 +288,13 @@ bench-stratify: $(STAMP)
 	$(PY) benchmarks/stratify_speed.py --rows 1000000 --baselines sklearn --hs-metrics-all
 	$(PY) benchmarks/stratify_groups.py --rows 1000000 --groups 27,200
 	$(PY) benchmarks/small_group_null.py --sets 300 --permutations 499
+	$(PY) benchmarks/stratify_speed.py --rows 1000000 --baselines none --shuffled
+
+## make bench-flags: the flag rule (issue 16) on the NIH ChestX-ray14 labels with simulated scores:
+## flagged groups with PPV/NPV allowed to flag, by default, and with margins (docs/benchmarks.md).
+.PHONY: bench-flags
+bench-flags: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/flag_rule_nih.py --seeds 0,1,2,3,4 --metadata $(HS_DATA_DIR)/nih-cxr14/Data_Entry_2017_v2020.csv.gz
 
 ## make bench-report: hs report over 10,000 test images against the same command with one worker.
 bench-report: $(STAMP)

@@ -30,6 +30,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ import polars as pl
 from hstool.audit.stratify import run_stratify
 from hstool.cli.stratify_args import stratify_options
 
-METADATA = Path("/work/shared/data/nih-cxr14/Data_Entry_2017_v2020.csv.gz")
+METADATA = Path(os.environ.get("HS_DATA_DIR", "../shared/data")) / "nih-cxr14" / "Data_Entry_2017_v2020.csv.gz"
 AGE_EDGES = (18, 40, 60, 75)
 AGE_BANDS = ("0-17", "18-39", "40-59", "60-74", "75+")
 RUNS: dict[str, dict[str, Any]] = {
