@@ -9,6 +9,7 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from calibration_data import miscalibrated_groups
 from strata_helpers import write
 
 from hstool.audit.strata_table import StratifyOptions
@@ -27,25 +28,10 @@ PER_CASE = {"brier": brier, "calibration_intercept": calibration_intercept, "cal
 
 
 def _data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Tied scores (two decimals), some exactly 0 or 1; group g5 has negatives only, g6 one
-    positive, g7 scores that separate its classes, g4 a handful of cases; `pure` splits the
-    cases by class (one-class groups: Brier only)."""
-    rng = np.random.default_rng(seed)
-    n = 3000
-    g = rng.integers(0, 8, n)
-    true_logit = rng.normal(-0.7, 1.3, n) + 0.5 * (g == 2)
-    y = rng.random(n) < 1 / (1 + np.exp(-true_logit))
-    s = np.round(1 / (1 + np.exp(-(true_logit - 0.4) * 1.4)), 2)
-    s[rng.random(n) < 0.01] = 0.0
-    s[rng.random(n) < 0.01] = 1.0
-    y[g == 5] = False
-    one = np.flatnonzero(g == 6)
-    y[one] = False
-    y[one[0]] = True
-    sep = g == 7
-    s[sep] = np.where(y[sep], 0.9, 0.1)
-    g[np.flatnonzero(g == 4)[5:]] = 0
-    ids = [f"i{i}" for i in range(n)]
+    """hs's input files of `miscalibrated_groups` (3,000 cases); `pure` splits the cases by class
+    (one-class groups: Brier only)."""
+    s, y, g = miscalibrated_groups(seed, n=3000)
+    ids = [f"i{i}" for i in range(len(s))]
     pure = np.where(y, np.char.add("P", (g % 2).astype(str)), np.char.add("N", (g % 3).astype(str)))
     preds = pl.DataFrame({"image_id": ids, "score": s})
     labels = pl.DataFrame(

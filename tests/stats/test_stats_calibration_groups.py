@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from calibration_data import miscalibrated_groups
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,27 +30,6 @@ from hstool.stats.calibration_metrics import (
 REL = 1e-9  # the fits stop within ~1e-11 of the maximum; estimates agree far below their standard errors
 
 
-def _data(seed: int, n: int = 4000, decimals: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Miscalibrated scores with many ties (rounded), some exactly 0 or 1, and 8 groups: group 5
-    has negatives only, group 6 one positive, group 7 is separated by score, group 4 is tiny."""
-    rng = np.random.default_rng(seed)
-    codes = rng.integers(0, 8, n)
-    true_logit = rng.normal(-0.8, 1.4, n) + 0.6 * (codes == 2)
-    y = rng.random(n) < 1 / (1 + np.exp(-true_logit))
-    s = np.round(1 / (1 + np.exp(-(true_logit - 0.3) * 1.5)), decimals)
-    s[rng.random(n) < 0.01] = 0.0
-    s[rng.random(n) < 0.01] = 1.0
-    y[codes == 5] = False
-    one = np.flatnonzero(codes == 6)
-    y[one] = False
-    y[one[0]] = True
-    sep = codes == 7
-    s[sep] = np.where(y[sep], 0.8, 0.2)
-    tiny = np.flatnonzero(codes == 4)
-    codes[tiny[6:]] = 0  # group 4: six cases
-    return s, y, codes
-
-
 def _classes(s: np.ndarray, y: np.ndarray) -> ScoreClasses:
     return ScoreClasses(s, y, *rank_classes(s))
 
@@ -65,7 +45,7 @@ def _same(got: Estimate | None, expected: Estimate | None) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_each_group_and_its_rest_fit_as_the_per_case_functions(seed):
-    s, y, codes = _data(seed)
+    s, y, codes = miscalibrated_groups(seed)
     classes = _classes(s, y)
     for code in range(8):
         member = codes == code
@@ -82,7 +62,7 @@ def test_each_group_and_its_rest_fit_as_the_per_case_functions(seed):
 
 
 def test_the_edge_groups_are_what_the_data_promise():
-    s, y, codes = _data(0)
+    s, y, codes = miscalibrated_groups(0)
     classes = _classes(s, y)
     fits = {c: classes.fits_with_rest(classes.counts(np.flatnonzero(codes == c))) for c in (5, 6, 7)}
     assert fits[5][True][0] is None and fits[5][True][1] is not None  # one class: no fit, the rest has one
@@ -117,7 +97,7 @@ def test_any_data_fit_as_the_per_case_functions(seed, decimals, n_groups):
 
 
 def test_brier_of_the_rest_from_sums_equals_the_per_case_brier():
-    s, y, codes = _data(1)
+    s, y, codes = miscalibrated_groups(1)
     classes = _classes(s, y)
     for code in range(8):
         member = codes == code
@@ -136,7 +116,7 @@ def test_brier_of_the_rest_from_sums_equals_the_per_case_brier():
 
 
 def test_ece_of_the_rows_in_score_order_equals_the_per_case_ece():
-    s, y, codes = _data(2, decimals=1)  # long runs of tied scores straddle the bins' edges
+    s, y, codes = miscalibrated_groups(2, decimals=1)  # long runs of tied scores straddle the bins' edges
     classes = _classes(s, y)
     for code in (0, 2, 4):
         member = codes == code
