@@ -22,6 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from hstool.stats.delong import normal_quantile
+from hstool.stats.sums import dot
 
 EPS = 1e-8
 N_BINS = 10
@@ -74,12 +75,6 @@ class Fit:
 Evaluation = tuple[float, np.ndarray, np.ndarray]  # log-likelihood, information, score
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Inner product of two vectors by numpy's own loop: a threaded BLAS call (`a @ b`) can take
-    tens of times longer on a machine whose cores are busy."""
-    return float(np.einsum("i,i->", a, b))
-
-
 class Likelihood:
     """Log-likelihood, observed information and score of `logit P(y=1) = a + x` (slope False: x is
     an offset, beta = [a]) or of `a + b x` (slope True: beta = [a, b]), on cases grouped by x:
@@ -98,7 +93,7 @@ class Likelihood:
     def __init__(self, x: np.ndarray, total: np.ndarray, positives: np.ndarray, work: np.ndarray | None = None) -> None:
         self.x, self.total = x, total
         self.nx = total * x
-        self.k_sum, self.kx = float(positives.sum()), _dot(positives, x)
+        self.k_sum, self.kx = float(positives.sum()), dot(positives, x)
         self.n_sum, self.nx_sum = float(total.sum()), float(self.nx.sum())
         size = x.size
         self.work = work[:3, :size] if work is not None and work.shape[1] >= size else np.empty((3, size))
@@ -144,19 +139,19 @@ class Likelihood:
         # and eta - log(c) above; n . eta above = a n + b n x summed over that slice.
         n_below, nx_below = float(n[below].sum()), float(self.nx[below].sum())
         n_eta_above = a * (self.n_sum - n_below) + b * (self.nx_sum - nx_below)
-        loglik = a * self.k_sum + b * self.kx - n_eta_above + _dot(n, u)
+        loglik = a * self.k_sum + b * self.kx - n_eta_above + dot(n, u)
         t *= c
         t *= c  # t = p (1 - p) = e^-|eta| / (1 + e^-|eta|)^2, without the cancellation of 1 - p
         # n . p = n . c above + (n - n . c) below; likewise with n x.
-        n_p = _dot(n[above], c[above]) + n_below - _dot(n[below], c[below])
+        n_p = dot(n[above], c[above]) + n_below - dot(n[below], c[below])
         if not slope:
-            return loglik, np.array([[_dot(n, t)]]), np.array([self.k_sum - n_p])
+            return loglik, np.array([[dot(n, t)]]), np.array([self.k_sum - n_p])
         nx = self.nx
-        nx_p = _dot(nx[above], c[above]) + nx_below - _dot(nx[below], c[below])
-        wx = _dot(nx, t)
+        nx_p = dot(nx[above], c[above]) + nx_below - dot(nx[below], c[below])
+        wx = dot(nx, t)
         return (
             loglik,
-            np.array([[_dot(n, t), wx], [wx, _dot(self.nxx, t)]]),
+            np.array([[dot(n, t), wx], [wx, dot(self.nxx, t)]]),
             np.array([self.k_sum - n_p, self.kx - nx_p]),
         )
 
