@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import copy
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -26,6 +27,14 @@ from hstool.cli.options import (
 )
 from hstool.io.table_format import ColumnMap
 
+
+def _with_strata(option: Any) -> Any:
+    """A shared table option's declaration with hs report's rule for it with --strata."""
+    info = copy.copy(get_args(option)[1])
+    info.help = f"{info.help} With --strata: the value its sidecar recorded (given, it must match)."
+    return info
+
+
 EPILOG = """\
 Examples:
 
@@ -41,7 +50,7 @@ Examples:
 
   hs report -p preds.csv -l labels.csv -m manifest.csv --saliency model.onnx -o report.html   # occlusion computed here
 
-Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version, the flag rule). --metrics chooses the metric families in the subgroup table and the summary; --margin and --flag-on decide the flags, as in hs stratify (docs/statistics.md). With --strata, the stratify output's sidecar fixes all three, and --by, --bins, --positive, --id-col, --score-col and --label-col: given again they must match it (--by as a set), else the report refuses; --min-n then only decides which curves are drawn. The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
+Sections: summary (overall metrics and flags in plain words), subgroups (table and forest plot), ROC curves and calibration per subgroup, clusters (high/low-error clusters with montages), error galleries (false negatives and false positives by subgroup and cluster), provenance (input sha256, model metadata, hs version, the flag rule). --metrics chooses the metric families in the subgroup table and the summary; --margin and --flag-on decide the flags, as in hs stratify (docs/statistics.md). With --strata, the stratify output's sidecar fixes all three, and --by, --bins, --positive, --id-col, --score-col, --label-col, --na-values, --delimiter, --decimal-comma and --sheet (the predictions, labels and manifest are read as the run read its files): not given, the recorded value is used; given again they must match it (--by and --na-values as sets), else the report refuses. --min-n defaults to the recorded one; a larger one only draws fewer curves, a smaller one is refused. The file has no script and loads nothing from the network; thumbnails are embedded. Details: docs/report.md.
 """
 
 
@@ -109,7 +118,8 @@ def command(
         typer.Option(
             "--min-n",
             help="Groups with fewer cases get no metrics and no curve. With --strata, its table keeps the metrics "
-            "hs stratify computed (its own --min-n); this one decides which curves are drawn.",
+            "hs stratify computed (its own --min-n, recorded in its sidecar): the default is that one; a larger one "
+            "only draws fewer curves, a smaller one is refused.",
         ),
     ] = 10,
     metrics: Metrics = None,
@@ -143,10 +153,10 @@ def command(
     id_col: IdCol = ColumnMap.id,
     score_col: ScoreCol = ColumnMap.score,
     label_col: LabelCol = ColumnMap.label,
-    na_values: NaValues = None,
-    delimiter: Delimiter = None,
-    decimal_comma: DecimalComma = False,
-    sheet: Sheet = None,
+    na_values: Annotated[list[str] | None, _with_strata(NaValues)] = None,
+    delimiter: Annotated[str | None, _with_strata(Delimiter)] = None,
+    decimal_comma: Annotated[bool, _with_strata(DecimalComma)] = False,
+    sheet: Annotated[str | None, _with_strata(Sheet)] = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -168,6 +178,7 @@ def command(
         # With --strata the stratify output fixes its groups, its flag rule, and how its files
         # were read: what is given is checked against its sidecar (build_report).
         columns = column_map(id_col, score_col, label_col)
+        fmt = table_format(na_values, delimiter, decimal_comma, sheet)
         given = given_rule(metrics, margin, flag_on) | {
             field: value
             for field, value in {
@@ -177,6 +188,11 @@ def command(
                 "id_col": columns.id,
                 "score_col": columns.score,
                 "label_col": columns.label,
+                "na_values": fmt.na_values,
+                "delimiter": fmt.delimiter,
+                "decimal_comma": fmt.decimal_comma,
+                "sheet": fmt.sheet,
+                "min_n": min_n,
             }.items()
             if _typed(ctx, field)
         }
@@ -199,7 +215,7 @@ def command(
             allow_unmatched=allow_unmatched,
             fail_on=None,
             columns=columns,
-            table_format=table_format(na_values, delimiter, decimal_comma, sheet),
+            table_format=fmt,
             **rule,
         )
         options = ReportOptions(

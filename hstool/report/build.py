@@ -4,6 +4,7 @@ self-contained HTML file (see docs/report.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -13,7 +14,7 @@ from hstool.audit.strata_table import OVERALL, StratifyOptions
 from hstool.audit.stratify import run_stratify
 from hstool.errors import InputError, OptionError, UsageError, option_ref
 from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar, sidecar_path
-from hstool.io.table_format import ColumnMap
+from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.io.tables import KEY, Source
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
@@ -53,8 +54,15 @@ def build_report(inputs: ReportInputs, options: ReportOptions) -> Report:
     files: list[InputFile] = []
     strata, settings = _given_strata(inputs, options, files)
     if strata is not None and settings is not None:
-        # The files are read as the stratify run read them: its positive class and columns.
-        stratify = replace(options.stratify, positive=settings.positive, columns=settings.columns)
+        # The files are read as the stratify run read them (its positive class, columns and
+        # table format), and curves follow its --min-n unless a larger one is given (checked).
+        stratify = replace(
+            options.stratify,
+            positive=settings.positive,
+            columns=settings.columns,
+            table_format=settings.table_format,
+            min_n=options.given.get("min_n", settings.min_n),
+        )
         options = replace(options, stratify=stratify)
     strata, cases = _strata_and_cases(inputs, options, strata, notes, files)
     clusters = _clusters(inputs, cases, options, notes, files)
@@ -201,11 +209,14 @@ class _Fixed(NamedTuple):
     (`what`) and what of the stratify output it fixes: `which fix its flags`."""
 
     what: str
-    of: str  # flags, groups, table
+    of: str  # flags, groups, table, too_small groups
     plural: bool = True
     # Without a sidecar to check it against: refused (it would be ignored); False for what only
-    # says how to read the files given here (used as given).
+    # says how to read the files given here, or which curves are drawn (used as given).
     needs_sidecar: bool = True
+    # The recorded value is a floor: a larger one given here is a choice of the report's own
+    # (--min-n: fewer curves, each left out named in the curves section), a smaller one refused.
+    at_least: bool = False
 
     def fixes(self) -> str:
         return f"which {'fix' if self.plural else 'fixes'} its {self.of}"
@@ -223,8 +234,15 @@ _FIXED = {
     "id_col": _Fixed("id column", "table", plural=False, needs_sidecar=False),
     "score_col": _Fixed("score column", "table", plural=False, needs_sidecar=False),
     "label_col": _Fixed("label column", "table", plural=False, needs_sidecar=False),
+    # How its files were laid out (TableFormat): which cells are missing decides the groups.
+    "na_values": _Fixed("missing-value markers", "table", needs_sidecar=False),
+    "delimiter": _Fixed("delimiter", "table", plural=False, needs_sidecar=False),
+    "decimal_comma": _Fixed("decimal mark", "table", plural=False, needs_sidecar=False),
+    "sheet": _Fixed("sheet", "table", plural=False, needs_sidecar=False),
+    "min_n": _Fixed("smallest group size", "too_small groups", plural=False, needs_sidecar=False, at_least=True),
 }
-_AS_SETS = ("metrics", "flag_on", "by")  # the same values in another order are the same setting
+_AS_SETS = ("metrics", "flag_on", "by", "na_values")  # the same values in another order are the same setting
+_TABLE_FORMAT = ("na_values", "delimiter", "decimal_comma", "sheet")  # TableFormat's fields
 
 
 def _single_columns(by: list[str], bins: dict[str, BinSpec], settings: StratifyOptions, strata: Strata) -> list[str]:
@@ -242,6 +260,8 @@ def _recorded_value(option: str, settings: StratifyOptions, strata: Strata) -> A
         return _single_columns(named if settings.by is None else settings.by, settings.bins, settings, strata)
     if option.endswith("_col"):
         return getattr(settings.columns, option.removesuffix("_col"))
+    if option in _TABLE_FORMAT:
+        return getattr(settings.table_format, option)
     return getattr(settings, {"margin": "margins"}.get(option, option))
 
 
@@ -263,16 +283,34 @@ def _setting_text(option: str, value: Any) -> str:
         return ", ".join(value) or "none"
     if option == "positive":
         return "none, labels 0/1" if value is None else str(value)
+    if option == "na_values":  # cells: quoted where a bare one would not show (empty, spaces, commas)
+        return ", ".join(v if v and v.strip() == v and "," not in v else repr(v) for v in value) or "none"
+    if option == "delimiter":
+        return {None: "none: sniffed from each file's header line", "\t": "tab"}.get(value, repr(value))
+    if option == "decimal_comma":
+        return "decimal commas" if value else "decimal points"
+    if option == "sheet":
+        return "none: the only sheet" if value is None else value
+    if option == "min_n":
+        return str(value)
     return value if isinstance(value, str) else ",".join(value)
+
+
+def _given_text(option: str, value: Any) -> str:
+    """The option as given: its flag and value (a flag alone for --decimal-comma)."""
+    if option == "decimal_comma" and value:
+        return option_ref(option)
+    return f"{option_ref(option)} {_setting_text(option, value)}"
 
 
 def _refuse_other_settings(
     recorded: StratifyOptions | None, strata: Strata, given: dict[str, Any], strata_path: str
 ) -> None:
     """A stratify output's groups and flags follow the settings of the run that wrote it, as
-    recorded in its sidecar (stratifiers and bins, positive class and columns, families, margins
-    and flag rule): the same values given again are fine, other ones are refused (the report
-    never shows a table computed one way as if it were computed another)."""
+    recorded in its sidecar (stratifiers and bins, positive class, columns and table format,
+    families, margins and flag rule, --min-n): the same values given again are fine, other ones
+    are refused (the report never shows a table computed one way as if it were computed
+    another); --min-n may be larger (fewer curves), not smaller."""
     for option, fixed in _FIXED.items():
         if option not in given:
             continue
@@ -285,15 +323,21 @@ def _refuse_other_settings(
                 f"or keep {sidecar_path(strata_path)} beside it"
             )
         want, have = _given_value(option, given, recorded, strata), _recorded_value(option, recorded, strata)
-        if (set(want) != set(have)) if option in _AS_SETS else (want != have):
-            shown = _setting_text(option, have)
-            if option == "by" and recorded.by is None:
-                shown = f"every labels column: {shown}"
-            raise UsageError(
-                f"{option_ref(option)} {_setting_text(option, want)} differs from the {fixed.what} of "
-                f"{option_ref('strata')} {strata_path} ({shown}; recorded in its sidecar), "
-                f"{fixed.fixes()}; drop {option_ref(option)}, or run hs stratify again with it"
-            )
+        if fixed.at_least:
+            if want >= have:
+                continue
+            how, fix = "is below", f"give {have} or more (fewer curves), drop {option_ref(option)}"
+        elif (set(want) == set(have)) if option in _AS_SETS else (want == have):
+            continue
+        else:
+            how, fix = "differs from", f"drop {option_ref(option)}"
+        shown = _setting_text(option, have)
+        if option == "by" and recorded.by is None:
+            shown = f"every labels column: {shown}"
+        raise UsageError(
+            f"{_given_text(option, want)} {how} the {fixed.what} of {option_ref('strata')} {strata_path} "
+            f"({shown}; recorded in its sidecar), {fixed.fixes()}; {fix}, or run hs stratify again with it"
+        )
 
 
 def _saliency(
@@ -378,6 +422,8 @@ _RECORDED = (
     "max_levels",
     "positive",
     "columns",
+    "table_format",
+    "min_n",
     "correction",
     "alpha",
     "level",
@@ -414,6 +460,8 @@ def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOption
             max_levels=int(params["max_levels"]),
             positive=None if params["positive"] is None else str(params["positive"]),
             columns=ColumnMap(**params["columns"]),
+            table_format=_recorded_format(params["table_format"]),
+            min_n=int(params["min_n"]),
             correction=params["correction"],
             alpha=float(params["alpha"]),
             level=float(params["level"]),
@@ -424,6 +472,25 @@ def _recorded_settings(meta: dict[str, Any], strata_path: str) -> StratifyOption
         )
     except (KeyError, TypeError, ValueError, AttributeError, OptionError) as exc:
         raise InputError(f"{where}: its parameters are not as hs stratify writes them ({exc})") from None
+
+
+def _recorded_format(recorded: dict[str, Any]) -> TableFormat:
+    """How the stratify run read its files, as its sidecar records TableFormat (every field:
+    a default in place of a missing one could read other cells as missing)."""
+    fields = {f.name for f in dataclass_fields(TableFormat)}
+    if set(recorded) != fields:
+        raise ValueError(f"table_format has {', '.join(sorted(recorded))}, not {', '.join(sorted(fields))}")
+    delimiter, sheet = recorded["delimiter"], recorded["sheet"]
+    if not (delimiter is None or isinstance(delimiter, str)) or not (sheet is None or isinstance(sheet, str)):
+        raise TypeError("table_format: delimiter and sheet are text or null")
+    if not isinstance(recorded["decimal_comma"], bool) or not isinstance(recorded["na_values"], list):
+        raise TypeError("table_format: decimal_comma is true or false, na_values a list")
+    return TableFormat(
+        delimiter=delimiter,
+        decimal_comma=recorded["decimal_comma"],
+        sheet=sheet,
+        na_values=tuple(str(v) for v in recorded["na_values"]),
+    )
 
 
 def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict:

@@ -164,7 +164,20 @@ def test_strata_file_fixes_the_threshold_and_mismatches_are_noted(tmp_path, run_
 
 
 @pytest.mark.parametrize(
-    "key", ["max_levels", "bins", "positive", "columns", "correction", "metrics", "flag_on", "margins", "ece_bins"]
+    "key",
+    [
+        "max_levels",
+        "bins",
+        "positive",
+        "columns",
+        "table_format",
+        "min_n",
+        "correction",
+        "metrics",
+        "flag_on",
+        "margins",
+        "ece_bins",
+    ],
 )
 def test_a_stratify_sidecar_without_a_setting_the_report_reads_is_an_error(tmp_path, run_hs, key):
     """No silent default in place of a recorded setting: a renamed field would change the strata."""
