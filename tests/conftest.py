@@ -8,8 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# In CI (.ci/run sets CI when the runner has not) the property tests draw the same examples on every run, so that a
+# result depends on the commit alone; elsewhere they draw new ones, which is how they find cases
+# (a failure prints the blob that reproduces it).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")

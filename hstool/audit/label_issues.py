@@ -44,8 +44,10 @@ No torch here; the file handling is in `label_issues_run.py`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,11 +88,7 @@ class LabelIssues:
     thresholds: Floats  # t_j per class, NaN for a class no case is labelled with
     confident_joint: Ints  # (K, K), rows: given label, columns: confident class
     joint: Floats  # calibrated joint distribution of (given, true) labels, (K, K)
-
-    @property
-    def estimated_issues(self) -> int:
-        """n x (off-diagonal mass of the calibrated joint), rounded."""
-        return int(round(len(self.score) * (1.0 - float(np.trace(self.joint)))))
+    estimated_issues: int  # n x (off-diagonal mass of the calibrated joint), rounded half up
 
 
 def confident_thresholds(probs: Floats, given: Ints) -> Floats:
@@ -129,10 +127,36 @@ def calibrate_joint(joint: Ints, given: Ints) -> Floats:
     return np.asarray(calibrated / calibrated.sum(), dtype=np.float64)
 
 
-def issues_per_class(joint: Floats, n: int) -> Ints:
-    """n_i = n x sum_{j != i} Q[i, j] for the calibrated joint Q, rounded half up."""
-    off = joint.sum(axis=1) - np.diag(joint)
-    return np.asarray(np.floor(n * off + 0.5), dtype=np.int64)
+def _round_half_up(numerator: Ints, denominator: Ints) -> Ints:
+    """numerator / denominator rounded half up, in integers (no float can land below a half)."""
+    return np.asarray((2 * numerator + denominator) // (2 * denominator), dtype=np.int64)
+
+
+def estimated_issues(counts: Ints, given: Ints) -> int:
+    """n x (off-diagonal mass of the calibrated joint), rounded half up: the sum over classes of
+    the unrounded n_i (see issues_per_class), in fractions."""
+    labelled = np.bincount(given, minlength=counts.shape[0])
+    total = sum(
+        (Fraction(int(g) * int(r - d), int(r)) for g, r, d in zip(labelled, counts.sum(axis=1), np.diag(counts)) if r),
+        Fraction(0),
+    )
+    return math.floor(total + Fraction(1, 2))
+
+
+def issues_per_class(counts: Ints, given: Ints) -> Ints:
+    """n_i = n x sum_{j != i} Q[i, j] for the calibrated joint Q of the confident joint `counts`,
+    rounded half up.
+
+    Q's row i is the row of counts rescaled to the g_i cases labelled i, over n, so n_i is
+    g_i x (off-diagonal counts of row i) / (counts of row i): computed in integers, because a
+    count such as 7 x 1/2 must round to 4 whatever the order of the floating-point sums (the
+    classes' order changed it)."""
+    k = counts.shape[0]
+    labelled = np.bincount(given, minlength=k).astype(np.int64)
+    row = counts.sum(axis=1)
+    off = row - np.diag(counts)
+    counted = row > 0  # a row without counted cases keeps its cases on the diagonal
+    return np.where(counted, _round_half_up(labelled * off, np.where(counted, row, 1)), 0)
 
 
 def prune_by_class(given: Ints, score: Floats, per_class: Ints) -> NDArray[np.bool_]:
@@ -202,7 +226,7 @@ def rank_label_issues(
     others[np.arange(len(given)), given] = -np.inf
     suspected = np.where(off_diagonal, confident, np.argmax(others, axis=1)).astype(np.int64)
     score = label_scores(probs, given, method, thresholds)
-    per_class = issues_per_class(joint, len(given))
+    per_class = issues_per_class(counts, given)
     pruned = prune_by_class(given, score, per_class)
     issue = {PRUNE_BY_CLASS: pruned, CONFIDENT_JOINT: off_diagonal}[issues]
     # lexsort: the last key is the primary one; it is stable, so ties keep the input order.
@@ -218,4 +242,5 @@ def rank_label_issues(
         thresholds=thresholds,
         confident_joint=counts,
         joint=joint,
+        estimated_issues=estimated_issues(counts, given),
     )

@@ -23,6 +23,7 @@ from hstool.audit.label_issues import (
     SCORES,
     SELF_CONFIDENCE,
     calibrate_joint,
+    estimated_issues,
     issues_per_class,
     rank_label_issues,
 )
@@ -101,9 +102,19 @@ def test_prune_by_class_by_hand():
 
 
 def test_issues_per_class_rounds_half_up():
-    joint = np.array([[0.5, 0.125], [0.0625, 0.3125]])  # n = 8: rows' off-diagonal counts 1.0 and 0.5
-    np.testing.assert_array_equal(issues_per_class(joint, 8), [1, 1])
-    np.testing.assert_array_equal(issues_per_class(joint, 4), [1, 0])  # 0.5 -> 1, 0.25 -> 0
+    # n_i = (cases labelled i) x (off-diagonal share of the confident joint's row i).
+    counts = np.array([[2, 2], [1, 3]])
+    np.testing.assert_array_equal(issues_per_class(counts, np.array([0] * 3 + [1] * 4)), [2, 1])  # 1.5, 1
+    np.testing.assert_array_equal(issues_per_class(counts, np.array([0, 1])), [1, 0])  # 0.5, 0.25
+    # 7 x 1/2 = 3.5 rounds up to 4 in any class order: in floating point, n x Q's off-diagonal
+    # mass came out as 3.4999999999999996 for one order of the classes and 3.5 for another.
+    counts = np.array([[3, 2, 1], [5, 2, 1], [1, 0, 2]])
+    given = np.array([0] * 7 + [1] * 8 + [2] * 4)
+    for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        moved = np.empty_like(counts)
+        moved[np.ix_(order, order)] = counts
+        np.testing.assert_array_equal(issues_per_class(moved, np.array(order)[given])[order], [4, 6, 1])
+    assert estimated_issues(counts, given) == 11  # 3.5 + 6 + 4/3 = 10.83
 
 
 def test_self_confidence_and_adjusted_scores_by_hand():
