@@ -19,7 +19,7 @@ For each dataset, noise setting and seed:
    the flips (cleanlab: `cleanlab.rank.get_label_quality_scores`, normalized_margin), and the
    precision / recall of each method's flagged set (hs: both `--issues` sets).
 
-cleanlab is a benchmark-only dependency (`pip install 'hstool[bench]'`); hstool never imports it.
+cleanlab comes with the test extra (`pip install 'hstool[test]'`; the tests use it as an oracle); hstool never imports it.
 
 Usage (from the repository root):
   PYTHONPATH=. python benchmarks/label_issues_bench.py [DATA_DIR] [--model cnn|logreg] [--seeds 3] [--per-class N]
