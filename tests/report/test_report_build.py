@@ -308,6 +308,13 @@ def section(html: str, name: str) -> str:
     return html.split(f'<section id="{name}">')[1].split("</section>")[0]
 
 
+def report_html(run_hs, tmp_path, name: str, *options: str) -> str:
+    """The HTML of `hs report -p preds.csv -l labels.csv OPTIONS -o NAME` run in tmp_path."""
+    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", *options, "-o", name)
+    assert done.returncode == 0, done.stderr
+    return (tmp_path / name).read_text()
+
+
 CALIBRATION_HEADERS = (
     "Brier score [95% CI]",
     "calibration intercept [95% CI]",
@@ -318,13 +325,10 @@ CALIBRATION_HEADERS = (
 
 def test_metrics_choose_the_families_of_the_table_and_the_summary(tmp_path, run_hs):
     write_study(tmp_path)
-    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "plain.html").returncode == 0
-    plain = (tmp_path / "plain.html").read_text()
+    plain = report_html(run_hs, tmp_path, "plain.html")
     assert not any(h in section(plain, "subgroups") for h in CALIBRATION_HEADERS)
     assert "AUC [95% CI]" in section(plain, "subgroups") and "calibration slope" not in section(plain, "summary")
-    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "--metrics", "calibration", "-o", "cal.html")
-    assert done.returncode == 0, done.stderr
-    html = (tmp_path / "cal.html").read_text()
+    html = report_html(run_hs, tmp_path, "cal.html", "--metrics", "calibration")
     subgroups = section(html, "subgroups")
     assert all(h in subgroups for h in CALIBRATION_HEADERS)
     assert "AUC [95% CI]" not in subgroups and "sensitivity [95% CI]" not in subgroups
@@ -356,14 +360,11 @@ def write_sites(folder):
 
 def test_flag_on_ppv_flags_a_group_the_default_does_not(tmp_path, run_hs):
     write_sites(tmp_path)
-    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "default.html").returncode == 0
-    default = (tmp_path / "default.html").read_text()
+    default = report_html(run_hs, tmp_path, "default.html")
     assert "worse:" not in section(default, "subgroups")
     assert "0 group(s) significantly worse" in section(default, "summary")
     assert "never flagging: PPV, NPV" in section(default, "summary")
-    done = run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "--flag-on", "auc,sensitivity,ppv", "-o", "ppv.html")
-    assert done.returncode == 0, done.stderr
-    html = (tmp_path / "ppv.html").read_text()
+    html = report_html(run_hs, tmp_path, "ppv.html", "--flag-on", "auc,sensitivity,ppv")
     assert "worse: ppv" in section(html, "subgroups") and "site=A: ppv" in section(html, "summary")
     assert "Metrics that may flag: AUC, sensitivity, PPV." in section(html, "summary")
     # The flags shown are those of hs stratify's table with the same options.
@@ -381,11 +382,9 @@ def test_flag_on_ppv_flags_a_group_the_default_does_not(tmp_path, run_hs):
 
 def test_a_large_margin_removes_the_flag_and_the_summary_states_the_rule(tmp_path, run_hs):
     write_study(tmp_path)
-    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "plain.html").returncode == 0
-    assert "drain=no: auc" in section((tmp_path / "plain.html").read_text(), "summary")
+    assert "drain=no: auc" in section(report_html(run_hs, tmp_path, "plain.html"), "summary")
     margin = ["--margin", "auc=0.5", "--margin", "sensitivity=0.9"]
-    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", *margin, "-o", "m.html").returncode == 0
-    html = (tmp_path / "m.html").read_text()
+    html = report_html(run_hs, tmp_path, "m.html", *margin)
     summary = section(html, "summary")
     assert "worse:" not in section(html, "subgroups")
     assert "0 group(s) significantly worse (holm correction, alpha 0.05; margins auc 0.5, sensitivity 0.9)" in summary
