@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,7 +37,7 @@ class Built:
     written, e.g. for stdout)."""
 
     table: pl.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     manifest: Path | None = None
 
     def summary(self) -> str:
@@ -232,7 +233,7 @@ def _write_images(
     sources: list[str],
     force: bool,
     progress: Progress | None,
-    parameters: dict,
+    parameters: dict[str, Any],
 ) -> Built:
     folder = Path(out_dir)
     refuse_overwriting_inputs([folder / MANIFEST_NAME], sources)
@@ -258,21 +259,21 @@ def _write_images(
     return Built(table=table, meta=meta, manifest=manifest)
 
 
-def write_manifest(path: str | Path, table: pl.DataFrame, meta: dict) -> Path:
+def write_manifest(path: str | Path, table: pl.DataFrame, meta: dict[str, Any]) -> Path:
     """Write a manifest CSV atomically, then its `.meta.json` sidecar (meta from `manifest_meta`)."""
     write_text(path, table.write_csv())
     write_sidecar(path, meta)
     return Path(path)
 
 
-def manifest_meta(table: pl.DataFrame, *, parameters: dict, inputs: list[dict]) -> dict:
+def manifest_meta(table: pl.DataFrame, *, parameters: dict[str, Any], inputs: list[dict[str, Any]]) -> dict[str, Any]:
     """The `hs.manifest/1` sidecar: provenance plus image counts per class and split."""
     return build_sidecar(schema=SCHEMA, parameters=parameters, inputs=inputs, rows=table.height, extra=_counts(table))
 
 
-def _counts(table: pl.DataFrame) -> dict:
+def _counts(table: pl.DataFrame) -> dict[str, dict[str, int]]:
     """Images per class and per split, for the sidecar (sorted, so reruns are identical)."""
-    out = {}
+    out: dict[str, dict[str, int]] = {}
     for column, key in ((LABEL, "classes"), (SPLIT, "splits")):
         if column in table.columns:
             out[key] = dict(sorted(Counter(table[column].to_list()).items()))

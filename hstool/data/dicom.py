@@ -27,10 +27,14 @@ patient data.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hstool.data.images import check_pixels, fail
+
+if TYPE_CHECKING:  # pydicom is imported where a DICOM is read
+    from pydicom.dataset import Dataset
 
 _GREY = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420")
@@ -66,14 +70,15 @@ def load_dicom(path: Path, max_pixels: int) -> np.ndarray:
         raise fail(path, f"unsupported: photometric interpretation {photometric}; convert the image to grey or RGB")
     stored = _decode(path, ds)
     if photometric in _COLOUR:
-        return stored.astype(np.float64) / (2**bits - 1)
+        top: int = 2**bits - 1  # typeshed types int ** int as Any (a negative power is a float)
+        return stored.astype(np.float64) / top
     image = _grey(path, ds, stored, bits, signed)
     if photometric == "MONOCHROME1":
         image = 1.0 - image
     return image[:, :, None]
 
 
-def _decode(path: Path, ds) -> np.ndarray:
+def _decode(path: Path, ds: Dataset) -> np.ndarray:
     syntax = ds.file_meta.get("TransferSyntaxUID")
     name = getattr(syntax, "name", str(syntax))
     try:
@@ -92,7 +97,7 @@ def _decode(path: Path, ds) -> np.ndarray:
         raise fail(path, f"corrupt: the {name} pixel data cannot be decoded ({type(exc).__name__})") from None
 
 
-def _grey(path: Path, ds, stored: np.ndarray, bits: int, signed: bool) -> np.ndarray:
+def _grey(path: Path, ds: Dataset, stored: np.ndarray, bits: int, signed: bool) -> np.ndarray:
     from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing
 
     try:
@@ -120,6 +125,6 @@ def _grey(path: Path, ds, stored: np.ndarray, bits: int, signed: bool) -> np.nda
     return np.clip((np.asarray(out, dtype=np.float64) - low) / (high - low), 0.0, 1.0)
 
 
-def _has_voi_lut(ds) -> bool:
+def _has_voi_lut(ds: Dataset) -> bool:
     sequence = ds.get("VOILUTSequence")
     return bool(sequence) and "LUTDescriptor" in sequence[0] and "LUTData" in sequence[0]

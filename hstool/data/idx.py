@@ -8,6 +8,7 @@ read (and decompressed), so a quick look at the 60,000-image training file stays
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
@@ -34,7 +35,7 @@ def read_idx(path: str | Path, *, limit: int | None = None) -> np.ndarray:
         raise InputError(f"{path}: corrupt gzip stream ({exc}); re-download the file") from None
 
 
-def _read(fh, path: Path, limit: int | None) -> np.ndarray:
+def _read(fh: io.BufferedIOBase, path: Path, limit: int | None) -> np.ndarray:
     head = fh.read(4)
     if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _TYPES or head[3] == 0:
         raise InputError(f"{path}: not an idx file (bad magic number); pass MNIST-style idx files")

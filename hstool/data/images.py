@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hstool.errors import InputError, first_line
+
+if TYPE_CHECKING:  # Pillow is imported where an image is read
+    from PIL import Image
 
 # 8192 x 8192: far above any radiograph or mammogram (about 4k x 5k), far below what would
 # exhaust memory (a float32 RGB copy of the cap is 805 MB). Callers may pass their own; for
@@ -133,7 +137,8 @@ def _load_npy(path: Path, max_pixels: int) -> np.ndarray:
     if np.issubdtype(dtype, np.floating):
         if not np.isfinite(values).all():
             raise fail(path, "corrupt: the array holds NaN or infinite values")
-        return np.clip(values, 0.0, 1.0)
+        clipped: np.ndarray = np.clip(values, 0.0, 1.0)  # numpy's stubs type clip of an ndarray as Any
+        return clipped
     raise fail(path, f"unsupported: dtype {dtype}; save integers or floats in [0, 1]")
 
 
@@ -170,7 +175,7 @@ def _load_pillow(path: Path, max_pixels: int) -> np.ndarray:
         raise fail(path, f"corrupt: {first_line(exc)}; re-export or re-download the file") from None
 
 
-def _pillow_pixels(path: Path, im) -> np.ndarray:
+def _pillow_pixels(path: Path, im: Image.Image) -> np.ndarray:
     mode = im.mode
     if mode in _GREY_MODES:
         return _scaled(np.asarray(im)[:, :, None], _GREY_MODES[mode])

@@ -24,16 +24,35 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar, overload
 
 import numpy as np
 
 from hstool.data.images import DEFAULT_MAX_PIXELS, load_image
 from hstool.errors import InputError, UsageError
 
+if TYPE_CHECKING:  # Pillow is imported where an image is resized
+    from PIL import Image as PILImage
+
 RESIZE_MODES = ("stretch", "pad", "crop")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # ONNX metadata_props keys (docs/formats.md, "model.onnx"); values are strings, JSON where structured.
 _KEYS = ("hs.input_size", "hs.channels", "hs.resize", "hs.mean", "hs.std")
+
+
+class TensorLike(Protocol):
+    """What `Preprocessing.normalise` uses of a torch tensor: this room may not import torch
+    (tests/core/test_import_rules.py), so the tensor is described by its methods."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    def new_tensor(self, data: tuple[float, ...], /) -> Self: ...
+    def reshape(self, shape: tuple[int, ...], /) -> Self: ...
+    def __sub__(self, other: Self, /) -> Self: ...
+    def __truediv__(self, other: Self, /) -> Self: ...
+
+
+Tensor = TypeVar("Tensor", bound=TensorLike)
 
 
 @dataclass(frozen=True)
@@ -83,9 +102,14 @@ class Preprocessing:
         planes = [self._resize(image[:, :, c]) for c in range(image.shape[2])]
         if self.channels == 3 and len(planes) == 1:
             planes *= 3
-        return np.clip(np.stack(planes), 0.0, 1.0)
+        clipped: np.ndarray = np.clip(np.stack(planes), 0.0, 1.0)  # numpy's stubs type clip of an ndarray as Any
+        return clipped
 
-    def normalise(self, batch):
+    @overload
+    def normalise(self, batch: np.ndarray) -> np.ndarray: ...
+    @overload
+    def normalise(self, batch: Tensor) -> Tensor: ...
+    def normalise(self, batch: np.ndarray | Tensor) -> np.ndarray | Tensor:
         """(x - mean) / std per channel, for a (N, C, H, W) or (C, H, W) NumPy array or torch
         tensor (the same arithmetic model.onnx performs inside its graph)."""
         if batch.shape[-3] != self.channels:
@@ -152,7 +176,7 @@ class Preprocessing:
         return canvas
 
 
-def _as_array(im) -> np.ndarray:
+def _as_array(im: PILImage.Image) -> np.ndarray:
     return np.asarray(im, dtype=np.float32)
 
 

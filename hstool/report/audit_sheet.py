@@ -23,6 +23,8 @@ measures, not the deployment sensitivity (docs/report.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -77,7 +79,7 @@ class AuditOptions:
 class AuditSheet:
     table: pl.DataFrame
     html: str
-    meta: dict
+    meta: dict[str, Any]
     summary: list[str]
 
 
@@ -235,7 +237,7 @@ def _with_label_issues(
     return marked.with_columns(first).sort("__first", nulls_last=True, maintain_order=True).drop([*hidden, "__first"])
 
 
-def _html(table: pl.DataFrame, cases: Cases, paths: dict, options: AuditOptions) -> str:
+def _html(table: pl.DataFrame, cases: Cases, paths: dict[str, tuple[str, Path]], options: AuditOptions) -> str:
     thumbs = ThumbTable(cap=max(table.height, 1), size=options.thumb_size)
     items = []
     for number, row in enumerate(table.iter_rows(named=True), start=1):
@@ -293,7 +295,7 @@ def _meta(
     table: pl.DataFrame,
     manifest_file: InputFile | None,
     ranking: tuple[pl.DataFrame, Source] | None,
-) -> dict:
+) -> dict[str, Any]:
     files = [s.provenance() for s in cases.sources]
     if clusters is not None:
         files.append(clusters.source.provenance())

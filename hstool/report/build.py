@@ -42,7 +42,7 @@ class ReportInputs:
 @dataclass(frozen=True)
 class Report:
     html: str
-    meta: dict
+    meta: dict[str, Any]
     notes: list[str]
 
 
@@ -224,7 +224,9 @@ def _saliency(
     return SaliencyMaps(index)
 
 
-def _clusters(inputs, cases: Cases | None, options, notes, files) -> Clusters | None:
+def _clusters(
+    inputs: ReportInputs, cases: Cases | None, options: ReportOptions, notes: list[str], files: list[InputFile]
+) -> Clusters | None:
     if not inputs.clusters:
         return None
     clusters = read_clusters(inputs.clusters)
@@ -274,7 +276,7 @@ def _stratifiers(
     )
 
 
-def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict:
+def _meta(inputs: ReportInputs, options: ReportOptions, data: ReportData, n_thumbs: int) -> dict[str, Any]:
     parameters: dict[str, Any] = {
         "threshold": data.threshold,
         "gallery_size": options.gallery_size,

@@ -41,7 +41,7 @@ class InputFile:
     shown: str  # path as shown in the report (relative)
     sha256: str
     rows: int
-    sidecar: dict | None
+    sidecar: dict[str, Any] | None
 
 
 @dataclass

@@ -5,8 +5,10 @@ cluster costs one thumbnail, and the file size is bounded by --max-thumbnails.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hstool.report.markup import Raw, el, join, num
 from hstool.report.thumbs import Thumb, render_thumbnails
@@ -143,7 +145,7 @@ class ThumbTable:
         return el("div", el("h4", gallery.title, " ", el("span", f"({note})", cls="muted")), body, cls="gallery")
 
 
-def caption(row: dict) -> tuple[str, ...]:
+def caption(row: Mapping[str, Any]) -> tuple[str, ...]:
     """Caption lines from a cases or clusters row: image_id, label, and score/pred and outcome
     when known."""
     lines = [str(row["image_id"]), f"label {row['label']}"]

@@ -5,6 +5,7 @@ line in its errors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -108,7 +109,7 @@ class Strata:
 
     table: pl.DataFrame
     mode: str
-    meta: dict | None
+    meta: dict[str, Any] | None
     source: Source | None
 
     @property

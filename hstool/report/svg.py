@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from hstool.report.markup import Raw, el, join, num
 
@@ -41,11 +42,11 @@ class Panel:
     x_range: tuple[float, float] = (0.0, 1.0)
     y_range: tuple[float, float] = (0.0, 1.0)
 
-    def x(self, value):
+    def x(self, value: npt.ArrayLike) -> np.ndarray:
         lo, hi = self.x_range
         return self.left + (np.asarray(value, dtype=float) - lo) / (hi - lo) * self.width
 
-    def y(self, value):
+    def y(self, value: npt.ArrayLike) -> np.ndarray:
         lo, hi = self.y_range
         return self.top + self.height - (np.asarray(value, dtype=float) - lo) / (hi - lo) * self.height
 
@@ -58,7 +59,7 @@ class Panel:
         return self.left + self.width
 
 
-def svg(width: float, height: float, children: Sequence, label: str) -> Raw:
+def svg(width: float, height: float, children: Sequence[Raw], label: str) -> Raw:
     return el(
         "svg",
         el("title", label),
@@ -73,7 +74,9 @@ def svg(width: float, height: float, children: Sequence, label: str) -> Raw:
     )
 
 
-def text(x: float, y: float, content: str, *, anchor: str = "start", size: int = 11, **attrs) -> Raw:
+def text(
+    x: float, y: float, content: str, *, anchor: str = "start", size: int = 11, **attrs: str | float | None
+) -> Raw:
     return el("text", content, x=num(x), y=num(y), text_anchor=anchor, font_size=size, **attrs)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -88,24 +88,41 @@ class ResumeState:
         }
 
 
+class LastCheckpoint(TypedDict):
+    """What checkpoints/last.pt holds."""
+
+    format: str  # FORMAT
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    scaler: dict[str, Any]
+    state: dict[str, Any]  # ResumeState.to_dict()
+    fingerprint: str  # TrainConfig.fingerprint() as JSON
+    manifest_sha256: str
+
+
 def save_last(
-    path: Path, *, model, optimizer, scaler, state: ResumeState, fingerprint: dict, manifest_sha256: str
+    path: Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    state: ResumeState,
+    fingerprint: dict[str, Any],
+    manifest_sha256: str,
 ) -> None:
-    save(
-        {
-            "format": FORMAT,
-            "model": weights_of(model),
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
-            "state": state.to_dict(),
-            "fingerprint": json.dumps(fingerprint, sort_keys=True),
-            "manifest_sha256": manifest_sha256,
-        },
-        path,
-    )
+    checkpoint: LastCheckpoint = {
+        "format": FORMAT,
+        "model": weights_of(model),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "state": state.to_dict(),
+        "fingerprint": json.dumps(fingerprint, sort_keys=True),
+        "manifest_sha256": manifest_sha256,
+    }
+    save(checkpoint, path)
 
 
-def load_last(path: Path, *, fingerprint: dict, manifest_sha256: str) -> tuple[dict, ResumeState]:
+def load_last(path: Path, *, fingerprint: dict[str, Any], manifest_sha256: str) -> tuple[LastCheckpoint, ResumeState]:
     """Read checkpoints/last.pt and check it belongs to this run (same options that decide
     what is learnt, same manifest); returns the raw checkpoint and the progress."""
     if not path.is_file():
@@ -113,7 +130,8 @@ def load_last(path: Path, *, fingerprint: dict, manifest_sha256: str) -> tuple[d
             f"{option_ref('resume')}: {path} does not exist; nothing to resume (drop {option_ref('resume')} to start a new run)"
         )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        # torch.load returns Any; what the file holds is checked below (a dict of FORMAT).
+        checkpoint: LastCheckpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
         raise InputError(
             f"{path}: not a readable hs checkpoint ({type(exc).__name__}); start again with {option_ref('force')}"

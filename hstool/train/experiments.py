@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import polars as pl
@@ -41,6 +42,18 @@ class Spec:
         return f"{self.column}={self.value}:{self.fraction:g}"
 
 
+class OutcomeSummary(TypedDict):
+    """One flag in the model's sidecar (`experiments`)."""
+
+    experiment: str
+    spec: str
+    column: str
+    value: str
+    fraction: float
+    matching: int
+    affected: int
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one flag did: how many training rows matched and which were affected."""
@@ -49,7 +62,7 @@ class Outcome:
     matching: int
     affected: np.ndarray  # row indices into the manifest, sorted
 
-    def summary(self) -> dict:
+    def summary(self) -> OutcomeSummary:
         return {
             "experiment": self.spec.kind,
             "spec": self.spec.text,
@@ -126,7 +139,7 @@ def _matching(table: pl.DataFrame, rows: np.ndarray, spec: Spec, source: str) ->
             f"{_FLAGS[spec.kind]} {spec.text}: {source} has no column {spec.column!r} (columns: {columns})"
         )
     values = table[spec.column].cast(pl.String).to_numpy()[rows]
-    matching = rows[values == spec.value]
+    matching: np.ndarray = rows[values == spec.value]  # polars' to_numpy is typed Any
     if len(matching) == 0:
         raise InputError(
             f"{_FLAGS[spec.kind]} {spec.text}: no training rows of {source} have {spec.column} = {spec.value!r}; "

@@ -155,7 +155,9 @@ def export_onnx(
 def _cpu_copy(model: nn.Module) -> nn.Module:
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
     # torch's stub lacks the (device, dtype, memory_format) form of Module.to that torch accepts.
-    clone = copy.deepcopy(module).to(device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    clone: nn.Module = copy.deepcopy(module).to(
+        device="cpu", dtype=torch.float32, memory_format=torch.contiguous_format
+    )  # type: ignore[call-overload]
     return clone.eval()
 
 

@@ -84,7 +84,8 @@ def import_torchscript(path: str, out: str, options: ImportOptions) -> Imported:
     refuse_overwriting_inputs([out], [path])
     check_writable(out)
     try:
-        module: nn.Module = torch.jit.load(path, map_location="cpu").eval()
+        # torch leaves torch.jit.load unannotated.
+        module: nn.Module = torch.jit.load(path, map_location="cpu").eval()  # type: ignore[no-untyped-call]
     except Exception as exc:  # a zip that is not TorchScript, a version torch cannot read
         raise InputError(
             f"{path}: not a TorchScript file readable by torch.jit.load ({first_line(exc, QUOTED)})"

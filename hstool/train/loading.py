@@ -25,7 +25,7 @@ from hstool.data.images import ImageError, load_image
 from hstool.data.preprocess import Preprocessing
 
 
-class _Images(Dataset):
+class _Images(Dataset[tuple[torch.Tensor, int, str]]):
     def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing) -> None:
         self.paths = list(paths)
         self.preprocessing = preprocessing
@@ -33,7 +33,7 @@ class _Images(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
         # The error travels as text: an exception raised in a worker would come back wrapped
         # in a multi-line traceback instead of hs's one-line message.
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -70,7 +71,7 @@ def prepare_out_dir(folder: Path, *, resume: bool) -> None:
             old.unlink()
 
 
-def write_log(folder: Path, history: list[dict], meta: dict) -> None:
+def write_log(folder: Path, history: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     table = pl.DataFrame(
         [{c: row.get(c) for c in LOG_COLUMNS} for row in history],
         schema={
@@ -87,7 +88,7 @@ def write_log(folder: Path, history: list[dict], meta: dict) -> None:
     write_sidecar(folder / LOG, meta)
 
 
-def write_affected(folder: Path, plan: TrainPlan, meta: dict) -> int:
+def write_affected(folder: Path, plan: TrainPlan, meta: dict[str, Any]) -> int:
     """One row per (flag, affected image): image_id, experiment, column, value, label (from
     the manifest) and new_label (the wrong label given; empty for subsample). Returns rows."""
     ids = plan.manifest.table[KEY].to_list()

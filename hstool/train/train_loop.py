@@ -40,13 +40,15 @@ class Trainer:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.context.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            logits: torch.Tensor
             logits, _ = model(x)
         return logits.float()
 
     def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if self.binary:
-            return self.loss_fn(logits[:, 0], targets.float())
-        return self.loss_fn(logits, targets)
+        loss: torch.Tensor = (
+            self.loss_fn(logits[:, 0], targets.float()) if self.binary else self.loss_fn(logits, targets)
+        )
+        return loss
 
     def train_epoch(
         self,
@@ -69,7 +71,7 @@ class Trainer:
             y = targets[index].to(self.context.device, non_blocking=True)
             loss = self._loss(self._forward(self.model, x), y)
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             self.scaler.step(self.optimizer)
             self.scaler.update()
             total += loss.detach() * len(index)

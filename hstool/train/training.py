@@ -67,11 +67,11 @@ Report = Callable[[str], None]
 class TrainResult:
     out_dir: Path
     model: Path | None  # model.onnx, None when export was turned off
-    history: list[dict]
+    history: list[dict[str, Any]]
     best_epoch: int | None
     metric: str | None
     stopped_early: bool
-    meta: dict = field(default_factory=dict)  # the model's sidecar
+    meta: dict[str, Any] = field(default_factory=dict)  # the model's sidecar
 
 
 def train(config: TrainConfig, *, progress: Progress | None = None, report: Report | None = None) -> TrainResult:
@@ -426,7 +426,7 @@ def _loss(config: TrainConfig, plan: TrainPlan, device: torch.device) -> nn.Modu
     return nn.CrossEntropyLoss(weight=weight)
 
 
-def _epoch_line(row: dict, epochs: int, metric: str | None, rate: float) -> str:
+def _epoch_line(row: dict[str, Any], epochs: int, metric: str | None, rate: float) -> str:
     parts = [f"epoch {row['epoch']}/{epochs}", f"train_loss {row['train_loss']:.4f}"]
     for key in ("val_loss", "val_accuracy", "val_auc"):
         if row.get(key) is not None:

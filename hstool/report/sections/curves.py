@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,7 @@ from hstool.audit.strata_binary import scope_of
 from hstool.report.context import ReportData, ReportOptions
 from hstool.report.curves import calibration_bins, roc_points
 from hstool.report.inputs import Y
-from hstool.report.markup import el
+from hstool.report.markup import Raw, el
 from hstool.report.plots import Curve, calibration_plot, roc_plot
 from hstool.report.sections import Section, unavailable
 
@@ -86,7 +86,9 @@ def _binary_cases(data: ReportData, anchor: str, title: str, what: str) -> Secti
     return None
 
 
-def _section(data: ReportData, anchor: str, title: str, intro: str, overall_figure, panel) -> Section:
+def _section(
+    data: ReportData, anchor: str, title: str, intro: str, overall_figure: Raw, panel: Callable[[Stratifier], list[Raw]]
+) -> Section:
     """Intro, then one panel per stratifier (or the overall figure alone when there are none)."""
     parts = [el("p", intro, cls="muted")]
     if not data.stratifiers:
@@ -96,7 +98,7 @@ def _section(data: ReportData, anchor: str, title: str, intro: str, overall_figu
     return Section(anchor, title, el("div", *parts))
 
 
-def _figure(plot, stratifier: Stratifier, skipped: list[str], options: ReportOptions) -> list:
+def _figure(plot: Raw, stratifier: Stratifier, skipped: list[str], options: ReportOptions) -> list[Raw]:
     note = _skipped_note(stratifier, skipped, options)
     return [el("div", plot, cls="figure")] + ([el("p", note, cls="muted")] if note else [])
 
@@ -109,7 +111,7 @@ def build_roc(data: ReportData, options: ReportOptions) -> Section:
     scores, y = cases["score"].to_numpy(), cases[Y].to_numpy()
     overall = roc_points(scores, y)
 
-    def panel(stratifier: Stratifier) -> list:
+    def panel(stratifier: Stratifier) -> list[Raw]:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=False)
         curves = [
             Curve(
@@ -147,7 +149,7 @@ def build_calibration(data: ReportData, options: ReportOptions) -> Section:
     n_bins, level = settings.ece_bins, settings.level
     overall = calibration_bins(scores, y, n_bins, level)
 
-    def panel(stratifier: Stratifier) -> list:
+    def panel(stratifier: Stratifier) -> list[Raw]:
         kept, scope, skipped = _usable(stratifier, y, options, need_both_in_group=True)
         if scope != "group":
             return [

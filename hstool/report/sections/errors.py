@@ -3,6 +3,7 @@ misclassified cases of a multi-class model), for the whole set, by subgroup and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +34,14 @@ class ErrorPlan:
 
 
 def _galleries(
-    table: pl.DataFrame, mask: np.ndarray, kinds, priority, outcome, scores, k: int, prefix: str
+    table: pl.DataFrame,
+    mask: np.ndarray,
+    kinds: Sequence[str],
+    priority: np.ndarray,
+    outcome: np.ndarray,
+    scores: np.ndarray | None,
+    k: int,
+    prefix: str,
 ) -> list[Gallery]:
     out = []
     for kind in kinds:
@@ -67,7 +75,7 @@ def plan(data: ReportData, options: ReportOptions) -> ErrorPlan:
     scores = table["score"].to_numpy() if data.cases.mode == "binary" else None
     k = options.gallery_size
 
-    def galleries(mask, prefix=""):
+    def galleries(mask: np.ndarray, prefix: str = "") -> list[Gallery]:
         return _galleries(table, mask, kinds, priority, outcome, scores, k, prefix)
 
     result.overall = galleries(np.ones(table.height, bool), "All cases: ")

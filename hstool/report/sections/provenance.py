@@ -10,7 +10,7 @@ from typing import Any
 from hstool import __version__
 from hstool.audit.options import flag_on_text
 from hstool.report.context import ReportData, ReportOptions
-from hstool.report.markup import el
+from hstool.report.markup import Raw, el
 from hstool.report.sections import Section, data_table
 
 
@@ -62,7 +62,7 @@ def _flag_settings(data: ReportData) -> list[list[Any]]:
     return rows
 
 
-def _model(data: ReportData):
+def _model(data: ReportData) -> Raw:
     """The model's metadata as hs predict records it in the preds sidecar (`model`), else the
     model file among the preds sidecar's inputs."""
     preds = next((f for f in data.inputs if f.role == "predictions"), None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from hstool.audit.strata_table import OVERALL, interval_text, p_text
 from hstool.report.context import ReportData
 from hstool.report.markup import el
@@ -30,7 +33,7 @@ def shown_metrics(data: ReportData) -> list[tuple[str, str]]:
     return [column for family in data.families() for column in FAMILY_COLUMNS[family]]
 
 
-def row_label(r: dict) -> str:
+def row_label(r: Mapping[str, Any]) -> str:
     return "overall" if r["stratifier"] == OVERALL else f"{r['stratifier']} = {r['group']}"
 
 

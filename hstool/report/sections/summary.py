@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 from hstool.audit.options import FAMILY_OF, TESTED
@@ -42,7 +44,7 @@ OVERALL_METRICS = {
 }
 
 
-def _names(metrics) -> str:
+def _names(metrics: Iterable[str]) -> str:
     return ", ".join(NAMES.get(m, m) for m in metrics)
 
 
