@@ -3,7 +3,8 @@ files, or check one. A Typer sub-app; every subcommand calls one function of hst
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +21,9 @@ from hstool.cli.options import (
     Verbose,
 )
 from hstool.io.table_format import ColumnMap
+
+if TYPE_CHECKING:  # the builders import polars and Pillow: only when a command runs
+    from hstool.data.build import Built
 
 app = typer.Typer(
     help="Make or check a manifest.csv (image_id,path[,label][,split]): from a folder of images, "
@@ -52,7 +56,7 @@ def _names(class_names: str | None) -> list[str] | None:
     return list(names) if names is not None else None
 
 
-def _export(build, *args, class_names: str | None, quiet: bool, **options) -> None:
+def _export(build: Callable[..., Built], *args: str, class_names: str | None, quiet: bool, **options: object) -> None:
     """Run an array import (npz, idx) with a progress bar, then print its summary."""
     from hstool.cli.progress import progress_bar
 

@@ -196,7 +196,8 @@ def command(
             }.items()
             if _typed(ctx, field)
         }
-        rule = {} if strata else {"metrics": metrics, "margin": margin, "flag_on": flag_on}
+        # With --strata the flag rule is the stratify run's (checked against these, if given).
+        own_rule = strata is None
         stratify = stratify_options(
             by=by,
             cross=None,
@@ -216,7 +217,9 @@ def command(
             fail_on=None,
             columns=columns,
             table_format=fmt,
-            **rule,
+            metrics=metrics if own_rule else None,
+            margin=margin if own_rule else None,
+            flag_on=flag_on if own_rule else None,
         )
         options = ReportOptions(
             stratify=stratify,

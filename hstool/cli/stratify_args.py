@@ -3,12 +3,13 @@ commands that share its grouping, interval and flag options (`hs agree`, `hs rep
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from hstool.audit.options import CALIBRATION, FAMILIES, FAMILY_OF, TESTED, BinSpec, StratifyOptions
+from hstool.audit.options import CALIBRATION, FAMILIES, FAMILY_OF, TESTED, BinSpec, CiMethod, StratifyOptions
 from hstool.audit.options import CI_METHODS as CI_METHODS
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
+from hstool.stats.methods import Correction
 
 
 def choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -119,27 +120,27 @@ def _flag_rule(
 
 def stratify_options(
     *,
-    by,
-    cross,
-    bins,
-    threshold,
-    positive,
-    ci,
-    n_boot,
-    seed,
-    level,
-    correction,
-    alpha,
-    min_n,
-    reference,
-    max_levels,
-    allow_unmatched,
-    fail_on,
+    by: list[str] | None,
+    cross: list[str] | None,
+    bins: list[str] | None,
+    threshold: str,
+    positive: str | None,
+    ci: str,
+    n_boot: int,
+    seed: int,
+    level: float,
+    correction: str,
+    alpha: float,
+    min_n: int,
+    reference: list[str] | None,
+    max_levels: int,
+    allow_unmatched: bool,
+    fail_on: str | None,
     columns: ColumnMap | None = None,
     table_format: TableFormat | None = None,
-    metrics=None,
-    margin=None,
-    flag_on=None,
+    metrics: str | None = None,
+    margin: list[str] | None = None,
+    flag_on: str | None = None,
 ) -> StratifyOptions:
     # ci, correction, level, alpha and n_boot are checked by StratifyOptions itself.
     if fail_on is not None:
@@ -154,11 +155,11 @@ def stratify_options(
         crosses=parse_crosses(cross),
         bins=parse_bins(bins),
         threshold=threshold,
-        ci=ci,
+        ci=cast(CiMethod, ci),  # the command line's text, checked by StratifyOptions
         n_boot=n_boot,
         seed=seed,
         level=level,
-        correction=correction,
+        correction=cast(Correction, correction),
         alpha=alpha,
         min_n=min_n,
         reference=parse_assignments("--reference", reference),
