@@ -267,17 +267,18 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
         row.update({"status": "too_small", "reason": f"{size} cases, below --min-n {options.min_n}"})
         return row
     ev, ref = case.group, case.comparator
-    if "auc" in options.metrics:
-        auc_columns(row, data, case, ev, ref, options, reasons)
     reported = {"positives": ("sensitivity",), "negatives": ("specificity",)}.get(
         case.scope, PROPORTIONS + ("accuracy",)
     )
+    parts = [auc_columns(data, case, ev, ref, options)] if "auc" in options.metrics else []
     if "proportions" in options.metrics:
-        for metric in reported:
-            proportion_columns(row, metric, ev, ref, options, reasons)
+        parts += [proportion_columns(metric, ev, ref, options) for metric in reported]
     if "calibration" in options.metrics:
-        calibration_columns(row, data, case, options, reasons)
-    mdd_columns(row, case, ev, ref, options)
+        parts.append(calibration_columns(data, case, options))
+    parts.append(mdd_columns(case, ev, ref, options))
+    for part in parts:
+        row.update(part.values)
+        reasons += part.reasons
     if options.ci == "bootstrap":
         pos, neg = _bootstrap_masks(data, case.scope, case.member)
         boot = bootstrap_intervals(

@@ -4,6 +4,7 @@ for small groups), the proportions, calibration, margins and minimum detectable 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,29 +27,32 @@ from hstool.stats.power import Design, auc_mdd, proportion_mdd
 from hstool.stats.proportions import compare_proportions, interval, proportion
 
 
-def _margin_columns(
-    row: dict[str, Any], metric: str, comparator: float, se: float | None, options: StratifyOptions
-) -> None:
+@dataclass
+class Columns:
+    """Some columns of a row, and why others are empty (each builder below returns one)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _margin_p(
+    metric: str, value: float, comparator: float, se: float | None, options: StratifyOptions
+) -> dict[str, Any]:
     """One-sided test that the group's deficit exceeds the metric's margin (z with `se`)."""
     margin = options.margins.get(metric)
     if margin is None or se is None or not se > 0:
-        return
-    deficit = harm(metric, row[metric], comparator)
-    row[f"{metric}_margin_p"] = one_sided_p((deficit - margin) / se)
+        return {}
+    return {f"{metric}_margin_p": one_sided_p((harm(metric, value, comparator) - margin) / se)}
 
 
 def auc_columns(
-    row: dict[str, Any],
-    data: Data,
-    case: GroupCase,
-    ev: Evaluation,
-    ref: Evaluation | None,
-    options: StratifyOptions,
-    reasons: list[str],
-) -> None:
+    data: Data, case: GroupCase, ev: Evaluation, ref: Evaluation | None, options: StratifyOptions
+) -> Columns:
+    out = Columns()
+    row, reasons = out.values, out.reasons
     if ev.auc is None:
         reasons.append("AUC undefined: the group has " + ("no positives" if ev.m == 0 else "no negatives"))
-        return
+        return out
     var = ev.variance
     row["auc"] = ev.auc
     if var is None:
@@ -57,10 +61,10 @@ def auc_columns(
         row["auc_se"] = float(np.sqrt(var))
         row["auc_ci_low"], row["auc_ci_high"] = wald_interval(ev.auc, var, options.level)
     if ref is None:
-        return
+        return out
     if ref.auc is None:
         reasons.append("no AUC test: the comparator has " + ("no positives" if ref.m == 0 else "no negatives"))
-        return
+        return out
     ref_var = ref.variance
     cov = (
         shared_class_covariance(ev.comp, ref.comp, case.shared)
@@ -76,7 +80,9 @@ def auc_columns(
         if test.p is None:
             reasons.append("no AUC test: variance undefined")
     if var is not None and ref_var is not None:
-        _margin_columns(row, "auc", ref.auc, math.sqrt(max(var + ref_var - 2.0 * (cov or 0.0), 0.0)), options)
+        se = math.sqrt(max(var + ref_var - 2.0 * (cov or 0.0), 0.0))
+        row.update(_margin_p("auc", ev.auc, ref.auc, se, options))
+    return out
 
 
 def _small(scope: str, ev: Evaluation, ref: Evaluation) -> bool:
@@ -105,27 +111,22 @@ def _permutation_p(data: Data, case: GroupCase, ev: Evaluation, ref: Evaluation,
     return independent_auc_test(s[pos & a], s[neg & a], s[pos & b], s[neg & b], n_perm=options.permutations, rng=rng)
 
 
-def proportion_columns(
-    row: dict[str, Any],
-    metric: str,
-    ev: Evaluation,
-    ref: Evaluation | None,
-    options: StratifyOptions,
-    reasons: list[str],
-) -> None:
+def proportion_columns(metric: str, ev: Evaluation, ref: Evaluation | None, options: StratifyOptions) -> Columns:
+    out = Columns()
+    row, reasons = out.values, out.reasons
     k, n = ev.counts(metric)
     if n == 0:
         reasons.append(f"{metric} undefined (0 cases in its denominator)")
-        return
+        return out
     row[metric] = float(proportion(k, n))
     low, high = interval(k, n, options.level, "wilson" if options.ci == "bootstrap" else options.ci)
     row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = float(low), float(high)
     if ref is None or metric == "accuracy":
-        return
+        return out
     k2, n2 = ref.counts(metric)
     if n2 == 0:
         reasons.append(f"no {metric} test: the comparator has no cases for it")
-        return
+        return out
     p, _test = compare_proportions(k, n, k2, n2)
     row[f"{metric}_delta"] = k / n - k2 / n2
     row[f"{metric}_p"] = p
@@ -134,15 +135,15 @@ def proportion_columns(
         # Wald standard error is not zero at 0/n or n/n.
         a1, a2 = (k + 1) / (n + 2), (k2 + 1) / (n2 + 2)
         se = math.sqrt(a1 * (1 - a1) / (n + 2) + a2 * (1 - a2) / (n2 + 2))
-        deficit = harm(metric, a1, a2)
-        row[f"{metric}_margin_p"] = one_sided_p((deficit - options.margins[metric]) / se)
+        row.update(_margin_p(metric, a1, a2, se, options))
+    return out
 
 
-def calibration_columns(
-    row: dict[str, Any], data: Data, case: GroupCase, options: StratifyOptions, reasons: list[str]
-) -> None:
+def calibration_columns(data: Data, case: GroupCase, options: StratifyOptions) -> Columns:
     """Brier score, calibration intercept and slope (group and comparator, with the test of their
     difference) and the group's ECE, from the data's cases grouped by score (calibration_groups)."""
+    out = Columns()
+    row, reasons = out.values, out.reasons
     classes = data.calibration
     own = case.own_class(data, case.member)
     rows = np.flatnonzero(own)
@@ -201,14 +202,15 @@ def calibration_columns(
         se = math.sqrt(group_est.se**2 + comparator_est.se**2)
         row[f"{metric}_delta"] = group_est.value - comparator_est.value
         row[f"{metric}_p"] = two_sided_p(row[f"{metric}_delta"] / se) if se > 0 else None
-        _margin_columns(row, metric, comparator_est.value, se, options)
+        row.update(_margin_p(metric, group_est.value, comparator_est.value, se, options))
+    return out
 
 
-def mdd_columns(
-    row: dict[str, Any], case: GroupCase, ev: Evaluation, ref: Evaluation | None, options: StratifyOptions
-) -> None:
+def mdd_columns(case: GroupCase, ev: Evaluation, ref: Evaluation | None, options: StratifyOptions) -> Columns:
     """Minimum detectable AUC and sensitivity deficits against the comparator (module doc of
     hstool.stats.power; the overall row: against a known value)."""
+    out = Columns()
+    row = out.values
     alpha, power = options.alpha, options.mdd_power
     if ev.auc is not None and ev.m >= 2 and ev.n >= 2:
         if ref is not None and ref.auc is not None and ref.m >= 2 and ref.n >= 2:
@@ -221,3 +223,4 @@ def mdd_columns(
             row["sensitivity_mdd"] = proportion_mdd(ref.tp / ref.m, ev.m, ref.m, alpha, power)
         else:
             row["sensitivity_mdd"] = proportion_mdd(ev.tp / ev.m, ev.m, None, alpha, power)
+    return out
