@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hstool.stats.auc import auc_score, delong
-from hstool.stats.auc_permutation import independent_auc_test, placement_test
+from hstool.stats.auc_permutation import _VECTOR_POOL, _pairs_below, _samples, independent_auc_test, placement_test
 from hstool.stats.delong import compare_aucs
 
 
@@ -71,3 +71,31 @@ def test_placement_test_detects_a_real_difference_and_not_an_absent_one():
     shifted = placement_test(rng.uniform(0, 0.3, size=8), rng.uniform(size=300), n_perm=1999, rng=rng)
     assert same > 0.05 and shifted < 0.01
     assert shifted >= 1 / 2000
+
+
+def test_pairs_below_counts_each_rows_pairs_as_brute_force():
+    rng = np.random.default_rng(3)
+    pos, neg = rng.integers(0, 6, (50, 4)), rng.integers(0, 6, (50, 7))  # many ties
+    brute = [sum((b < a) + 0.5 * (b == a) for a in p for b in q) for p, q in zip(pos, neg)]
+    np.testing.assert_allclose(_pairs_below(pos, neg, 6), brute)
+
+
+@pytest.mark.parametrize("pool", [12, _VECTOR_POOL + 5])  # whole chunks at once, and one by one
+def test_samples_are_uniform_subsets_without_repeats(pool):
+    rows, k = 4000, 3
+    drawn = _samples(np.random.default_rng(4), pool, k, rows)
+    assert drawn.shape == (rows, k) and all(len(set(r)) == k for r in drawn.tolist())
+    if pool == 12:  # every index drawn k / pool of the time: 1000 of 4000 x 3 draws each
+        counts = np.bincount(drawn.ravel(), minlength=pool)
+        assert np.abs(counts - rows * k / pool).max() < 5 * np.sqrt(rows * k / pool)
+
+
+def test_permutation_p_values_are_seeded_and_the_same_in_chunks(monkeypatch):
+    rng = np.random.default_rng(5)
+    args = (rng.normal(1, 1, 4), rng.normal(0, 1, 9), rng.normal(1, 1, 60), rng.normal(0, 1, 90))
+    whole = independent_auc_test(*args, n_perm=999, rng=np.random.default_rng(7))
+    assert whole == independent_auc_test(*args, n_perm=999, rng=np.random.default_rng(7))
+    # The p-value counts replicates, whatever the chunk size (the draws then differ, not the law).
+    monkeypatch.setattr("hstool.stats.auc_permutation._CHUNK_CELLS", 500)
+    chunked = independent_auc_test(*args, n_perm=999, rng=np.random.default_rng(7))
+    assert 0 < chunked <= 1 and abs(chunked - whole) < 0.05
