@@ -10,8 +10,6 @@ PyTorch). See docs/training.md.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +48,7 @@ from hstool.train.outputs import (
     write_log,
 )
 from hstool.train.plan import BINARY, TrainPlan, plan_training
+from hstool.train.setup import loss_for, mixed_precision_dtype, optimizer_for, seed_everything
 from hstool.train.train_loop import Trainer, epoch_batches
 from hstool.train.weights import load_weights
 from hstool.workers import default_workers
@@ -122,15 +121,15 @@ class _Run:
         arch, prep, note = model_input(config, plan.manifest.paths[plan.train_rows[0]])
         # Notes wait until every check has passed, so that a refusal is the only line printed.
         notes = [note] if note else []
-        _seed_everything(config.seed, config.deterministic, context.device)
+        seed_everything(config.seed, config.deterministic, context.device)
         model = build_model(arch, n_outputs=plan.n_outputs, channels=prep.channels)
         if config.weights:
             notes.append(load_weights(model, config.weights, arch))
-        amp_dtype = _amp_dtype(config.amp, context.device)
+        amp_dtype = mixed_precision_dtype(config.amp, context.device)
         channels_last = context.device.type == "cuda" if config.channels_last is None else config.channels_last
         # torch's stub lacks the (device, memory_format) form of Module.to that torch accepts.
         model.to(context.device, memory_format=torch.channels_last if channels_last else torch.preserve_format)  # type: ignore[call-overload]
-        optimizer = _optimizer(config, model)
+        optimizer = optimizer_for(config, model)
         scaler = torch.amp.GradScaler(context.device.type, enabled=amp_dtype == torch.float16)
         fingerprint, sha = config.fingerprint(), plan.manifest.source.sha256
         last = folder / checkpoints.FOLDER / checkpoints.LAST
@@ -159,7 +158,7 @@ class _Run:
             normalise=Normalise(prep).to(context.device),
             optimizer=optimizer,
             scaler=scaler,
-            loss_fn=_loss(config, plan, context.device),
+            loss_fn=loss_for(config, plan, context.device),
             binary=plan.task == BINARY,
             context=context,
             amp_dtype=amp_dtype,
@@ -379,51 +378,6 @@ class _Provenance:
         return build_sidecar(
             schema=schema, parameters=config.parameters(), inputs=inputs, rows=rows, seed=config.seed, extra=extra
         )
-
-
-def _seed_everything(seed: int, deterministic: bool, device: torch.device) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-    if device.type == "cuda":
-        # cuDNN autotuning picks the fastest kernels, not always the same ones.
-        torch.backends.cudnn.benchmark = not deterministic
-
-
-def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if amp == "bf16" else torch.float16
-
-
-def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _loss(config: TrainConfig, plan: TrainPlan, device: torch.device) -> nn.Module:
-    """BCE on the single logit (binary) or cross-entropy; with --class-weight, classes are
-    weighted inversely to their training frequency (binary: pos_weight = negatives/positives)."""
-    counts = np.bincount(plan.targets[plan.train_rows], minlength=plan.n_classes).astype(np.float64)
-    if plan.task == BINARY:
-        pos_weight = (
-            torch.tensor([counts[0] / counts[1]], dtype=torch.float32, device=device) if config.class_weight else None
-        )
-        return nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    weight = (
-        torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32, device=device)
-        if config.class_weight
-        else None
-    )
-    return nn.CrossEntropyLoss(weight=weight)
 
 
 def _epoch_line(row: dict[str, Any], epochs: int, metric: str | None, rate: float) -> str:
