@@ -124,7 +124,24 @@ def read_table(
     kept for Parquet, whose columns are typed. Cells in `fmt.na_values` become missing.
     """
     name, data = _read_bytes(path, role)
-    kind = _kind(path, data)
+    return table_from_bytes(
+        name, data, role=role, required=required, key=key, string_columns=string_columns, fmt=fmt, columns=columns
+    )
+
+
+def table_from_bytes(
+    name: str,
+    data: bytes,
+    *,
+    role: str,
+    required: Sequence[str] = (KEY,),
+    key: str | None = KEY,
+    string_columns: Sequence[str] = (),
+    fmt: TableFormat = TableFormat(),
+    columns: Mapping[str, str] | None = None,
+) -> tuple[pl.DataFrame, Source]:
+    """`read_table` of the bytes of the file `name` (a caller that already holds them)."""
+    kind = _kind(name, data)
     sha = hashlib.sha256(data).hexdigest()
     if not data or data.isspace():
         raise InputError(f"{name}: the {role} file is empty; expected a header line ({', '.join(required)}) and rows")
@@ -134,7 +151,7 @@ def read_table(
         elif kind == "excel":
             df = _read_excel(data, name, role, fmt.sheet)
         else:
-            df = _read_csv(data, fmt.delimiter or ("\t" if path.lower().endswith(".tsv") else None))
+            df = _read_csv(data, fmt.delimiter or ("\t" if name.lower().endswith(".tsv") else None))
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{name}: cannot parse the {role} file as {kind.upper()}: {first_line(exc)}") from None
     df = df.rename({c: c.strip().lstrip("\ufeff") for c in df.columns})
@@ -287,20 +304,17 @@ def _check_key(df: pl.DataFrame, source: Source, key: str) -> None:
         )
 
 
-def _aligned(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame | None:
-    """The join of two tables holding the same ids (unique on each side), sorted by `key`, by
-    sorting each and setting them side by side; None when the ids differ.
-
-    The usual case (every id in both files) then costs two sorts, which are cheap when a file
-    is already in id order, instead of a hash join and a sort of its result.
-    """
-    if left.height != right.height:
-        return None
-    left, right = left.sort(key), right.sort(key)
-    if not left[key].equals(right[key]):
-        return None
-    others = right.drop(key)
-    return left.hstack(others.rename({c: f"{c}_right" for c in others.columns if c in left.columns}))
+def _sorted_join(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The inner join on `key`, sorted by it. The left table is sorted once; when the right one
+    holds the same ids (the usual case) it is sorted and set beside it, two sorts that are cheap
+    for a file already in id order; otherwise the hash join keeps the sorted left's order."""
+    left = left.sort(key)
+    if left.height == right.height:
+        ordered = right.sort(key)
+        if left[key].equals(ordered[key]):
+            others = ordered.drop(key)
+            return left.hstack(others.rename({c: f"{c}_right" for c in others.columns if c in left.columns}))
+    return left.join(right, on=key, how="inner", suffix="_right", maintain_order="left")
 
 
 def join_on_id(
@@ -319,9 +333,7 @@ def join_on_id(
     Columns present in both tables (other than the key) keep the left table's values, and the
     right one's get a `_right` suffix.
     """
-    joined = _aligned(left, right, key)
-    if joined is None:
-        joined = left.join(right, on=key, how="inner", suffix="_right").sort(key)
+    joined = _sorted_join(left, right, key)
     counts = {
         f"unmatched_in_{left_source.name}": left.height - joined.height,
         f"unmatched_in_{right_source.name}": right.height - joined.height,
