@@ -59,15 +59,12 @@ class TinyModel:
             "hs.train_manifest_sha256": "0" * 64,
         }
 
-    def save(self, path: str | Path, *, metadata: dict[str, str] | None = None, logits: bool = False) -> Path:
-        """Write the ONNX file. `metadata` replaces the hs.* properties (e.g. {} for a foreign
-        model); `logits` drops the softmax (a broken export)."""
-        import onnx
-        from onnx import TensorProto, helper, numpy_helper
+    def initializers(self) -> list:
+        """The network's weights and normalisation as ONNX initializers."""
+        from onnx import numpy_helper
 
         c = self.channels
-        h, w = self.size
-        init = [
+        return [
             numpy_helper.from_array(np.asarray(self.mean, np.float32).reshape(1, c, 1, 1), "mean"),
             numpy_helper.from_array(np.asarray(self.std, np.float32).reshape(1, c, 1, 1), "std"),
             numpy_helper.from_array(self.conv_w, "conv_w"),
@@ -77,6 +74,16 @@ class TinyModel:
             numpy_helper.from_array(self.cls_w, "cls_w"),
             numpy_helper.from_array(self.cls_b, "cls_b"),
         ]
+
+    def save(self, path: str | Path, *, metadata: dict[str, str] | None = None, logits: bool = False) -> Path:
+        """Write the ONNX file. `metadata` replaces the hs.* properties (e.g. {} for a foreign
+        model); `logits` drops the softmax (a broken export)."""
+        import onnx
+        from onnx import TensorProto, helper
+
+        c = self.channels
+        h, w = self.size
+        init = self.initializers()
         nodes = [
             helper.make_node("Sub", ["image", "mean"], ["centred"]),
             helper.make_node("Div", ["centred", "std"], ["normalised"]),
@@ -143,17 +150,7 @@ def foreign(
 
     c = tiny.channels
     h, w = tiny.size
-    init = [
-        numpy_helper.from_array(np.asarray(tiny.mean, np.float32).reshape(1, c, 1, 1), "mean"),
-        numpy_helper.from_array(np.asarray(tiny.std, np.float32).reshape(1, c, 1, 1), "std"),
-        numpy_helper.from_array(tiny.conv_w, "conv_w"),
-        numpy_helper.from_array(tiny.conv_b, "conv_b"),
-        numpy_helper.from_array(tiny.emb_w, "emb_w"),
-        numpy_helper.from_array(tiny.emb_b, "emb_b"),
-        numpy_helper.from_array(tiny.cls_w, "cls_w"),
-        numpy_helper.from_array(tiny.cls_b, "cls_b"),
-        numpy_helper.from_array(np.asarray([1, -1], np.int64), "flat_shape"),
-    ]
+    init = tiny.initializers() + [numpy_helper.from_array(np.asarray([1, -1], np.int64), "flat_shape")]
     nodes = []
     x = input_name
     if scale is not None:
