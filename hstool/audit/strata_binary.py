@@ -26,15 +26,12 @@ from hstool.audit.options import CALIBRATION as CALIBRATION
 from hstool.audit.options import FAMILY_OF as FAMILY_OF
 from hstool.audit.options import PROPORTIONS as PROPORTIONS
 from hstool.audit.options import TESTED as TESTED
-from hstool.audit.strata_cases import Data, Evaluation, GroupCase, Tally
+from hstool.audit.strata_cases import Data, Evaluation, GroupCase, Own, Tally
 from hstool.audit.strata_columns import auc_columns, calibration_columns, mdd_columns, proportion_columns
 from hstool.audit.strata_table import OVERALL, StratifyOptions
 from hstool.errors import UsageError, option_ref
-from hstool.stats.auc_groups import Whole, group_and_rest
+from hstool.stats.auc_groups import Whole, groups_and_rests
 from hstool.stats.bootstrap import bootstrap_intervals
-from hstool.stats.calibration_metrics import (
-    brier,
-)
 from hstool.stats.heterogeneity import Heterogeneity, dersimonian_laird
 
 SCHEMA: dict[str, type] = {"stratifier": str, "group": str, "scope": str, "comparator": str, "n": int, "n_pos": int}
@@ -67,7 +64,11 @@ class Analysis:
 def scope_of(stratifier: Stratifier, labels: np.ndarray) -> str:
     """'group' unless every group is pure (one class only): then 'class' (see module doc)."""
     pos = np.bincount(stratifier.codes[labels], minlength=len(stratifier.levels))
-    neg = np.bincount(stratifier.codes[~labels], minlength=len(stratifier.levels))
+    return _scope(pos, np.bincount(stratifier.codes, minlength=len(stratifier.levels)) - pos)
+
+
+def _scope(pos: np.ndarray, neg: np.ndarray) -> str:
+    """`scope_of` from the positives and negatives of each group."""
     pure = (pos == 0) | (neg == 0)
     return "class" if pure.all() and (pos > 0).any() and (neg > 0).any() else "group"
 
@@ -97,41 +98,48 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
     overall_ev = Evaluation.of(overall)
     whole = Whole.of(overall.pos_counts, overall.neg_counts)
     everyone = np.arange(n_total)
-    first_case = GroupCase(OVERALL, OVERALL, "all", everyone, n_total, overall_ev, None, None, None, "", 0)
+    first_case = GroupCase(
+        OVERALL, OVERALL, "all", everyone, Own.of_all(data), n_total, overall_ev, None, None, None, "", 0
+    )
     rows = [_row(data, first_case, options)]
     heterogeneity = {}
     for stratifier in stratifiers:
-        scope = scope_of(stratifier, pos)
+        owns = Own.per_group(data, stratifier.codes, len(stratifier.levels))
+        n_pos_of = np.array([o.n_pos for o in owns])
+        scope = _scope(n_pos_of, np.array([o.n for o in owns]) - n_pos_of)
         ref = _reference_code(stratifier, options)
         ref_member = stratifier.codes == ref if ref is not None else None
         ref_tally = Tally.of(data, pos & ref_member, neg & ref_member) if ref_member is not None else None
         comparator_name = "rest" if ref is None else f"{stratifier.name}={stratifier.levels[ref]}"
         order = _by_group_then_score(data, stratifier)
-        bounds = np.concatenate([[0], np.cumsum(stratifier.sizes())])
+        bounds = np.concatenate([[0], np.cumsum([o.n for o in owns])])
+        against_rest = scope == "group" and ref_tally is None
+        summaries = groups_and_rests(whole, data.classes[order], data.labels[order], bounds) if against_rest else []
         first = len(rows)
         for code, level in enumerate(stratifier.levels):
-            members = order[bounds[code] : bounds[code + 1]]
-            if members.size == 0:
+            own_rows = owns[code]
+            if own_rows.n == 0:
                 continue
-            y = data.labels[members]
-            n_pos_g = int(np.count_nonzero(y))
-            if scope == "group" and ref_tally is None:
+            members = order[bounds[code] : bounds[code + 1]]
+            if against_rest:
                 kind, shared = "group", None
-                group, comparator = _group_and_rest(data, whole, overall, members, y)
+                summary, rest_summary = summaries[code]
+                group = Evaluation.of_summary(summary, own_rows.tp, own_rows.fp)
+                comparator = Evaluation.of_summary(rest_summary, overall.tp - own_rows.tp, overall.fp - own_rows.fp)
             else:
                 member = stratifier.codes == code
                 own = Tally.of(data, pos & member, neg & member)
                 other = ref_tally if ref_tally is not None else overall - own
                 if scope == "group":
                     kind, shared, group_tally, comparator_tally = "group", None, own, other
-                elif n_pos_g:
-                    if level == MISSING and n_pos_g == overall_ev.m:
+                elif own_rows.n_pos:
+                    if level == MISSING and own_rows.n_pos == overall_ev.m:
                         continue  # every positive lacks a value: that is the pool, not a subgroup
                     kind, shared = "positives", "neg"
                     group_tally = own.positives_with_negatives_of(overall)
                     comparator_tally = other.positives_with_negatives_of(overall)
                 else:
-                    if level == MISSING and members.size == overall_ev.n:
+                    if level == MISSING and own_rows.n == overall_ev.n:
                         continue  # every negative lacks a value: the pool of a positives-only column
                     kind, shared = "negatives", "pos"
                     group_tally = overall.positives_with_negatives_of(own)
@@ -142,6 +150,7 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
                 level,
                 kind,
                 members,
+                own_rows,
                 n_total,
                 group,
                 comparator,
@@ -168,40 +177,6 @@ def _by_group_then_score(data: Data, stratifier: Stratifier) -> np.ndarray:
     codes = stratifier.codes[data.by_score].astype(small, copy=False)
     order: np.ndarray = data.by_score[np.argsort(codes, kind="stable")]
     return order
-
-
-def _runs(sorted_classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of a sorted array and how often each occurs (np.unique without its sort)."""
-    if sorted_classes.size == 0:
-        return sorted_classes, np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], sorted_classes[1:] != sorted_classes[:-1])))
-    return sorted_classes[starts], np.diff(np.append(starts, sorted_classes.size))
-
-
-# A group with fewer rows than this share of the distinct scores is summarised from its own
-# classes (auc_groups); a larger one touches most classes anyway, and dense counts are cheaper.
-SPARSE_SHARE = 0.25
-
-
-def _group_and_rest(
-    data: Data, whole: Whole, overall: Tally, members: np.ndarray, y: np.ndarray
-) -> tuple[Evaluation, Evaluation]:
-    """A group holding both classes and the rest of the data, from the group's own rows (in
-    ascending score order, so that their classes are sorted)."""
-    classes, called = data.classes[members], data.called[members]
-    tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
-    if members.size >= SPARSE_SHARE * data.n_classes:
-        own = Tally(
-            np.bincount(classes[y], minlength=data.n_classes),
-            np.bincount(classes[~y], minlength=data.n_classes),
-            tp,
-            fp,
-        )
-        return Evaluation.of(own), Evaluation.of(overall - own)
-    pos_classes, pos_counts = _runs(classes[y])
-    neg_classes, neg_counts = _runs(classes[~y])
-    group, rest = group_and_rest(whole, pos_classes, pos_counts, neg_classes, neg_counts)
-    return Evaluation.of_summary(group, tp, fp), Evaluation.of_summary(rest, overall.tp - tp, overall.fp - fp)
 
 
 def _mark_duplicate_pair(data: Data, rows: list[dict[str, Any]], first: int, against_rest: bool) -> None:
@@ -246,12 +221,7 @@ def _bootstrap_masks(data: Data, scope: str, member: np.ndarray) -> tuple[np.nda
 
 
 def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any]:
-    members = case.rows
-    n_members = int(members.size)
-    y = data.labels[members]
-    n_pos = int(np.count_nonzero(y))
-    called = data.called[members]
-    tp, fp = int(np.count_nonzero(called & y)), int(np.count_nonzero(called & ~y))
+    n_members, n_pos, tp, fp = case.own.n, case.own.n_pos, case.own.tp, case.own.fp
     row: dict[str, Any] = {
         "stratifier": case.stratifier,
         "group": case.level,
@@ -260,7 +230,7 @@ def _row(data: Data, case: GroupCase, options: StratifyOptions) -> dict[str, Any
     }
     row.update({"n": n_members, "n_pos": n_pos, "prevalence": n_pos / n_members, "threshold": data.threshold})
     row.update({"tp": tp, "fp": fp, "tn": n_members - n_pos - fp, "fn": n_pos - tp})
-    row["brier"] = brier(data.scores[members], y).value
+    row["brier"] = case.own.brier
     reasons: list[str] = []
     size = {"positives": n_pos, "negatives": n_members - n_pos}.get(case.scope, n_members)
     if size < options.min_n:

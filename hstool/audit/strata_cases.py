@@ -1,5 +1,6 @@
 """The cases of one binary stratify run (`Data`) and of one group and its comparator
-(`GroupCase`, with the counts and AUC components of each side: `Tally`, `Evaluation`)."""
+(`GroupCase`, with its own rows' counts, `Own`, and the counts and AUC components of each side
+it is compared on: `Tally`, `Evaluation`)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,50 @@ class Data:
         return cls(scores, labels, scores >= threshold, classes, n_classes, threshold, order)
 
     @cached_property
+    def squared_errors(self) -> np.ndarray:
+        """(score - label)^2 of every row: the terms of the Brier score."""
+        errors: np.ndarray = self.scores - self.labels
+        errors *= errors
+        return errors
+
+    @cached_property
     def calibration(self) -> ScoreClasses:
         """The cases grouped by score for the calibration columns (built when first asked for)."""
         return ScoreClasses(self.scores, self.labels, self.classes, self.n_classes)
+
+
+@dataclass(frozen=True)
+class Own:
+    """A group's own rows: how many, how many positive, its calls, and its Brier score."""
+
+    n: int
+    n_pos: int
+    tp: int  # positives called positive
+    fp: int  # negatives called positive
+    brier: float
+
+    @classmethod
+    def of_all(cls, data: Data) -> Own:
+        return cls.per_group(data, np.zeros(data.labels.size, np.uint8), 1)[0]
+
+    @classmethod
+    def per_group(cls, data: Data, codes: np.ndarray, n_groups: int) -> list[Own]:
+        """Every group's counts in two passes over the rows (no gather of a group's rows):
+        one count of (group, label, call) combinations and one weighted count for the Brier
+        score."""
+        combined = codes.astype(np.int64) * 4
+        combined += data.labels * 2
+        combined += data.called
+        # columns: negative not called, negative called (fp), positive not called, positive called (tp)
+        cells = np.bincount(combined, minlength=4 * n_groups).reshape(n_groups, 4)
+        n = cells.sum(axis=1)
+        squared = np.bincount(codes, weights=data.squared_errors, minlength=n_groups)
+        return [
+            cls(int(n[g]), int(cells[g, 2] + cells[g, 3]), int(cells[g, 3]), int(cells[g, 1]), squared[g] / n[g])
+            if n[g]
+            else cls(0, 0, 0, 0, float("nan"))
+            for g in range(n_groups)
+        ]
 
 
 @dataclass(frozen=True)
@@ -116,6 +158,7 @@ class GroupCase:
     level: str
     scope: str  # all | group | positives | negatives
     rows: np.ndarray  # indices of the group's rows
+    own: Own  # their counts
     n_total: int  # rows in the data
     group: Evaluation  # the cases its metrics are computed on
     comparator: Evaluation | None
