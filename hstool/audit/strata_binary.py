@@ -174,7 +174,7 @@ def _by_group_then_score(data: Data, stratifier: Stratifier) -> np.ndarray:
     numpy sorts them by radix, five times faster than the same sort of 8-byte codes."""
     n_levels = len(stratifier.levels)
     small = np.uint8 if n_levels <= 1 << 8 else np.uint16 if n_levels <= 1 << 16 else np.int64
-    codes = stratifier.codes[data.by_score].astype(small, copy=False)
+    codes = stratifier.codes.astype(small, copy=False)[data.by_score]  # narrowed first: a cheaper gather
     order: np.ndarray = data.by_score[np.argsort(codes, kind="stable")]
     return order
 

@@ -54,7 +54,10 @@ class Own:
 
     @classmethod
     def of_all(cls, data: Data) -> Own:
-        return cls.per_group(data, np.zeros(data.labels.size, np.uint8), 1)[0]
+        n, n_pos = data.labels.size, int(np.count_nonzero(data.labels))
+        tp = int(np.count_nonzero(data.called & data.labels))
+        fp = int(np.count_nonzero(data.called)) - tp
+        return cls(n, n_pos, tp, fp, float(data.squared_errors.mean()))
 
     @classmethod
     def per_group(cls, data: Data, codes: np.ndarray, n_groups: int) -> list[Own]:

@@ -40,22 +40,31 @@ def _codings(values: list[str]) -> dict[str, str | None]:
     return out
 
 
-def _is_positive(text: pl.Series, coding: str) -> np.ndarray:
+def _is_positive(value: str, coding: str) -> bool:
     if coding == "0/1":
-        return (parse_numbers(text) == 1.0).to_numpy()
+        return bool(parse_numbers(pl.Series([value], dtype=pl.String))[0] == 1.0)
     positives = next(pos for name, pos, _ in _WORD_CODINGS if name == coding)
-    return text.str.to_lowercase().is_in(list(positives)).to_numpy()
+    return value.lower() in positives
 
 
 def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: str | None = None) -> np.ndarray:
-    """Labels as a boolean array (True = positive); see the module docstring for the codings."""
+    """Labels as a boolean array (True = positive); see the module docstring for the codings.
+
+    Each distinct cell is read once (stripped, then coded); the rows are then marked by which
+    spellings mean positive, so that a million rows cost one pass."""
     col = df[column]
     nulls = col.is_null().to_numpy()
     if nulls.any():
         i = int(np.flatnonzero(nulls)[0])
         raise InputError(f"{source.at(i, column)}: empty label ({int(nulls.sum())} rows); every row needs a label")
-    text = col.cast(pl.String).str.strip_chars()
-    values = sorted(text.unique().to_list())
+    text = col.cast(pl.String)
+    spellings = text.unique()
+    stripped = dict(zip(spellings.to_list(), spellings.str.strip_chars().to_list()))
+    values = sorted(set(stripped.values()))
+
+    def rows_spelling(chosen: set[str]) -> pl.Series:
+        return text.is_in([cell for cell, value in stripped.items() if value in chosen])
+
     where = source.at(None, column)
     if positive is not None:
         if positive not in values:
@@ -67,11 +76,11 @@ def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: st
                 f"{where}: {len(values)} label values ({_values_text(values)}); a binary audit needs two, "
                 f"the positive one ({positive!r}) and one negative"
             )
-        return (text == positive).to_numpy()
+        return rows_spelling({positive}).to_numpy()
     codings = _codings(values)
-    unknown = [v for v, c in codings.items() if c is None]
+    unknown = {v for v, c in codings.items() if c is None}
     if unknown:
-        first = int(text.is_in(unknown).arg_true()[0])
+        first = int(rows_spelling(unknown).arg_true()[0])
         raise InputError(
             f"{source.at(first, column)}: labels are not binary (values: {_values_text(values)}); use 0/1, true/false, yes/no or "
             f"positive/negative, or pass {option_ref('positive')} VALUE to name the positive one of two values"
@@ -82,4 +91,4 @@ def binary_labels(df: pl.DataFrame, column: str, source: Source, *, positive: st
             f"{where}: labels mix codings {' and '.join(used)} (values: {_values_text(values)}); "
             f"use one coding for the whole column"
         )
-    return _is_positive(text, used[0])
+    return rows_spelling({v for v in values if _is_positive(v, used[0])}).to_numpy()

@@ -250,15 +250,31 @@ def _found(df: pl.DataFrame) -> str:
     return ", ".join(df.columns[:8]) + (", ..." if df.width > 8 else "")
 
 
+# A text column whose first rows hold at most this many distinct cells is treated as categories:
+# its distinct cells are checked for missing-value markers instead of every row.
+_FEW_SPELLINGS, _SAMPLE_ROWS = 64, 1000
+
+
 def _with_missing(df: pl.DataFrame, key: str | None, na_values: Sequence[str]) -> pl.DataFrame:
     """Empty cells and the missing-value markers become nulls (never in the id column)."""
-    text = [c for c, t in df.schema.items() if t == pl.String and c != key]
-    if not text:
-        return df
     markers = [*na_values, ""]
-    return df.with_columns(
-        pl.when(pl.col(c).str.strip_chars().is_in(markers)).then(None).otherwise(pl.col(c)).alias(c) for c in text
-    )
+    changed = []
+    for column, dtype in df.schema.items():
+        if dtype != pl.String or column == key:
+            continue
+        cells = pl.col(column)
+        if df[column].head(_SAMPLE_ROWS).n_unique() <= _FEW_SPELLINGS:
+            # Categories (labels, sites): a marker is one of few distinct cells, found without
+            # stripping every row; a column that holds none is left as it is.
+            spellings = df[column].unique()
+            found = spellings.filter(spellings.str.strip_chars().is_in(markers))
+            if found.is_empty():
+                continue
+            missing = cells.is_in(found.to_list())
+        else:
+            missing = cells.str.strip_chars().is_in(markers)
+        changed.append(pl.when(missing).then(None).otherwise(cells).alias(column))
+    return df.with_columns(changed) if changed else df
 
 
 def _check_duplicated(df: pl.DataFrame, source: Source) -> None:
