@@ -72,7 +72,7 @@ class Own:
         n = cells.sum(axis=1)
         squared = np.bincount(codes, weights=data.squared_errors, minlength=n_groups)
         return [
-            cls(int(n[g]), int(cells[g, 2] + cells[g, 3]), int(cells[g, 3]), int(cells[g, 1]), squared[g] / n[g])
+            cls(int(n[g]), int(cells[g, 2] + cells[g, 3]), int(cells[g, 3]), int(cells[g, 1]), float(squared[g] / n[g]))
             if n[g]
             else cls(0, 0, 0, 0, float("nan"))
             for g in range(n_groups)

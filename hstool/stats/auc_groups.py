@@ -94,7 +94,7 @@ def _counts_before(flags: np.ndarray) -> np.ndarray:
     """How many flags are set before each position (length n + 1). Summed as bytes into
     32-bit counts where they fit: numpy's cumsum of bools into 64 bits is ten times slower."""
     out = np.zeros(flags.size + 1, np.int32 if flags.size < 2**31 else np.int64)
-    np.cumsum(flags.view(np.uint8), out=out[1:])
+    np.cumsum(flags.view(np.uint8), dtype=out.dtype, out=out[1:])
     return out
 
 
