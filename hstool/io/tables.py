@@ -187,7 +187,8 @@ def _read_csv(data: bytes, delimiter: str | None) -> pl.DataFrame:
             raise pl.exceptions.ComputeError(f"not a readable gzip file ({exc})") from None
     data = _without_trailing_blank_lines(data)
     if delimiter is None:
-        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        end = data.find(b"\n")  # the header line, without copying the rest of the file (split does)
+        header = data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace")
         delimiter = sniff_delimiter(header)
     if len(delimiter) != 1:
         raise UsageError(f"delimiter {delimiter!r}: give one character, e.g. ';' or a tab")
