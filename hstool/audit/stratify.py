@@ -25,9 +25,9 @@ from hstool.audit.strata_table import (
 )
 from hstool.errors import InputError, UsageError
 from hstool.io.label_coding import binary_labels
-from hstool.io.preds_labels import read_labels, read_predictions
+from hstool.io.preds_labels import PredsLabels, read_preds_labels
 from hstool.io.sidecar import build_sidecar
-from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id
+from hstool.io.tables import KEY, Source, join_on_id
 from hstool.stats.heterogeneity import Heterogeneity
 
 LABEL = "label"
@@ -67,12 +67,14 @@ class StrataResult:
 
 
 def run_stratify(preds_path: str, labels_path: str, options: StratifyOptions) -> StrataResult:
-    check_one_stdin(preds_path, labels_path)
-    preds, preds_src, mode = read_predictions(preds_path, options.columns, options.table_format)
-    labels, labels_src = read_labels(labels_path, options.columns, options.table_format)
-    if mode == "binary":
-        return _binary(preds, preds_src, labels, labels_src, options)
-    return _multiclass(preds, preds_src, labels, labels_src, options)
+    tables = read_preds_labels(preds_path, labels_path, options.columns, options.table_format)
+    return stratify_tables(tables, options)
+
+
+def stratify_tables(tables: PredsLabels, options: StratifyOptions) -> StrataResult:
+    """`run_stratify` of files already read (hs report reads them once for the table and the cases)."""
+    analyse = _binary if tables.mode == "binary" else _multiclass
+    return analyse(tables.preds, tables.preds_source, tables.labels, tables.labels_source, options)
 
 
 def _stratifier_columns(labels: pl.DataFrame, options: StratifyOptions) -> list[str]:

@@ -9,12 +9,14 @@ instead of being audited as multi-class on the hard `pred` column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from hstool.errors import InputError, option_ref
 from hstool.io.columns import probabilities
 from hstool.io.table_format import KEY, LABEL, SCORE, ColumnMap, TableFormat
-from hstool.io.tables import Source, read_table
+from hstool.io.tables import Source, check_one_stdin, read_table
 
 PRED = "pred"
 CLASS_PROBABILITY_PREFIX = "p_"  # multi-class probability columns written by hs predict
@@ -45,3 +47,22 @@ def read_predictions(path: str, columns: ColumnMap, fmt: TableFormat) -> tuple[p
 def read_labels(path: str, columns: ColumnMap, fmt: TableFormat) -> tuple[pl.DataFrame, Source]:
     """The labels file with its id and label columns under hs's names (other columns as read)."""
     return read_table(path, role="labels", required=(KEY, LABEL), fmt=fmt, columns=columns.pick(KEY, LABEL))
+
+
+@dataclass(frozen=True)
+class PredsLabels:
+    """A predictions file and a labels file, each read once, with where they came from."""
+
+    preds: pl.DataFrame
+    preds_source: Source
+    mode: str  # 'binary' or 'multiclass' (read_predictions)
+    labels: pl.DataFrame
+    labels_source: Source
+
+
+def read_preds_labels(preds_path: str, labels_path: str, columns: ColumnMap, fmt: TableFormat) -> PredsLabels:
+    """Both files of an audit (one of them may be '-'), for every analysis that joins them."""
+    check_one_stdin(preds_path, labels_path)
+    preds, preds_source, mode = read_predictions(preds_path, columns, fmt)
+    labels, labels_source = read_labels(labels_path, columns, fmt)
+    return PredsLabels(preds, preds_source, mode, labels, labels_source)

@@ -34,8 +34,9 @@ from hstool.audit.operating_point import parse_operating_point
 from hstool.audit.strata_table import StratifyOptions
 from hstool.errors import InputError, OptionError
 from hstool.io.columns import numeric_values
+from hstool.io.preds_labels import read_preds_labels
 from hstool.io.sidecar import build_sidecar
-from hstool.io.tables import KEY, Source, read_table
+from hstool.io.tables import KEY, Source, check_one_stdin, read_table
 from hstool.report.context import InputFile
 from hstool.report.gallery import Gallery, Item, ThumbTable
 from hstool.report.images import image_paths
@@ -90,6 +91,7 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
         raise OptionError(
             "controls", options.controls, "must be 0 or more (correct cases per sampled error)", quoted=False
         )
+    check_one_stdin(*inputs.paths())
     cases = _cases(inputs, options.stratify)
     clusters = read_clusters(inputs.clusters) if inputs.clusters else None
     groups = _groups(cases, clusters, inputs.labels, options.stratify)
@@ -115,13 +117,10 @@ def build_audit_sheet(inputs: AuditInputs, options: AuditOptions) -> AuditSheet:
 def _cases(inputs: AuditInputs, options: StratifyOptions) -> Cases:
     # The threshold exactly as hs stratify resolves it (youden, sens=, spec=, a calibration .json).
     return load_cases(
-        inputs.preds,
-        inputs.labels,
+        read_preds_labels(inputs.preds, inputs.labels, options.columns, options.table_format),
         threshold=parse_operating_point(options.threshold),
         positive=options.positive,
         allow_unmatched=options.allow_unmatched,
-        columns=options.columns,
-        fmt=options.table_format,
     )
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 from hstool.audit.groups import Stratifier, build_stratifiers
 from hstool.audit.strata_table import StratifyOptions
-from hstool.audit.stratify import run_stratify
+from hstool.audit.stratify import stratify_tables
 from hstool.errors import InputError, OptionError, UsageError, option_ref
+from hstool.io.preds_labels import read_preds_labels
 from hstool.io.sidecar import build_sidecar, file_sha256, read_sidecar
-from hstool.io.tables import KEY, Source
+from hstool.io.tables import KEY, Source, check_one_stdin
 from hstool.report.context import InputFile, ReportData, ReportOptions, shown_path
 from hstool.report.gallery import ThumbTable
 from hstool.report.images import image_paths
-from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata, refuse_stdin
+from hstool.report.inputs import LABEL, Cases, Clusters, Strata, load_cases, read_clusters, read_strata
 from hstool.report.page import page
 from hstool.report.saliency import SaliencyMaps, computed_maps
 from hstool.report.sections import clusters as clusters_section
@@ -135,7 +136,7 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
         raise OptionError("workers", options.workers, "use 1 or more processes", quoted=False)
     if not 16 <= options.thumb_size <= 1024:
         raise OptionError("thumb_size", options.thumb_size, "use 16 to 1024 pixels", quoted=False)
-    refuse_stdin(*inputs.paths())
+    check_one_stdin(*inputs.paths())
 
 
 def _input_file(role: str, source: Source, path: str) -> InputFile:
@@ -166,18 +167,14 @@ def _strata_and_cases(
     if not inputs.preds:
         return strata, None
     assert inputs.labels is not None  # _check: --preds needs --labels
+    stratify = options.stratify
+    tables = read_preds_labels(inputs.preds, inputs.labels, stratify.columns, stratify.table_format)
     if strata is None:
-        result = run_stratify(inputs.preds, inputs.labels, options.stratify)
+        result = stratify_tables(tables, stratify)
         strata = Strata(result.table, result.meta["mode"], result.meta, None)
         notes.extend(result.notes)
     cases = load_cases(
-        inputs.preds,
-        inputs.labels,
-        threshold=strata.threshold,
-        positive=options.stratify.positive,
-        allow_unmatched=options.stratify.allow_unmatched,
-        columns=options.stratify.columns,
-        fmt=options.stratify.table_format,
+        tables, threshold=strata.threshold, positive=stratify.positive, allow_unmatched=stratify.allow_unmatched
     )
     if cases.mode != strata.mode:
         raise InputError(

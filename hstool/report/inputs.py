@@ -13,10 +13,10 @@ import polars as pl
 from hstool.audit.operating_point import OperatingPoint, refuse_own_calibration
 from hstool.errors import InputError, UsageError, option_ref
 from hstool.io.label_coding import binary_labels
-from hstool.io.preds_labels import read_labels, read_predictions
+from hstool.io.preds_labels import PredsLabels
 from hstool.io.sidecar import read_sidecar
-from hstool.io.table_format import ColumnMap, TableFormat
-from hstool.io.tables import KEY, Source, check_one_stdin, join_on_id, read_table
+from hstool.io.table_format import TableFormat
+from hstool.io.tables import KEY, Source, join_on_id, read_table
 
 LABEL = "label"
 # Internal columns of the cases table; the double underscore keeps them apart from labels columns.
@@ -26,12 +26,6 @@ ROLES = ("high_error", "low_error")
 # Bookkeeping columns of hs cluster's clusters.csv (docs/formats.md): not subclasses, so never
 # listed in a cluster's make-up.
 CLUSTER_BOOKKEEPING = ("k", "error", "distance", "split")
-
-
-def refuse_stdin(*paths: str | None) -> None:
-    """The report reads preds and labels twice (stratify, then the cases): they must be files."""
-    if any(p == "-" for p in paths):
-        raise UsageError("hs report reads its inputs more than once: write the table to a file instead of '-'")
 
 
 @dataclass(frozen=True)
@@ -52,24 +46,20 @@ class Cases:
 
 
 def load_cases(
-    preds_path: str,
-    labels_path: str,
+    tables: PredsLabels,
     *,
     threshold: float | OperatingPoint | None,
     positive: str | None,
     allow_unmatched: bool,
-    columns: ColumnMap = ColumnMap(),
-    fmt: TableFormat = TableFormat(),
 ) -> Cases:
     """Join preds and labels on image_id and call each case at `threshold` (score >= threshold).
 
     An OperatingPoint (`--threshold youden`, a calibration .json...) is resolved on the joined
     cases, as hs stratify resolves it."""
-    check_one_stdin(preds_path, labels_path)
+    preds, preds_src, mode = tables.preds, tables.preds_source, tables.mode
+    labels, labels_src = tables.labels, tables.labels_source
     if isinstance(threshold, OperatingPoint):
-        refuse_own_calibration(preds_path, threshold)
-    preds, preds_src, mode = read_predictions(preds_path, columns, fmt)
-    labels, labels_src = read_labels(labels_path, columns, fmt)
+        refuse_own_calibration(preds_src.name, threshold)
     text = labels[LABEL].cast(pl.String).str.strip_chars()
     others = [c for c in labels.columns if c not in (KEY, LABEL)]
     if mode == "binary":

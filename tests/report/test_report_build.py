@@ -243,6 +243,19 @@ def test_paths_are_shown_relative_even_when_given_absolute(tmp_path, run_hs):
     assert sha in html
 
 
+def test_predictions_from_stdin_give_the_table_of_the_file(tmp_path, run_hs):
+    # The report reads the predictions and labels once (for its table and its cases), so either
+    # can come from a pipe, as for hs stratify and hs audit.
+    study = write_study(tmp_path)
+    assert run_hs("report", "-p", "preds.csv", "-l", "labels.csv", "-o", "file.html").returncode == 0
+    done = run_hs("report", "-p", "-", "-l", "labels.csv", "-o", "pipe.html", input=study["preds"].read_bytes())
+    assert done.returncode == 0, done.stderr.decode()
+    from_file, from_pipe = ((tmp_path / name).read_text() for name in ("file.html", "pipe.html"))
+    assert section(from_pipe, "subgroups") == section(from_file, "subgroups")
+    assert "&lt;stdin&gt;" in section(from_pipe, "provenance")
+    assert hashlib.sha256(study["preds"].read_bytes()).hexdigest() in section(from_pipe, "provenance")
+
+
 @pytest.mark.parametrize(
     "args,code,message",
     [
@@ -250,7 +263,8 @@ def test_paths_are_shown_relative_even_when_given_absolute(tmp_path, run_hs):
         (["-o", "r.html"], 2, "nothing to report"),
         (["-s", "strata.csv", "--threshold", "0.3", "-o", "r.html"], 2, "cannot be combined with --strata"),
         (["-p", "preds.csv", "-l", "labels.csv", "-o", "labels.csv"], 1, "it is one of the inputs"),
-        (["-p", "-", "-l", "labels.csv", "-o", "r.html"], 2, "instead of '-'"),
+        (["-p", "-", "-l", "-", "-o", "r.html"], 2, "only one input can be '-'"),
+        (["-p", "preds.csv", "-l", "labels.csv", "-c", "-", "-m", "-", "-o", "r.html"], 2, "only one input can be '-'"),
         (
             ["-p", "preds.csv", "-l", "labels.csv", "-c", "bad_role.csv", "-o", "r.html"],
             1,
