@@ -322,16 +322,25 @@ def _check_key(df: pl.DataFrame, source: Source, key: str) -> None:
 
 
 def _sorted_join(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
-    """The inner join on `key`, sorted by it. The left table is sorted once; when the right one
-    holds the same ids (the usual case) it is sorted and set beside it, two sorts that are cheap
-    for a file already in id order; otherwise the hash join keeps the sorted left's order."""
+    """The inner join on `key`, sorted by it. Two tables holding the same ids in the same order
+    (an export written beside its labels) are set side by side and sorted once; the same ids in
+    other orders are each sorted and set side by side; otherwise the hash join keeps the sorted
+    left table's order."""
+    if left.height == right.height and left[key].equals(right[key]):
+        return _beside(left, right, key).sort(key)
     left = left.sort(key)
     if left.height == right.height:
         ordered = right.sort(key)
         if left[key].equals(ordered[key]):
-            others = ordered.drop(key)
-            return left.hstack(others.rename({c: f"{c}_right" for c in others.columns if c in left.columns}))
+            return _beside(left, ordered, key)
     return left.join(right, on=key, how="inner", suffix="_right", maintain_order="left")
+
+
+def _beside(left: pl.DataFrame, right: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Two tables whose `key` columns are equal row by row, as one (the right one's other names
+    that the left one holds get the join's `_right` suffix)."""
+    others = right.drop(key)
+    return left.hstack(others.rename({c: f"{c}_right" for c in others.columns if c in left.columns}))
 
 
 def join_on_id(

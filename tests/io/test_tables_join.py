@@ -26,12 +26,16 @@ def _hash_join(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
 @given(
     ids=st.lists(st.text(alphabet="ab01_", min_size=1, max_size=4), min_size=1, max_size=30, unique=True),
     order=st.randoms(use_true_random=False),
+    same_order=st.booleans(),
     extra=st.booleans(),
 )
-def test_join_of_the_same_ids_equals_the_hash_join(ids: list[str], order, extra: bool) -> None:
+def test_join_of_the_same_ids_equals_the_hash_join(ids: list[str], order, same_order: bool, extra: bool) -> None:
+    # Three paths: the same ids in the same order (set side by side, sorted once), in another
+    # order (each sorted), and one id more on the right (the hash join).
     left = pl.DataFrame({"image_id": ids, "score": [str(i) for i in range(len(ids))], "site": ["x"] * len(ids)})
     shuffled = list(ids)
-    order.shuffle(shuffled)
+    if not same_order:
+        order.shuffle(shuffled)
     right = pl.DataFrame({"image_id": shuffled, "label": ["1"] * len(ids), "site": ["y"] * len(ids)})
     if extra:  # one id more on the right: the join, not the side-by-side path
         right = pl.concat([right, pl.DataFrame({"image_id": ["zz"], "label": ["0"], "site": ["y"]})])
