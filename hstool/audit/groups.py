@@ -35,9 +35,6 @@ class Stratifier:
     codes: np.ndarray
     note: str = ""
 
-    def sizes(self) -> np.ndarray:
-        return np.bincount(self.codes, minlength=len(self.levels))
-
 
 def _fmt(value: float) -> str:
     return f"{value:g}"

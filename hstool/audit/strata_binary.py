@@ -87,10 +87,10 @@ def analyse(data: Data, stratifiers: list[Stratifier], options: StratifyOptions)
     """Rows of the strata table (the overall row, then every group of every stratifier) and the
     heterogeneity of the AUC across the groups of each stratifier.
 
-    Each stratifier's rows are sorted by group once (by score within a group), so a group's
-    counts cost its own size; a group against the rest gets both AUCs and variances from
-    `auc_groups` (no pass over every distinct score per group). One-class scopes and
-    `--reference` use dense per-class counts.
+    Each stratifier's groups get their counts from one `bincount` (`Own.per_group`) and, against
+    the rest, every group's and rest's AUC and variance from one pass over the rows sorted by
+    group and score (`auc_groups.groups_and_rests`), whatever the number of groups. One-class
+    scopes and `--reference` use dense per-class counts.
     """
     pos, neg = data.labels, ~data.labels
     n_total = len(pos)

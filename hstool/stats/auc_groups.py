@@ -4,7 +4,8 @@ rest"), in one pass over the rows sorted by group and score.
 `auc.delong_components` costs O(U) for U distinct scores, and a group-versus-rest audit needs it
 twice per group. Here the whole data set is summarised once (counts per rank class and the
 placement counts P and Q); then every group and its rest follow from sums over the group's
-"blocks" (its rows of one rank class), computed for all groups together with one `reduceat`:
+"blocks" (its rows of one rank class), computed for all groups together, a chunk of blocks at a
+time, with `reduceat` at the groups' boundaries:
 
 - P[k] = negatives below class k + half the negatives in k (what a positive in k scores against);
   Q[k] = positives above k + half the positives in k. U_all = sum_k pos[k] P[k].
