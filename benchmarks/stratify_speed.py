@@ -3,10 +3,11 @@
 Measured in one run, on the same files:
   floor      polars reading the two CSVs (nothing else), best of 3
   contract   the steps hs cannot skip without dropping a contract, each done once with polars or
-             numpy and nothing else: read both files as text (ids such as 00012 keep their
-             spelling), sha256 of both (provenance), ids checked (none blank, all unique) in both,
-             both tables sorted by id (results never depend on row order), scores parsed and one
-             argsort of them; no statistic. Best of 3; what the 3x target is measured against
+             numpy and nothing else, in parallel where polars can: read both files as text (ids
+             such as 00012 keep their spelling), sha256 of both (provenance, in a thread beside the
+             rest), ids checked (none blank, all unique) in both, both tables sorted by id (results
+             never depend on row order), scores parsed, one argsort of them; no statistic. Best of
+             3: the contracts' steps as fast as polars and numpy do them, against the 3x target
   hs lib     the library call behind `hs stratify` (read, check, join, analyse) in this process,
              best of 3, and its ratio to the floor (the issue-16 target: within 3x)
   hs         `hs stratify` end to end in a subprocess (DeLong + Wilson, the default), peak RSS,
@@ -35,6 +36,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -107,17 +109,22 @@ def fairlearn_job(df: pl.DataFrame, n_boot: int, seed: int = 0) -> None:
 
 
 def contract_steps(preds: Path, labels: Path) -> None:
-    tables = []
-    for path in (preds, labels):
-        data = path.read_bytes()
-        hashlib.sha256(data).hexdigest()
-        table = pl.read_csv(io.BytesIO(data), infer_schema=False)
-        ids = table["image_id"]
-        assert not (ids.is_null() | (ids.str.strip_chars() == "")).any()
-        assert ids.hash().n_unique() == len(ids)
-        tables.append(table.sort("image_id"))
-    scores = tables[0]["score"].str.strip_chars().cast(pl.Float64).to_numpy()
-    np.argsort(scores)
+    """The contract steps at their fastest: both files parsed by polars, then every check, both
+    sorts and the score parse in one parallel query, and sha256 in a thread beside it."""
+    data = [preds.read_bytes(), labels.read_bytes()]
+    hashing = threading.Thread(target=lambda: [hashlib.sha256(d).hexdigest() for d in data])
+    hashing.start()
+    tables = [pl.read_csv(io.BytesIO(d), infer_schema=False).lazy() for d in data]
+    ids = pl.col("image_id")
+    checks = [
+        t.select(blank=(ids.is_null() | (ids.str.strip_chars() == "")).any(), unique=ids.hash().n_unique())
+        for t in tables
+    ]
+    score = tables[0].select(pl.col("score").str.strip_chars().cast(pl.Float64))
+    done = pl.collect_all([*checks, *(t.sort("image_id") for t in tables), score])
+    assert all(not c["blank"][0] and c["unique"][0] == t.height for c, t in zip(done[:2], done[2:4]))
+    np.argsort(done[-1]["score"].to_numpy())
+    hashing.join()
 
 
 def timed(fn, *args) -> float:
