@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## make test: create .venv, install hs with its test extras, then lint (ruff), check formatting
-## and types (mypy; strict on stats/, io/, audit/, infer/, synth/) and run the whole suite.
+## and types (mypy, strict on every module of hstool/) and run the whole suite.
 LINTED := hstool tests benchmarks scripts
 test: $(STAMP) lint
 	$(PY) -m pytest -q
