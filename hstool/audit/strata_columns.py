@@ -13,11 +13,12 @@ from hstool.audit.strata_cases import Data, Evaluation, GroupCase
 from hstool.audit.strata_table import StratifyOptions, harm
 from hstool.stats.auc import shared_class_covariance
 from hstool.stats.auc_permutation import SMALL_CLASS, independent_auc_test, placement_test
-from hstool.stats.calibration_groups import SquaredErrors, brier_of
+from hstool.stats.calibration_groups import SquaredErrors
 from hstool.stats.calibration_metrics import (
     Estimate,
     bins_ece,
     bins_ece_interval,
+    brier_of,
     intercept_estimate,
     slope_estimate,
     sorted_bins,

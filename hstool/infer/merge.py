@@ -24,7 +24,7 @@ from hstool.infer.preds_format import EMBEDDINGS_SCHEMA, PREDS_SCHEMA
 from hstool.io.arrays import ids_path_for, read_embeddings, write_embeddings_streamed
 from hstool.io.atomic import refuse_overwriting_inputs, write_bytes
 from hstool.io.sidecar import command_line, errors_path_for, read_sidecar, sidecar_path, write_sidecar
-from hstool.io.tables import table_from_bytes
+from hstool.io.tables import read_table
 
 # Sidecar fields every shard of one run shares, with how to read them.
 _SAME: dict[str, Callable[[dict[str, Any]], object]] = {
@@ -156,7 +156,7 @@ def _concatenate_csv(
         data = Path(path).read_bytes()
         head, _, body = data.partition(b"\n")
         # Parse the rows (this checks the file); a shard can hold none (a header only).
-        height = table_from_bytes(str(path), data, role=role, required=())[0].height if body.strip() else 0
+        height = read_table(str(path), role=role, required=(), data=data)[0].height if body.strip() else 0
         if expected is not None and height != expected[i]:
             raise InputError(
                 f"{path}: has {height} rows but its sidecar says {expected[i]}; the file was changed after hs wrote it"

@@ -110,37 +110,22 @@ def read_table(
     string_columns: Sequence[str] = (),
     fmt: TableFormat = TableFormat(),
     columns: Mapping[str, str] | None = None,
+    data: bytes | None = None,
 ) -> tuple[pl.DataFrame, Source]:
     """Read a CSV/TSV/Parquet/Excel table and check its shape.
 
     `role` names the file in messages ("predictions", "labels"). `columns` maps hs names to the
     file's own ({"score": "prob"}): those columns are renamed to hs's names, and messages and the
     sidecar keep the file's. `required` columns (hs names) must exist. When `key` is given, that
-    column must be present, non-empty and unique.
+    column must be present, non-empty and unique. `data`: the file's bytes, when the caller
+    already holds them (they are then not read again).
 
     CSV, TSV and Excel cells are read as text, so no column can fail on a type guessed from
     the first rows (ids such as `00012` and codes such as `01` keep their spelling); a command
     parses the columns it uses over the whole file (`hstool.io.columns`). `string_columns` is
     kept for Parquet, whose columns are typed. Cells in `fmt.na_values` become missing.
     """
-    name, data = _read_bytes(path, role)
-    return table_from_bytes(
-        name, data, role=role, required=required, key=key, string_columns=string_columns, fmt=fmt, columns=columns
-    )
-
-
-def table_from_bytes(
-    name: str,
-    data: bytes,
-    *,
-    role: str,
-    required: Sequence[str] = (KEY,),
-    key: str | None = KEY,
-    string_columns: Sequence[str] = (),
-    fmt: TableFormat = TableFormat(),
-    columns: Mapping[str, str] | None = None,
-) -> tuple[pl.DataFrame, Source]:
-    """`read_table` of the bytes of the file `name` (a caller that already holds them)."""
+    name, data = _read_bytes(path, role) if data is None else (path, data)
     kind = _kind(name, data)
     sha = hashlib.sha256(data).hexdigest()
     if not data or data.isspace():

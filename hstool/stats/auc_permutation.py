@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hstool.stats.auc import rank_classes
+
 SMALL_CLASS = 10  # a group (or comparator) with fewer positives or negatives than this is tested exactly
 N_PERMUTATIONS = 2000
 
@@ -85,9 +87,8 @@ def independent_auc_test(
     x = np.concatenate([pos_a, pos_b]).astype(np.float64)
     y = np.concatenate([neg_a, neg_b]).astype(np.float64)
     m, n = x.size, y.size
-    _, classes = np.unique(np.concatenate([x, y]), return_inverse=True)
-    cx, cy = classes[:m].astype(np.int64), classes[m:].astype(np.int64)
-    n_classes = int(classes.max()) + 1
+    classes, n_classes = rank_classes(np.concatenate([x, y]))
+    cx, cy = classes[:m], classes[m:]
     place_pos = _counts_below(np.sort(y), x)  # P_i: negatives below positive i
     place_neg = m - _counts_below(np.sort(x), y)  # Q_j: positives above negative j, ties 1/2
     u_all = float(place_pos.sum())

@@ -35,6 +35,7 @@ from hstool.stats.calibration_metrics import (
     logistic_fit,
     logit,
 )
+from hstool.stats.sums import dot
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class SquaredErrors:
 
     @classmethod
     def of(cls, squared: np.ndarray) -> SquaredErrors:
-        return cls(int(squared.size), float(squared.sum()), float(np.einsum("i,i->", squared, squared)))
+        return cls(int(squared.size), float(squared.sum()), dot(squared, squared))
 
     def __sub__(self, other: SquaredErrors) -> SquaredErrors:
         return SquaredErrors(self.n - other.n, self.total - other.total, self.squares - other.squares)
@@ -84,12 +85,6 @@ class SquaredErrors:
             return Estimate(mean, None)
         variance = max(self.squares - self.n * mean * mean, 0.0) / (self.n - 1)
         return Estimate(mean, math.sqrt(variance / self.n))
-
-
-def brier_of(squared: np.ndarray) -> Estimate:
-    """`calibration_metrics.brier` of cases given by their squared errors (at least one)."""
-    se = float(squared.std(ddof=1) / math.sqrt(squared.size)) if squared.size >= 2 else None
-    return Estimate(float(squared.mean()), se)
 
 
 def start_of(slope: bool) -> np.ndarray:

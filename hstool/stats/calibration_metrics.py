@@ -55,7 +55,11 @@ def logit(scores: np.ndarray) -> np.ndarray:
 
 def brier(scores: np.ndarray, labels: np.ndarray) -> Estimate:
     """Brier score with the standard error of a mean (None below two cases)."""
-    squared = (np.asarray(scores, dtype=np.float64) - np.asarray(labels, dtype=np.float64)) ** 2
+    return brier_of((np.asarray(scores, dtype=np.float64) - np.asarray(labels, dtype=np.float64)) ** 2)
+
+
+def brier_of(squared: np.ndarray) -> Estimate:
+    """`brier` of cases given by their squared errors (at least one)."""
     se = float(squared.std(ddof=1) / math.sqrt(squared.size)) if squared.size >= 2 else None
     return Estimate(float(squared.mean()), se)
 

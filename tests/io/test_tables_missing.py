@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hstool.io.table_format import TableFormat
-from hstool.io.tables import table_from_bytes
+from hstool.io.tables import read_table
 
 MARKERS = ("NA", "nan", "None", "")
 PADDED = [" NA", "NA ", "\tnan", " None ", "  "]
@@ -21,9 +21,8 @@ def _read(columns: dict[str, list[str]], na_values: tuple[str, ...]) -> dict[str
     n = len(next(iter(columns.values())))
     lines = ["image_id," + ",".join(columns)]
     lines += [f"id{i}," + ",".join(values[i] for values in columns.values()) for i in range(n)]
-    df, _ = table_from_bytes(
-        "t.csv", ("\n".join(lines) + "\n").encode(), role="labels", fmt=TableFormat(na_values=na_values)
-    )
+    data = ("\n".join(lines) + "\n").encode()
+    df, _ = read_table("t.csv", role="labels", fmt=TableFormat(na_values=na_values), data=data)
     return {name: df[name].is_null().to_list() for name in columns}
 
 

@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hstool.stats.auc import rank_classes
-from hstool.stats.calibration_groups import ScoreClasses, SquaredErrors, brier_of
+from hstool.stats.calibration_groups import ScoreClasses, SquaredErrors
 from hstool.stats.calibration_metrics import (
     Estimate,
     Likelihood,
     bins_ece,
     bins_ece_interval,
     brier,
+    brier_of,
     calibration_intercept,
     calibration_slope,
     ece,
