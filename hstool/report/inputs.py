@@ -69,7 +69,6 @@ def load_cases(
     else:
         labels = labels.with_columns(text.alias(LABEL))
     joined, dropped = join_on_id(preds, preds_src, labels, labels_src, allow_unmatched=allow_unmatched)
-    joined = joined.sort(KEY)
     if mode == "binary":
         if threshold is None:
             raise UsageError("a binary report needs the operating threshold")
