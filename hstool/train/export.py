@@ -8,7 +8,7 @@ p for `class_names[1]`, the positive class) and `embedding` (N, D). The batch ax
 `metadata_props` carry the `hs.*` keys that hs predict / hs embed read.
 
 The exporter's records of where each node came from (Python stack traces with absolute source
-paths, FX node names) are removed (`plain_onnx`): they leak folder names into a file that may be
+paths, FX node names) are removed (`plain_proto`): they leak folder names into a file that may be
 shared, and would make the same training give different bytes in another checkout.
 
 Written atomically: the file appears only after the parity check passed; a failed check raises
@@ -171,11 +171,6 @@ def _to_onnx(graph: nn.Module, batch: torch.Tensor, metadata: dict[str, str]) ->
     buffer = io.BytesIO()
     onnx.save_model(proto, buffer)
     return buffer.getvalue()
-
-
-def plain_onnx(module: nn.Module, batch: torch.Tensor, *, input_name: str, output_names: Sequence[str]) -> bytes:
-    """`plain_proto`, serialised."""
-    return bytes(plain_proto(module, batch, input_name=input_name, output_names=output_names).SerializeToString())
 
 
 def plain_proto(module: nn.Module, batch: torch.Tensor, *, input_name: str, output_names: Sequence[str]) -> Any:

@@ -8,7 +8,7 @@
 - a TorchScript file: its one output holds the scores; the embedding is found in the exported
   graph as for any ONNX model (the input of the last Gemm/MatMul).
 
-Both are exported by `plain_onnx` (hs train's exporter) and imported by
+Both are exported by `plain_proto` (hs train's exporter) and imported by
 `hstool.importer.run.import_graph`. A state dict's import is checked against PyTorch itself on
 both outputs (the export's parity check and the import's in one); a TorchScript export is checked
 against PyTorch on the scores, and its import against the export.
@@ -31,7 +31,7 @@ from hstool.importer.parity import QUOTED, onnx_parity
 from hstool.importer.run import Imported, Source, import_graph
 from hstool.io.atomic import check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import file_sha256
-from hstool.train.export import plain_onnx
+from hstool.train.export import plain_proto
 from hstool.train.training import IMAGENET_MEAN, IMAGENET_STD
 from hstool.train.weights import mismatch, read_state_dict
 
@@ -98,8 +98,6 @@ def import_torchscript(path: str, out: str, options: ImportOptions) -> Imported:
 
 def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions, *, with_features: bool) -> Imported:
     """Export `module` to ONNX, check it against PyTorch, and import the export."""
-    import onnx
-
     assert options.size is not None and options.channels is not None
     if with_features and options.embedding not in (None, FEATURES):
         raise UsageError(
@@ -110,12 +108,12 @@ def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions,
     probe = torch.from_numpy(rng.random((options.parity_images, options.channels, *options.size), dtype=np.float32))
     names = (SCORES, FEATURES) if with_features else (SCORES,)
     try:
-        data = plain_onnx(module, probe, input_name=INPUT, output_names=names)
+        proto = plain_proto(module, probe, input_name=INPUT, output_names=names)
     except Exception as exc:  # torch.export and the ONNX exporter raise many types
         raise InputError(
             f"{origin.path}: PyTorch could not export it to ONNX ({first_line(exc, QUOTED)}); export it yourself and import the .onnx"
         ) from None
-    source = source_graph(onnx.load_from_string(data), f"the exported {origin.format} model")
+    source = source_graph(proto, f"the exported {origin.format} model")
 
     def run_torch(batch: np.ndarray) -> list[np.ndarray]:
         with torch.no_grad():
@@ -131,7 +129,10 @@ def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions,
         return import_graph(source, origin, out, options, reference=reference)
     # TorchScript: the embedding is found inside the export, so the export is checked against
     # PyTorch on the scores, and the import against the export.
-    diff = onnx_parity(data, probe.numpy(), run_torch(probe.numpy()), input_name=INPUT, output_names=names)
+    # Serialised before import_graph rewrites the graph: the export as PyTorch wrote it.
+    diff = onnx_parity(
+        proto.SerializeToString(), probe.numpy(), run_torch(probe.numpy()), input_name=INPUT, output_names=names
+    )
     if not diff < TOLERANCE:
         raise ParityError(
             f"{origin.path}: the ONNX export differs from PyTorch by {diff:.3g} (limit {TOLERANCE:g}); nothing was "
