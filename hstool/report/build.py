@@ -39,6 +39,11 @@ class ReportInputs:
     def paths(self) -> list[str]:
         return [p for p in (self.preds, self.labels, self.strata, self.clusters, self.manifest) if p]
 
+    @property
+    def computes_saliency(self) -> bool:
+        """A model given for saliency: its maps are computed here (hs saliency reads the manifest)."""
+        return bool(self.saliency and self.saliency.endswith(".onnx"))
+
 
 @dataclass(frozen=True)
 class Report:
@@ -137,6 +142,10 @@ def _check(inputs: ReportInputs, options: ReportOptions) -> None:
     if not 16 <= options.thumb_size <= 1024:
         raise OptionError("thumb_size", options.thumb_size, "use 16 to 1024 pixels", quoted=False)
     check_one_stdin(*inputs.paths())
+    if inputs.manifest == "-" and inputs.computes_saliency:
+        raise UsageError(
+            "computing saliency maps reads the manifest a second time: pass it as a file, not '-' (or pass maps from hs saliency)"
+        )
 
 
 def _input_file(role: str, source: Source, path: str) -> InputFile:
@@ -206,7 +215,7 @@ def _saliency(
     the images the report shows."""
     if not inputs.saliency:
         return None
-    if inputs.saliency.endswith(".onnx"):
+    if inputs.computes_saliency:
         if not shown:
             return None
         stratify = options.stratify  # the manifest is read as the report reads it

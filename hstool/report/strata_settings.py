@@ -213,7 +213,11 @@ def refuse_other_settings(
             raise UsageError(
                 f"{option_ref(option)} cannot be checked against {option_ref('strata')} {strata_path}: it has no "
                 f"sidecar recording the {fixed.what} of its {fixed.of}; drop {option_ref(option)}, "
-                f"or keep {sidecar_path(strata_path)} beside it"
+                + (
+                    "or pass the stratify output as a file, with its sidecar beside it"
+                    if strata_path == "-"
+                    else f"or keep {sidecar_path(strata_path)} beside it"
+                )
             )
         want, have = _given_value(option, given, recorded, strata), _recorded_value(option, recorded, strata)
         if fixed.at_least:

@@ -256,6 +256,15 @@ def test_predictions_from_stdin_give_the_table_of_the_file(tmp_path, run_hs):
     assert hashlib.sha256(study["preds"].read_bytes()).hexdigest() in section(from_pipe, "provenance")
 
 
+def test_a_stratify_output_from_stdin_has_no_sidecar_to_check_options_against(tmp_path, run_hs):
+    write_study(tmp_path)
+    assert run_hs("stratify", "preds.csv", "labels.csv", "-o", "strata.csv").returncode == 0
+    done = run_hs("report", "-s", "-", "--metrics", "all", "-o", "r.html", input=(tmp_path / "strata.csv").read_bytes())
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.count("\n") == 1, err
+    assert "pass the stratify output as a file" in err and "-.meta.json" not in err
+
+
 @pytest.mark.parametrize(
     "args,code,message",
     [
@@ -265,6 +274,11 @@ def test_predictions_from_stdin_give_the_table_of_the_file(tmp_path, run_hs):
         (["-p", "preds.csv", "-l", "labels.csv", "-o", "labels.csv"], 1, "it is one of the inputs"),
         (["-p", "-", "-l", "-", "-o", "r.html"], 2, "only one input can be '-'"),
         (["-p", "preds.csv", "-l", "labels.csv", "-c", "-", "-m", "-", "-o", "r.html"], 2, "only one input can be '-'"),
+        (
+            ["-p", "preds.csv", "-l", "labels.csv", "-m", "-", "--saliency", "model.onnx", "-o", "r.html"],
+            2,
+            "reads the manifest a second time",
+        ),
         (
             ["-p", "preds.csv", "-l", "labels.csv", "-c", "bad_role.csv", "-o", "r.html"],
             1,
