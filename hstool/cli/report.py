@@ -164,7 +164,13 @@ def command(
     """Write one self-contained HTML report a clinician can open, read and act on."""
     with handled(verbose):
         from hstool.audit.strata_table import StratifyOptions
-        from hstool.cli.stratify_args import given_rule, parse_bins, stratify_options
+        from hstool.cli.stratify_args import (
+            parse_bins,
+            parse_flag_on,
+            parse_margins,
+            parse_metrics,
+            stratify_options,
+        )
         from hstool.cli.table_args import column_map, table_format
         from hstool.io.atomic import check_writable, refuse_overwriting_inputs, write_text
         from hstool.io.sidecar import write_sidecar
@@ -179,23 +185,25 @@ def command(
         # were read: what is given is checked against its sidecar (build_report).
         columns = column_map(id_col, score_col, label_col)
         fmt = table_format(na_values, delimiter, decimal_comma, sheet)
-        given = given_rule(metrics, margin, flag_on) | {
-            field: value
-            for field, value in {
-                "by": list(by or []),
-                "bins": parse_bins(bins),
-                "positive": positive,
-                "id_col": columns.id,
-                "score_col": columns.score,
-                "label_col": columns.label,
-                "na_values": fmt.na_values,
-                "delimiter": fmt.delimiter,
-                "decimal_comma": fmt.decimal_comma,
-                "sheet": fmt.sheet,
-                "min_n": min_n,
-            }.items()
-            if _typed(ctx, field)
+        # What was typed (options left at their defaults parse to the defaults and are dropped).
+        typed = {
+            "by": list(by or []),
+            "bins": parse_bins(bins),
+            "positive": positive,
+            "threshold": threshold,
+            "metrics": parse_metrics(metrics),
+            "margin": parse_margins(margin),
+            "flag_on": parse_flag_on(flag_on),
+            "id_col": columns.id,
+            "score_col": columns.score,
+            "label_col": columns.label,
+            "na_values": fmt.na_values,
+            "delimiter": fmt.delimiter,
+            "decimal_comma": fmt.decimal_comma,
+            "sheet": fmt.sheet,
+            "min_n": min_n,
         }
+        given = {field: value for field, value in typed.items() if _typed(ctx, field)}
         # With --strata the flag rule is the stratify run's (checked against these, if given).
         own_rule = strata is None
         stratify = stratify_options(
@@ -223,7 +231,7 @@ def command(
         )
         options = ReportOptions(
             stratify=stratify,
-            given=given | ({"threshold": threshold} if threshold is not None else {}),
+            given=given,
             title=title,
             gallery_size=gallery_size,
             montage_size=montage_size,

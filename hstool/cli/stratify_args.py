@@ -3,10 +3,9 @@ commands that share its grouping, interval and flag options (`hs agree`, `hs rep
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from hstool.audit.options import CALIBRATION, FAMILIES, FAMILY_OF, TESTED, BinSpec, CiMethod, StratifyOptions
-from hstool.audit.options import CI_METHODS as CI_METHODS
 from hstool.errors import UsageError
 from hstool.io.table_format import ColumnMap, TableFormat
 from hstool.stats.methods import Correction
@@ -84,20 +83,6 @@ def parse_margins(items: list[str] | None) -> dict[str, float]:
             raise UsageError(f"--margin {part!r}: the deficit must be above 0 and below 1, e.g. {metric}=0.05")
         out[metric] = value
     return out
-
-
-def given_rule(metrics: str | None, margin: list[str] | None, flag_on: str | None) -> dict[str, Any]:
-    """The --metrics, --margin and --flag-on given on the command line, each parsed and checked
-    (a bad value names its flag), keyed by the option's field; the ones not given are left out.
-    `hs report --strata` compares them with the settings the stratify output recorded."""
-    given: dict[str, Any] = {}
-    if metrics is not None:
-        given["metrics"] = parse_metrics(metrics)
-    if margin is not None:
-        given["margin"] = parse_margins(margin)
-    if flag_on is not None:
-        given["flag_on"] = parse_flag_on(flag_on)
-    return given
 
 
 def _flag_rule(
