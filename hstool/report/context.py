@@ -22,7 +22,7 @@ class ReportOptions:
     # field: threshold (refused with --strata); metrics, margin, flag_on, by, bins, positive,
     # id_col, score_col, label_col, na_values, delimiter, decimal_comma, sheet (refused when
     # they differ from the ones the file's sidecar recorded), min_n (refused when smaller;
-    # build.py's _FIXED). With a --strata file and its sidecar, the report uses the recorded
+    # strata_settings._FIXED). With a --strata file and its sidecar, the report uses the recorded
     # settings (ReportData.settings), reads the files with its positive class, columns and
     # table format, and draws curves with its min_n unless a min_n is given here.
     given: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from hstool.report.inputs import OUTCOME
 from hstool.report.markup import el
 from hstool.report.sections import Section, data_table, unavailable
 from hstool.report.sections.clusters import cluster_stats
+from hstool.report.sections.subgroups import FAMILY_COLUMNS
 
 # What a lower value of each metric means at the bedside.
 MEANING = {
@@ -26,22 +27,8 @@ MEANING = {
     "calibration_intercept": "calibration intercept: 0 when scores are right on average; below 0 they overstate risk",
     "calibration_slope": "calibration slope: 1 is ideal; below 1 the scores are too extreme, above 1 too timid",
 }
-NAMES = {
-    "auc": "AUC",
-    "ppv": "PPV",
-    "npv": "NPV",
-    "brier": "Brier score",
-    "calibration_intercept": "calibration intercept",
-    "calibration_slope": "calibration slope",
-    "ece": "ECE",
-}
-# The overall metrics of each family (`--metrics`) in a binary summary.
-OVERALL_METRICS = {
-    "auc": ["auc"],
-    "proportions": ["sensitivity", "specificity", "ppv", "npv"],
-    "calibration": ["brier", "calibration_intercept", "calibration_slope", "ece"],
-    "power": [],
-}
+# Metric titles as the subgroup table writes them (sensitivity, accuracy: their own names).
+NAMES = {column: title for columns in FAMILY_COLUMNS.values() for column, title in columns}
 
 
 def _names(metrics: Iterable[str]) -> str:
@@ -73,7 +60,8 @@ def _overall(data: ReportData) -> str:
         return unavailable("The stratify output has no overall row.")
     r = row[0]
     if strata.mode == "binary":
-        metrics = [m for family in data.families() for m in OVERALL_METRICS[family]]
+        # The overall metrics of the chosen families (a detectable deficit is a group's, not overall).
+        metrics = [m for family in data.families() if family != "power" for m, _ in FAMILY_COLUMNS[family]]
         head = f"{int(r['n'])} cases, {int(r['n_pos'])} positive; operating threshold {r['threshold']:.4g} (a case is called positive when its score is at or above it)."
     else:
         metrics = ["accuracy"]
