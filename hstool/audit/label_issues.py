@@ -132,14 +132,19 @@ def _round_half_up(numerator: Ints, denominator: Ints) -> Ints:
     return np.asarray((2 * numerator + denominator) // (2 * denominator), dtype=np.int64)
 
 
+def _off_diagonal(counts: Ints, given: Ints) -> tuple[Ints, Ints]:
+    """Per class i, g_i x (off-diagonal counts of row i) and the counts of row i: n_i (see
+    issues_per_class) is their ratio, and 0 for a row without counted cases."""
+    labelled = np.bincount(given, minlength=counts.shape[0]).astype(np.int64)
+    row = counts.sum(axis=1)
+    return labelled * (row - np.diag(counts)), row
+
+
 def estimated_issues(counts: Ints, given: Ints) -> int:
     """n x (off-diagonal mass of the calibrated joint), rounded half up: the sum over classes of
     the unrounded n_i (see issues_per_class), in fractions."""
-    labelled = np.bincount(given, minlength=counts.shape[0])
-    total = sum(
-        (Fraction(int(g) * int(r - d), int(r)) for g, r, d in zip(labelled, counts.sum(axis=1), np.diag(counts)) if r),
-        Fraction(0),
-    )
+    numerator, row = _off_diagonal(counts, given)
+    total = sum((Fraction(int(a), int(r)) for a, r in zip(numerator, row) if r), Fraction(0))
     return math.floor(total + Fraction(1, 2))
 
 
@@ -151,12 +156,9 @@ def issues_per_class(counts: Ints, given: Ints) -> Ints:
     g_i x (off-diagonal counts of row i) / (counts of row i): computed in integers, because a
     count such as 7 x 1/2 must round to 4 whatever the order of the floating-point sums (the
     classes' order changed it)."""
-    k = counts.shape[0]
-    labelled = np.bincount(given, minlength=k).astype(np.int64)
-    row = counts.sum(axis=1)
-    off = row - np.diag(counts)
+    numerator, row = _off_diagonal(counts, given)
     counted = row > 0  # a row without counted cases keeps its cases on the diagonal
-    return np.where(counted, _round_half_up(labelled * off, np.where(counted, row, 1)), 0)
+    return np.where(counted, _round_half_up(numerator, np.where(counted, row, 1)), 0)
 
 
 def prune_by_class(given: Ints, score: Floats, per_class: Ints) -> NDArray[np.bool_]:

@@ -130,10 +130,13 @@ def _read_cases(preds_path: str, labels_path: str, options: LabelIssueOptions) -
         columns = [pl.Series(PROB_PREFIX + c, probabilities(preds, PROB_PREFIX + c, preds_src)) for c in class_names]
         _check_rows_sum(np.column_stack([c.to_numpy() for c in columns]), preds_src)
     labels = labels.select(KEY, pl.col(LABEL).cast(pl.String).str.strip_chars(), pl.int_range(pl.len()).alias(_LINE))
-    empty = labels[LABEL].is_null()
-    if empty.any():
-        raise InputError(f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every ranked case needs one")
-    if not class_names:
+    if class_names:  # binary labels are checked (and coded) by binary_labels
+        empty = labels[LABEL].is_null()
+        if empty.any():
+            raise InputError(
+                f"{labels_src.at(int(empty.arg_true()[0]), LABEL)}: empty label; every ranked case needs one"
+            )
+    else:
         labels = labels.with_columns(pl.Series(_POSITIVE, binary_labels(labels, LABEL, labels_src, positive=positive)))
     joined, dropped = join_on_id(
         preds.select(KEY).with_columns(columns), preds_src, labels, labels_src, allow_unmatched=True
