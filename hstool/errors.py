@@ -17,6 +17,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports when a reader closes the pipe
 
 LISTED = 3  # how many offending items (ids, rows, keys) a message lists before '...'
+QUOTED = 300  # characters of a library's message quoted in an error
 
 
 # Another option named inside a message, by its library field: option_ref("on_error"). A
@@ -102,8 +103,8 @@ def require_choice(field: str, value: str, allowed: Sequence[str]) -> None:
         raise OptionError(field, value, f"choose one of {', '.join(allowed)}")
 
 
-def first_line(exc: BaseException, limit: int | None = None) -> str:
-    """The first line of an exception's message (at most `limit` characters), or its type's
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most QUOTED characters), or its type's
     name when it has none: for one-line errors that quote what a library said."""
     text = str(exc).strip().splitlines()
-    return text[0][:limit] if text else type(exc).__name__
+    return text[0][:QUOTED] if text else type(exc).__name__

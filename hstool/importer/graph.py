@@ -22,7 +22,6 @@ import numpy as np
 
 from hstool.errors import InputError, UsageError, first_line, option_ref
 from hstool.importer.head import Head
-from hstool.importer.parity import QUOTED
 from hstool.importer.strip import subgraphs
 
 INPUT = "image"
@@ -60,7 +59,7 @@ def load_source(path: str) -> Any:
     try:
         model = onnx.load(path)
     except (DecodeError, ValueError, RuntimeError, OSError) as exc:
-        raise InputError(f"{path}: not an ONNX model ({first_line(exc, QUOTED)}); pass a .onnx file") from None
+        raise InputError(f"{path}: not an ONNX model ({first_line(exc)}); pass a .onnx file") from None
     if not model.graph.node or not model.graph.output:
         raise InputError(f"{path}: not an ONNX model (no graph nodes or outputs); pass a .onnx file")
     return model

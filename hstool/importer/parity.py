@@ -15,8 +15,6 @@ from hstool.errors import InputError, first_line
 # source's (scores, embedding) for it.
 Reference = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
-QUOTED = 300  # characters of a library's message quoted in an import error
-
 
 def cpu_session(model: bytes | str | Path, label: str) -> Any:
     """An onnxruntime session on the CPU, its log quiet; InputError naming `label` when the
@@ -29,7 +27,7 @@ def cpu_session(model: bytes | str | Path, label: str) -> Any:
     try:
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
-        raise InputError(f"{label}: onnxruntime cannot load it ({first_line(exc, QUOTED)})") from None
+        raise InputError(f"{label}: onnxruntime cannot load it ({first_line(exc)})") from None
 
 
 def onnx_reference(model: bytes, label: str, input_name: str, batch_one: bool) -> Reference:
@@ -43,7 +41,7 @@ def onnx_reference(model: bytes, label: str, input_name: str, batch_one: bool) -
         except Exception as exc:  # a shape the source does not accept, a failing kernel
             raise InputError(
                 f"{label}: onnxruntime could not run it on images of shape {tuple(batch.shape[1:])} "
-                f"({first_line(exc, QUOTED)}); check the size and channels"
+                f"({first_line(exc)}); check the size and channels"
             ) from None
         scores, embedding = (np.concatenate([r[i] for r in results]) for i in (0, 1))
         return scores, embedding

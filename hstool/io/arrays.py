@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hstool.errors import InputError, option_ref
+from hstool.errors import InputError, first_line, option_ref
 from hstool.io.atomic import atomic_path
 from hstool.io.tables import KEY, Source, read_table
 
@@ -36,7 +36,7 @@ def read_embeddings(npy: str, ids: str | None = None) -> tuple[pl.Series, np.nda
     try:
         matrix = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as exc:
-        reason = "object arrays are not accepted" if "pickle" in str(exc) else str(exc).splitlines()[0]
+        reason = "object arrays are not accepted" if "pickle" in str(exc) else first_line(exc)
         raise InputError(
             f"{npy}: not a valid .npy array ({reason}); pass the emb.npy file written by hs embed"
         ) from None

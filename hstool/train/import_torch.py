@@ -27,7 +27,7 @@ from torch import nn
 from hstool.errors import InputError, ParityError, UsageError, first_line
 from hstool.importer.graph import source_graph
 from hstool.importer.options import TOLERANCE, ImportOptions
-from hstool.importer.parity import QUOTED, onnx_parity
+from hstool.importer.parity import onnx_parity
 from hstool.importer.run import Imported, Source, import_graph
 from hstool.io.atomic import check_writable, refuse_overwriting_inputs
 from hstool.io.sidecar import file_sha256
@@ -87,9 +87,7 @@ def import_torchscript(path: str, out: str, options: ImportOptions) -> Imported:
         # torch leaves torch.jit.load unannotated.
         module: nn.Module = torch.jit.load(path, map_location="cpu").eval()  # type: ignore[no-untyped-call]
     except Exception as exc:  # a zip that is not TorchScript, a version torch cannot read
-        raise InputError(
-            f"{path}: not a TorchScript file readable by torch.jit.load ({first_line(exc, QUOTED)})"
-        ) from None
+        raise InputError(f"{path}: not a TorchScript file readable by torch.jit.load ({first_line(exc)})") from None
     if options.size is None:
         raise UsageError(f"{path}: a TorchScript file does not record its input size; give the size (e.g. 224)")
     options = dataclasses.replace(options, channels=options.channels or 3)
@@ -111,7 +109,7 @@ def _import(module: nn.Module, origin: Source, out: str, options: ImportOptions,
         proto = plain_proto(module, probe, input_name=INPUT, output_names=names)
     except Exception as exc:  # torch.export and the ONNX exporter raise many types
         raise InputError(
-            f"{origin.path}: PyTorch could not export it to ONNX ({first_line(exc, QUOTED)}); export it yourself and import the .onnx"
+            f"{origin.path}: PyTorch could not export it to ONNX ({first_line(exc)}); export it yourself and import the .onnx"
         ) from None
     source = source_graph(proto, f"the exported {origin.format} model")
 

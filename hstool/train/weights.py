@@ -83,7 +83,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean: not a weights file
-        first = first_line(exc, 200)
+        first = first_line(exc)
         if "Unsupported global" in str(exc):
             # weights_only's unpickler stops at the first class it does not allow, before building anything.
             raise InputError(
