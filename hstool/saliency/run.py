@@ -274,7 +274,7 @@ def _inputs(
         manifest.source.provenance(),  # path, sha256, rows, and the renamed id column
     ]
     if ids is not None:  # hashed when it was read
-        items.append({"path": options.ids, "sha256": ids.sha256})
+        items.append(ids.provenance())
     if options.checkpoint:
         items.append({"path": options.checkpoint, "sha256": file_sha256(options.checkpoint)})
     return items
