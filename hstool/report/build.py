@@ -266,8 +266,9 @@ def _stratifiers(
         return []
     if settings is None:  # a stratify output without its sidecar: the plain columns its table names
         assert strata is not None
-        named = dict.fromkeys(strata.table["stratifier"].to_list())
-        settings = replace(options.stratify, by=[c for c in named if c in cases.columns], crosses=[], bins={})
+        settings = replace(
+            options.stratify, by=[c for c in strata.stratifiers if c in cases.columns], crosses=[], bins={}
+        )
     by = settings.by or cases.columns
     if cases.mode == "multiclass":
         by = [LABEL] + [c for c in by if c != LABEL]

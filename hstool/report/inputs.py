@@ -102,6 +102,11 @@ class Strata:
     source: Source | None
 
     @property
+    def stratifiers(self) -> list[str]:
+        """The stratifiers the table names, in its order (the overall row's among them)."""
+        return list(dict.fromkeys(self.table["stratifier"].to_list()))
+
+    @property
     def threshold(self) -> float | None:
         if self.mode != "binary":
             return None

@@ -149,7 +149,7 @@ def _single_columns(by: list[str], bins: dict[str, BinSpec], settings: StratifyO
 def _recorded_value(option: str, settings: StratifyOptions, strata: Strata) -> Any:
     if option == "by":  # a run without --by grouped by every labels column: those its table names
         crosses = {CROSS_SEP.join(group) for group in settings.crosses}
-        named = [s for s in dict.fromkeys(strata.table["stratifier"].to_list()) if s not in crosses | {OVERALL}]
+        named = [s for s in strata.stratifiers if s not in crosses | {OVERALL}]
         return _single_columns(named if settings.by is None else settings.by, settings.bins, settings, strata)
     if option.endswith("_col"):
         return getattr(settings.columns, option.removesuffix("_col"))
